@@ -1,1 +1,22 @@
-namespace WasmKata.Shim; internal static class Program { private static int Main() => 0; }
+using WasmKata.Shim;
+using WasmKata.Shim.Actions;
+
+var shimArgs = ShimArgs.Parse(args);
+if (shimArgs.Version)
+{
+    Console.WriteLine($"containerd-shim-wasmkata-v2 {typeof(ShimArgs).Assembly.GetName().Version}");
+    return 0;
+}
+return shimArgs.Action switch
+{
+    "start" => StartAction.Run(shimArgs, Console.Out),
+    "delete" => DeleteAction.Run(shimArgs, Console.OpenStandardOutput()),
+    "serve" => await ServeAction.RunAsync(shimArgs),
+    _ => Usage(shimArgs.Action),
+};
+
+static int Usage(string action)
+{
+    Console.Error.WriteLine($"containerd-shim-wasmkata-v2: unknown action \"{action}\"; containerd runs this with start or delete");
+    return 2;
+}

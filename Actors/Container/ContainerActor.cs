@@ -1,0 +1,362 @@
+using Akka.Actor;
+using Akka.Event;
+using WasmKata.Actors.Engine;
+using WasmKata.Actors.Events;
+using WasmKata.Actors.Oci;
+using WasmKata.Actors.Process;
+using WasmKata.Linux.Mounts;
+using static WasmKata.Actors.TaskProtocol;
+using static WasmKata.Actors.Process.WasmProcessProtocol;
+
+namespace WasmKata.Actors.Container;
+
+/// <summary>
+/// Owns one container: mounts its rootfs, supervises its processes, keeps their records, answers the task commands
+/// and publishes the task events in the order containerd relies on (start before exit, exec exits before init's).
+/// </summary>
+internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
+{
+    private const string Init = "";
+    private readonly CreateTask _create;
+    private readonly IActorRef _events;
+    private readonly WasmEngine _engine;
+    private readonly RuntimeSettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, ProcessRecord> _processes = [];
+    private readonly Dictionary<string, IActorRef> _actors = [];
+    private readonly Dictionary<string, List<IActorRef>> _waiters = [];
+    private readonly Dictionary<string, IActorRef> _pendingReplies = [];
+    private readonly Dictionary<string, IActorRef> _pendingDeletes = [];
+    private OciSpec _spec = new();
+    private string _rootfs = "";
+    private bool _mounted;
+    private ProcessExited? _heldInitExit;
+    private int _execCounter;
+
+    public ContainerActor(CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings)
+    {
+        _create = create;
+        _events = events;
+        _engine = engine;
+        _settings = settings;
+        _pendingReplies[Init] = replyTo;
+        Creating();
+    }
+
+    public IStash Stash { get; set; } = null!;
+
+    private string Id => _create.ContainerId;
+
+    protected override void PreStart()
+    {
+        try
+        {
+            _spec = OciJson.ReadSpec(_create.Bundle);
+            _rootfs = GuestPlan.RootfsPath(_spec, _create.Bundle);
+            if (_create.Rootfs.Count > 0)
+            {
+                Directory.CreateDirectory(_rootfs);
+                Mounts.MountAll(_create.Rootfs, _rootfs);
+                _mounted = true;
+            }
+            var (module, config) = GuestPlan.For(_spec.Process, _rootfs, _spec.Root?.Readonly ?? false, MemoryLimit);
+            Spawn(Init, module, config, _create.Stdio);
+        }
+        catch (Exception e)
+        {
+            FailCreate(ToFailure(e));
+        }
+    }
+
+    protected override void PostStop()
+    {
+        if (_mounted)
+        {
+            try
+            {
+                Mounts.UnmountAll(_rootfs);
+            }
+            catch (Exception e)
+            {
+                _log.Error(e, "{Container}: unmounting {Rootfs} failed", Id, _rootfs);
+            }
+        }
+    }
+
+    private long? MemoryLimit => _spec.Linux?.Resources?.Memory?.Limit is > 0 and var limit ? limit : null;
+
+    private void Creating()
+    {
+        Receive<ProcessReady>(ready =>
+        {
+            _processes[Init] = _processes[Init] with { Pid = ready.Pid, Phase = Phase.Created };
+            _events.Tell(new TaskCreated(Id, _create.Bundle, _create.Rootfs,
+                new TaskIo(_create.Stdio.Stdin, _create.Stdio.Stdout, _create.Stdio.Stderr, _create.Stdio.Terminal), ready.Pid));
+            Reply(Init, new Created(ready.Pid));
+            Stash.UnstashAll();
+            Become(Active);
+        });
+        Receive<ProcessFailed>(failed => FailCreate(failed.Failure));
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void Active()
+    {
+        Receive<StartTask>(OnStart);
+        Receive<QueryState>(q => WithProcess(q.ExecId, p => Sender.Tell(View(p))));
+        Receive<WaitTask>(OnWait);
+        Receive<KillTask>(OnKill);
+        Receive<DeleteTask>(OnDelete);
+        Receive<AddExec>(OnAddExec);
+        Receive<TaskProtocol.CloseStdin>(c => WithProcess(c.ExecId, p =>
+        {
+            if (_actors.TryGetValue(p.ExecId, out var actor))
+                actor.Tell(WasmProcessProtocol.CloseStdin.Instance);
+            Sender.Tell(Done.Instance);
+        }));
+        Receive<ListPids>(_ => Sender.Tell(new PidList(_processes.Values
+            .Where(p => p.ExecId == Init || p.IsLive)
+            .Select(p => new PidEntry(p.Pid, p.ExecId)).ToList())));
+        Receive<TaskProtocol.QueryStats>(_ => _actors[Init].Forward(new WasmProcessProtocol.QueryStats(MemoryLimit)));
+        Receive<ConnectTask>(_ => Sender.Tell(new Connected((uint)Environment.ProcessId, _processes[Init].Pid)));
+        Receive<ProcessReady>(OnExecReady);
+        Receive<ProcessFailed>(OnExecFailed);
+        Receive<ProcessExited>(OnExited);
+        Receive<Terminated>(OnTerminated);
+    }
+
+    private void OnStart(StartTask start) => WithProcess(start.ExecId, process =>
+    {
+        if (Lifecycle.CheckStart(process, process.ExecId == Init, _processes[Init].Phase) is { } failure)
+        {
+            Sender.Tell(failure);
+            return;
+        }
+        _processes[process.ExecId] = process with { Phase = Phase.Running };
+        _actors[process.ExecId].Tell(WasmProcessProtocol.Start.Instance);
+        _events.Tell(process.ExecId == Init
+            ? new TaskStarted(Id, process.Pid)
+            : new TaskExecStarted(Id, process.ExecId, process.Pid));
+        Sender.Tell(new Started(process.Pid));
+    });
+
+    private void OnWait(WaitTask wait) => WithProcess(wait.ExecId, process =>
+    {
+        if (process.Phase == Phase.Stopped)
+            Sender.Tell(new Exited(process.Pid, process.ExitStatus, process.ExitedAt!.Value));
+        else
+            (_waiters.TryGetValue(process.ExecId, out var list) ? list : _waiters[process.ExecId] = []).Add(Sender);
+    });
+
+    private void OnKill(KillTask kill)
+    {
+        if (!Lifecycle.IsValidSignal(kill.Signal))
+        {
+            Sender.Tell(new Failure(FailureCode.InvalidArgument, $"invalid signal {kill.Signal}"));
+            return;
+        }
+        if (kill.All)
+        {
+            foreach (var process in _processes.Values.Where(p => p.IsLive))
+                Signal(process, kill.Signal);
+            Sender.Tell(Done.Instance);
+            return;
+        }
+        WithProcess(kill.ExecId, process =>
+        {
+            if (Lifecycle.CheckKill(process) is { } failure)
+            {
+                Sender.Tell(failure);
+                return;
+            }
+            Signal(process, kill.Signal);
+            Sender.Tell(Done.Instance);
+        });
+    }
+
+    private void Signal(ProcessRecord process, int signal)
+    {
+        if (Lifecycle.Terminates(signal))
+            _actors[process.ExecId].Tell(new WasmProcessProtocol.Signal(signal));
+    }
+
+    private void OnDelete(DeleteTask delete) => WithProcess(delete.ExecId, process =>
+    {
+        if (Lifecycle.CheckDelete(process) is { } failure)
+        {
+            Sender.Tell(failure);
+            return;
+        }
+        if (process.Phase == Phase.Created)
+        {
+            // Never started: end it first, as runc does for a created container, and finish when it has exited.
+            _pendingDeletes[process.ExecId] = Sender;
+            Signal(process, 9);
+            return;
+        }
+        FinishDelete(process, Sender);
+    });
+
+    private void FinishDelete(ProcessRecord process, IActorRef replyTo)
+    {
+        var exited = new Exited(process.Pid, process.ExitStatus, process.ExitedAt ?? DateTimeOffset.UtcNow);
+        if (process.ExecId != Init)
+        {
+            _processes.Remove(process.ExecId);
+            if (_actors.Remove(process.ExecId, out var actor))
+            {
+                Context.Unwatch(actor);
+                Context.Stop(actor);
+            }
+            replyTo.Tell(exited);
+            return;
+        }
+        foreach (var actor in _actors.Values)
+        {
+            Context.Unwatch(actor);
+            Context.Stop(actor);
+        }
+        if (_mounted)
+        {
+            Mounts.UnmountAll(_rootfs);
+            _mounted = false;
+        }
+        _events.Tell(new TaskDeleted(Id, "", exited.Pid, exited.ExitStatus, exited.ExitedAt));
+        replyTo.Tell(exited);
+        Context.Parent.Tell(new ContainerProtocol.ContainerDeleted(Id));
+        Context.Stop(Self);
+    }
+
+    private void OnAddExec(AddExec add)
+    {
+        if (Lifecycle.CheckAddExec(_processes, add.ExecId, _processes[Init].Phase) is { } failure)
+        {
+            Sender.Tell(failure);
+            return;
+        }
+        try
+        {
+            var process = OciJson.ParseProcess(add.ProcessJson);
+            var (module, config) = GuestPlan.For(process, _rootfs, _spec.Root?.Readonly ?? false, MemoryLimit);
+            _pendingReplies[add.ExecId] = Sender;
+            Spawn(add.ExecId, module, config, add.Stdio);
+        }
+        catch (Exception e)
+        {
+            Sender.Tell(ToFailure(e));
+        }
+    }
+
+    private void OnExecReady(ProcessReady ready)
+    {
+        _processes[ready.ExecId] = _processes[ready.ExecId] with { Pid = ready.Pid, Phase = Phase.Created };
+        _events.Tell(new TaskExecAdded(Id, ready.ExecId));
+        Reply(ready.ExecId, Done.Instance);
+    }
+
+    private void OnExecFailed(ProcessFailed failed)
+    {
+        _processes.Remove(failed.ExecId);
+        if (_actors.Remove(failed.ExecId, out var actor))
+        {
+            Context.Unwatch(actor);
+            Context.Stop(actor);
+        }
+        Reply(failed.ExecId, failed.Failure);
+    }
+
+    private void OnExited(ProcessExited exited)
+    {
+        if (exited.ExecId == Init && _processes.Values.Any(p => p.ExecId != Init && p.IsLive))
+        {
+            // Like a pid namespace losing its init: the execs die too, and their exits go out before init's.
+            _heldInitExit = exited;
+            foreach (var exec in _processes.Values.Where(p => p.ExecId != Init && p.IsLive))
+                Signal(exec, 9);
+            return;
+        }
+        Record(exited);
+        if (_heldInitExit is { } held && !_processes.Values.Any(p => p.ExecId != Init && p.IsLive))
+        {
+            _heldInitExit = null;
+            Record(held);
+        }
+    }
+
+    private void Record(ProcessExited exited)
+    {
+        if (!_processes.TryGetValue(exited.ExecId, out var process))
+            return;
+        process = process with { Phase = Phase.Stopped, ExitStatus = exited.ExitStatus, ExitedAt = exited.ExitedAt };
+        _processes[exited.ExecId] = process;
+        _log.Info("{Container}/{Exec}: exited with status {Status}", Id, exited.ExecId, exited.ExitStatus);
+        _events.Tell(new TaskExited(Id, exited.ExecId == Init ? Id : exited.ExecId, process.Pid, exited.ExitStatus, exited.ExitedAt));
+        if (_waiters.Remove(exited.ExecId, out var waiters))
+        {
+            var reply = new Exited(process.Pid, exited.ExitStatus, exited.ExitedAt);
+            foreach (var waiter in waiters)
+                waiter.Tell(reply);
+        }
+        if (_pendingDeletes.Remove(exited.ExecId, out var deleter))
+            FinishDelete(process, deleter);
+    }
+
+    private void OnTerminated(Terminated terminated)
+    {
+        // A process actor died without reporting its exit (a bug or a crash): the exit status must not be lost.
+        var execId = _actors.FirstOrDefault(a => a.Value.Equals(terminated.ActorRef)).Key;
+        if (execId is null || !_processes.TryGetValue(execId, out var process))
+            return;
+        _actors.Remove(execId);
+        _log.Error("{Container}/{Exec}: process actor stopped unexpectedly", Id, execId);
+        if (process.Phase == Phase.Preparing)
+        {
+            OnExecFailed(new ProcessFailed(execId, new Failure(FailureCode.Internal, "process failed while being created")));
+            return;
+        }
+        if (process.IsLive)
+            OnExited(new ProcessExited(execId, process.Pid, 255, DateTimeOffset.UtcNow, "process actor failed"));
+    }
+
+    private void Spawn(string execId, string module, GuestConfig config, Stdio stdio)
+    {
+        var launch = new Launch(Id, execId, module, config, stdio);
+        var name = execId == Init ? "init" : $"exec-{++_execCounter}";
+        var actor = Context.ActorOf(WasmProcessProtocol.Props(launch, _engine, _settings), name);
+        Context.Watch(actor);
+        _actors[execId] = actor;
+        _processes[execId] = new ProcessRecord(execId, 0, Phase.Preparing, stdio);
+    }
+
+    private void FailCreate(Failure failure)
+    {
+        _log.Warning("{Container}: create failed: {Message}", Id, failure.Message);
+        Reply(Init, failure);
+        Context.Stop(Self);
+    }
+
+    private void WithProcess(string execId, Action<ProcessRecord> action)
+    {
+        if (_processes.TryGetValue(execId, out var process) && process.Phase != Phase.Preparing)
+            action(process);
+        else
+            Sender.Tell(new Failure(FailureCode.NotFound, execId == Init ? $"container {Id}: not found" : $"exec {execId} of container {Id}: not found"));
+    }
+
+    private void Reply(string execId, object message)
+    {
+        if (_pendingReplies.Remove(execId, out var replyTo))
+            replyTo.Tell(message);
+    }
+
+    private ProcessView View(ProcessRecord p) => new(
+        Id, p.ExecId, _create.Bundle, p.Pid, p.Status, p.Stdio, p.ExitStatus, p.ExitedAt);
+
+    private static Failure ToFailure(Exception e) => e switch
+    {
+        GuestPlanException g => new Failure(g.Code, g.Message),
+        OciSpecException => new Failure(FailureCode.InvalidArgument, e.Message),
+        MountException => new Failure(FailureCode.Internal, e.Message),
+        _ => new Failure(FailureCode.Internal, e.Message),
+    };
+}

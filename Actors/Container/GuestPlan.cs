@@ -1,0 +1,126 @@
+using WasmKata.Actors.Engine;
+using WasmKata.Actors.Oci;
+
+namespace WasmKata.Actors.Container;
+
+/// <summary>Turns an OCI process and rootfs into what the engine runs, as pure functions of the spec and the rootfs.</summary>
+public static class GuestPlan
+{
+    private const int MaxSymlinkHops = 40;
+
+    /// <summary>The host directory of the container's root: <c>root.path</c>, relative to the bundle unless absolute.</summary>
+    public static string RootfsPath(OciSpec spec, string bundle)
+    {
+        var path = spec.Root?.Path;
+        if (string.IsNullOrEmpty(path))
+            path = "rootfs";
+        return Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(bundle, path));
+    }
+
+    /// <summary>The module to load and the guest's configuration; throws <see cref="GuestPlanException"/> with a clear reason.</summary>
+    public static (string ModulePath, GuestConfig Config) For(OciProcess? process, string rootfs, bool rootReadOnly, long? memoryLimit)
+    {
+        var args = process?.Args ?? [];
+        if (args.Count == 0 || string.IsNullOrEmpty(args[0]))
+            throw new GuestPlanException(FailureCode.InvalidArgument, "process.args is empty: args[0] must name the wasm module");
+        if (process!.Terminal)
+            throw new GuestPlanException(FailureCode.Unimplemented, "terminal (tty) processes are not supported yet");
+        var env = (process.Env ?? []).Select(SplitEnv).ToList();
+        var cwd = string.IsNullOrEmpty(process.Cwd) ? "/" : process.Cwd;
+        if (!cwd.StartsWith('/'))
+            throw new GuestPlanException(FailureCode.InvalidArgument, $"process.cwd must be absolute, got \"{cwd}\"");
+        var module = FindModule(args[0], cwd, env, rootfs);
+        var config = new GuestConfig(args.ToList(), env, rootfs, rootReadOnly, NormalizeGuestPath(cwd), [], memoryLimit);
+        return (module, config);
+    }
+
+    /// <summary>Splits an OCI <c>KEY=VALUE</c> string on its first '='.</summary>
+    public static KeyValuePair<string, string> SplitEnv(string entry)
+    {
+        var eq = entry.IndexOf('=');
+        return eq < 0 ? new(entry, "") : new(entry[..eq], entry[(eq + 1)..]);
+    }
+
+    /// <summary>
+    /// Resolves a guest path to a host path inside <paramref name="rootfs"/> as a chroot would: ".." stops at the
+    /// root and absolute symlinks restart from it, so nothing resolves outside the rootfs.
+    /// </summary>
+    public static string ResolveInside(string rootfs, string guestPath)
+    {
+        var pending = new Stack<string>(Split(guestPath).Reverse());
+        var resolved = new List<string>();
+        var hops = 0;
+        while (pending.TryPop(out var part))
+        {
+            if (part == ".")
+                continue;
+            if (part == "..")
+            {
+                if (resolved.Count > 0)
+                    resolved.RemoveAt(resolved.Count - 1);
+                continue;
+            }
+            var host = Path.Combine(rootfs, Path.Combine([.. resolved, part]));
+            var info = new FileInfo(host);
+            if (info.Exists || Directory.Exists(host))
+            {
+                if (info.LinkTarget is { } target)
+                {
+                    if (++hops > MaxSymlinkHops)
+                        throw new GuestPlanException(FailureCode.InvalidArgument, $"too many symbolic links resolving {guestPath}");
+                    if (target.StartsWith('/'))
+                        resolved.Clear();
+                    foreach (var p in Split(target).Reverse())
+                        pending.Push(p);
+                    continue;
+                }
+            }
+            resolved.Add(part);
+        }
+        return resolved.Count == 0 ? rootfs : Path.Combine(rootfs, Path.Combine([.. resolved]));
+    }
+
+    private static string FindModule(string arg0, string cwd, IReadOnlyList<KeyValuePair<string, string>> env, string rootfs)
+    {
+        IEnumerable<string> candidates = arg0.Contains('/')
+            ? [arg0.StartsWith('/') ? arg0 : cwd.TrimEnd('/') + "/" + arg0]
+            : [cwd.TrimEnd('/') + "/" + arg0, .. PathDirs(env).Select(d => d.TrimEnd('/') + "/" + arg0)];
+        foreach (var guestPath in candidates)
+        {
+            var host = ResolveInside(rootfs, guestPath);
+            if (File.Exists(host))
+                return host;
+        }
+        throw new GuestPlanException(FailureCode.NotFound, $"wasm module \"{arg0}\" not found in the container's rootfs");
+    }
+
+    private static IEnumerable<string> PathDirs(IReadOnlyList<KeyValuePair<string, string>> env) =>
+        env.Where(e => e.Key == "PATH").SelectMany(e => e.Value.Split(':', StringSplitOptions.RemoveEmptyEntries)).Where(d => d.StartsWith('/'));
+
+    private static string NormalizeGuestPath(string path)
+    {
+        var parts = new List<string>();
+        foreach (var part in Split(path))
+        {
+            if (part == "..")
+            {
+                if (parts.Count > 0)
+                    parts.RemoveAt(parts.Count - 1);
+            }
+            else if (part != ".")
+            {
+                parts.Add(part);
+            }
+        }
+        return "/" + string.Join('/', parts);
+    }
+
+    private static string[] Split(string path) => path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+}
+
+/// <summary>A process spec that cannot run as a wasm guest.</summary>
+public sealed class GuestPlanException(FailureCode code, string message) : Exception(message)
+{
+    /// <summary>How the failure maps to the wire.</summary>
+    public FailureCode Code { get; } = code;
+}

@@ -1,0 +1,25 @@
+using Akka.Actor;
+using WasmKata.Linux.Io;
+
+namespace WasmKata.Actors.Io;
+
+/// <summary>The pumps between a guest's stdio and containerd's FIFOs or log files.</summary>
+public static class PumpProtocol
+{
+    /// <summary>A pump from a guest's output buffer to <paramref name="target"/> (a FIFO path or <c>file://</c> URI).</summary>
+    public static Props Output(OutputBuffer buffer, string target, string stream) =>
+        Akka.Actor.Props.Create(() => new OutputPumpActor(buffer, target, stream));
+
+    /// <summary>A pump from the stdin FIFO at <paramref name="fifoPath"/> into the guest's stdin pipe.</summary>
+    public static Props Input(string fifoPath, GuestInputPipe pipe, TimeSpan closeGrace) =>
+        Akka.Actor.Props.Create(() => new StdinPumpActor(fifoPath, pipe, closeGrace));
+
+    /// <summary>Close the guest's stdin (CloseIO, kill, exit).</summary>
+    public sealed record CloseInput(bool Now);
+
+    /// <summary>An output pump delivered everything and closed its target.</summary>
+    public sealed record PumpDrained(string Stream, long Bytes);
+
+    /// <summary>An output pump's reader went away; the rest of the stream is discarded.</summary>
+    public sealed record ReaderGone(string Stream);
+}

@@ -1,0 +1,93 @@
+using Akka.Actor;
+using WasmKata.Actors.Engine;
+using LinuxSelf = WasmKata.Linux.Self;
+
+namespace WasmKata.Actors.Process;
+
+/// <summary>
+/// The one OS thread of a guest: it loads and instantiates the module (so a bad module fails Create), waits for
+/// Start, runs the guest and reports back to its owner by message. Its thread id is the process's pid.
+/// </summary>
+internal sealed class GuestThread
+{
+    private readonly ManualResetEventSlim _gate = new();
+    private readonly Lock _lock = new();
+    private Guest? _guest;
+    private int _killSignal;
+
+    private GuestThread()
+    {
+    }
+
+    /// <summary>Starts the thread; it tells <paramref name="owner"/> <see cref="WasmProcessProtocol.GuestReady"/> or
+    /// <see cref="WasmProcessProtocol.GuestFailed"/>, then after Start <see cref="WasmProcessProtocol.GuestFinished"/>.</summary>
+    public static GuestThread Launch(
+        WasmEngine engine, string modulePath, GuestConfig config, GuestStdio stdio, IActorRef owner, Action afterInstantiate, string name)
+    {
+        var guestThread = new GuestThread();
+        var thread = new Thread(() => guestThread.Body(engine, modulePath, config, stdio, owner, afterInstantiate), 8 << 20)
+        {
+            IsBackground = true,
+            Name = name,
+        };
+        thread.Start();
+        return guestThread;
+    }
+
+    /// <summary>Lets the guest run.</summary>
+    public void Start() => _gate.Set();
+
+    /// <summary>Ends the guest with <paramref name="signal"/>, before or after Start; idempotent.</summary>
+    public void Kill(int signal)
+    {
+        Guest? guest;
+        lock (_lock)
+        {
+            if (_killSignal == 0)
+                _killSignal = signal;
+            guest = _guest;
+        }
+        guest?.Kill(signal);
+        _gate.Set();
+    }
+
+    /// <summary>The guest's current linear memory, for stats.</summary>
+    public long MemoryBytes => Volatile.Read(ref _guest)?.MemoryBytes ?? 0;
+
+    private void Body(
+        WasmEngine engine, string modulePath, GuestConfig config, GuestStdio stdio, IActorRef owner, Action afterInstantiate)
+    {
+        var tid = (uint)LinuxSelf.GetThreadId();
+        Guest guest;
+        try
+        {
+            var module = engine.Load(modulePath);
+            guest = engine.CreateGuest(module, config, stdio);
+            guest.Instantiate();
+        }
+        catch (Exception e)
+        {
+            var code = e is InvalidModuleException or GuestStartException ? FailureCode.InvalidArgument : FailureCode.Internal;
+            owner.Tell(new WasmProcessProtocol.GuestFailed(code, e.Message));
+            return;
+        }
+        finally
+        {
+            afterInstantiate();
+        }
+
+        int killSignal;
+        lock (_lock)
+        {
+            _guest = guest;
+            killSignal = _killSignal;
+        }
+        if (killSignal != 0)
+            guest.Kill(killSignal);
+        owner.Tell(new WasmProcessProtocol.GuestReady(tid));
+
+        _gate.Wait();
+        var exit = guest.Run();
+        owner.Tell(new WasmProcessProtocol.GuestFinished(exit.Status, exit.TrapMessage, DateTimeOffset.UtcNow));
+    }
+}

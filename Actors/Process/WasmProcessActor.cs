@@ -1,0 +1,191 @@
+using Akka.Actor;
+using Akka.Event;
+using WasmKata.Actors.Engine;
+using WasmKata.Actors.Io;
+using LinuxSelf = WasmKata.Linux.Self;
+using WasmKata.Linux.Io;
+using static WasmKata.Actors.Process.WasmProcessProtocol;
+
+namespace WasmKata.Actors.Process;
+
+/// <summary>
+/// One guest: Preparing → Created → Running → Draining → Stopped. It owns the guest thread, the output buffers and
+/// the stdin pipe, spawns the pumps, and reports an exit only after stdout and stderr have drained.
+/// </summary>
+internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
+{
+    private readonly Launch _launch;
+    private readonly WasmEngine _engine;
+    private readonly RuntimeSettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly List<OutputBuffer> _outputs = [];
+    private readonly HashSet<string> _undrained = [];
+    private GuestInputPipe? _stdinPipe;
+    private IActorRef? _stdinPump;
+    private GuestThread? _guest;
+    private uint _pid;
+
+    public WasmProcessActor(Launch launch, WasmEngine engine, RuntimeSettings settings)
+    {
+        _launch = launch;
+        _engine = engine;
+        _settings = settings;
+        Preparing();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private string ExecId => _launch.ExecId;
+
+    protected override void PreStart()
+    {
+        var stdio = _launch.Stdio;
+        var stdout = OpenOutput(stdio.Stdout, "stdout");
+        var stderr = OpenOutput(stdio.Stderr, "stderr");
+        string? stdinPath = null;
+        if (stdio.Stdin.Length > 0)
+        {
+            _stdinPipe = new GuestInputPipe();
+            stdinPath = _stdinPipe.ReadEndPath;
+            _stdinPump = Context.ActorOf(PumpProtocol.Input(stdio.Stdin, _stdinPipe, _settings.StdinCloseGrace), "stdin");
+        }
+        var pipe = _stdinPipe;
+        _guest = GuestThread.Launch(
+            _engine, _launch.ModulePath, _launch.Guest, new GuestStdio(stdinPath, stdout, stderr), Self,
+            () => pipe?.ReleaseReadEnd(), $"guest {_launch.ContainerId}/{ExecId}");
+    }
+
+    protected override void PostStop()
+    {
+        // Stopped from above (delete, shutdown) while the guest may still run: end it and release everything.
+        _guest?.Kill(9);
+        foreach (var output in _outputs)
+            output.Abort();
+        _stdinPipe?.Dispose();
+    }
+
+    private OutputBuffer? OpenOutput(string target, string stream)
+    {
+        if (target.Length == 0)
+            return null;
+        var buffer = new OutputBuffer(_settings.OutputBufferBytes);
+        _outputs.Add(buffer);
+        _undrained.Add(stream);
+        Context.ActorOf(PumpProtocol.Output(buffer, target, stream), stream);
+        return buffer;
+    }
+
+    private void Preparing()
+    {
+        Receive<GuestReady>(ready =>
+        {
+            _pid = ready.Tid;
+            Context.Parent.Tell(new ProcessReady(ExecId, _pid));
+            Created();
+        });
+        Receive<GuestFailed>(failed =>
+        {
+            Context.Parent.Tell(new ProcessFailed(ExecId, new Failure(failed.Code, failed.Message)));
+            Become(Stopped);
+        });
+        Receive<Signal>(Kill);
+        CommonReceives();
+    }
+
+    private void Created()
+    {
+        Become(() =>
+        {
+            Receive<Start>(_ =>
+            {
+                _guest!.Start();
+                Running();
+            });
+            Receive<Signal>(Kill);
+            Receive<GuestFinished>(Finished);
+            CommonReceives();
+        });
+    }
+
+    private void Running()
+    {
+        Become(() =>
+        {
+            Receive<Signal>(Kill);
+            Receive<GuestFinished>(Finished);
+            CommonReceives();
+        });
+    }
+
+    private void Draining(GuestFinished finished)
+    {
+        Become(() =>
+        {
+            Receive<PumpProtocol.PumpDrained>(drained =>
+            {
+                _undrained.Remove(drained.Stream);
+                if (_undrained.Count == 0)
+                    Report(finished);
+            });
+            Receive<DrainTimedOut>(_ =>
+            {
+                _log.Warning("{Container}/{Exec}: output of {Streams} did not drain in {Timeout}; reporting the exit anyway",
+                    _launch.ContainerId, ExecId, string.Join(",", _undrained), _settings.DrainTimeout);
+                foreach (var output in _outputs)
+                    output.Abort();
+                foreach (var stream in _undrained)
+                    Context.Stop(Context.Child(stream));
+                Report(finished);
+            });
+            Receive<Signal>(_ => { });
+            CommonReceives();
+        });
+        if (_undrained.Count == 0)
+            Report(finished);
+        else
+            Timers.StartSingleTimer("drain", DrainTimedOut.Instance, _settings.DrainTimeout);
+    }
+
+    private void Stopped()
+    {
+        Receive<Signal>(_ => { });
+        CommonReceives();
+    }
+
+    private void CommonReceives()
+    {
+        // A killed guest's buffers end early, so a pump may drain before the exit is known.
+        Receive<PumpProtocol.PumpDrained>(drained => _undrained.Remove(drained.Stream));
+        Receive<CloseStdin>(_ => _stdinPump?.Tell(new PumpProtocol.CloseInput(false)));
+        Receive<PumpProtocol.ReaderGone>(gone =>
+            _log.Info("{Container}/{Exec}: the {Stream} reader went away; further output is discarded", _launch.ContainerId, ExecId, gone.Stream));
+        Receive<QueryStats>(q => Sender.Tell(new TaskProtocol.StatsView(
+            _guest?.MemoryBytes ?? 0, q.MemoryLimitBytes, _pid == 0 ? 0 : (ulong)LinuxSelf.ThreadCpuTimeNs((int)_pid))));
+    }
+
+    private void Kill(Signal signal)
+    {
+        _log.Info("{Container}/{Exec}: killing guest with signal {Signal}", _launch.ContainerId, ExecId, signal.Number);
+        _guest!.Kill(signal.Number);
+        foreach (var output in _outputs)
+            output.Abort();
+        _stdinPump?.Tell(new PumpProtocol.CloseInput(true));
+    }
+
+    private void Finished(GuestFinished finished)
+    {
+        if (finished.Trap is { } trap)
+            _log.Warning("{Container}/{Exec}: guest trapped: {Trap}", _launch.ContainerId, ExecId, trap);
+        foreach (var output in _outputs)
+            output.Complete();
+        _stdinPump?.Tell(new PumpProtocol.CloseInput(true));
+        Draining(finished);
+    }
+
+    private void Report(GuestFinished finished)
+    {
+        Timers.CancelAll();
+        Context.Parent.Tell(new ProcessExited(ExecId, _pid, (uint)finished.Status, finished.At, finished.Trap));
+        Become(Stopped);
+    }
+}

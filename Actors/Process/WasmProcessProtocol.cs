@@ -1,0 +1,55 @@
+using Akka.Actor;
+using WasmKata.Actors.Engine;
+
+namespace WasmKata.Actors.Process;
+
+/// <summary>One guest process (init or an exec) and its stdio pumps.</summary>
+public static class WasmProcessProtocol
+{
+    /// <summary>Everything needed to run one guest.</summary>
+    public sealed record Launch(string ContainerId, string ExecId, string ModulePath, GuestConfig Guest, TaskProtocol.Stdio Stdio);
+
+    /// <summary>The actor for <paramref name="launch"/>; it reports <see cref="ProcessReady"/> or <see cref="ProcessFailed"/> to its parent.</summary>
+    public static Props Props(Launch launch, WasmEngine engine, RuntimeSettings settings) =>
+        Akka.Actor.Props.Create(() => new WasmProcessActor(launch, engine, settings));
+
+    /// <summary>Run the prepared guest.</summary>
+    public sealed record Start
+    {
+        /// <summary>The one instance.</summary>
+        public static readonly Start Instance = new();
+    }
+
+    /// <summary>Deliver a signal that ends the guest.</summary>
+    public sealed record Signal(int Number);
+
+    /// <summary>Close the guest's stdin (CloseIO).</summary>
+    public sealed record CloseStdin
+    {
+        /// <summary>The one instance.</summary>
+        public static readonly CloseStdin Instance = new();
+    }
+
+    /// <summary>Ask for memory and CPU figures. Replies <see cref="TaskProtocol.StatsView"/>.</summary>
+    public sealed record QueryStats(long? MemoryLimitBytes);
+
+    /// <summary>The guest is instantiated and waits for Start.</summary>
+    public sealed record ProcessReady(string ExecId, uint Pid);
+
+    /// <summary>The guest could not be prepared.</summary>
+    public sealed record ProcessFailed(string ExecId, Failure Failure);
+
+    /// <summary>The guest exited and its output has drained.</summary>
+    public sealed record ProcessExited(string ExecId, uint Pid, uint ExitStatus, DateTimeOffset ExitedAt, string? Trap);
+
+    internal sealed record GuestReady(uint Tid);
+
+    internal sealed record GuestFailed(FailureCode Code, string Message);
+
+    internal sealed record GuestFinished(int Status, string? Trap, DateTimeOffset At);
+
+    internal sealed record DrainTimedOut
+    {
+        public static readonly DrainTimedOut Instance = new();
+    }
+}

@@ -1,0 +1,17 @@
+namespace WasmKata.Actors;
+
+/// <summary>Timing knobs of the actor tree; the defaults suit containerd's own timeouts.</summary>
+public sealed record RuntimeSettings
+{
+    /// <summary>How long an exit waits for stdout/stderr to drain to their readers before it is reported anyway.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long <c>CloseIO</c> lets input already in the stdin FIFO through before closing the guest's stdin.</summary>
+    public TimeSpan StdinCloseGrace { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>How long an orderly shutdown waits for guests to end after they were killed.</summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Bytes a guest may write ahead of its slowest output reader before it is held back.</summary>
+    public int OutputBufferBytes { get; init; } = 1 << 20;
+}

@@ -1,0 +1,130 @@
+using System.Text.RegularExpressions;
+using Akka.Actor;
+using Akka.Event;
+using WasmKata.Actors.Container;
+using WasmKata.Actors.Engine;
+using WasmKata.Actors.Events;
+using WasmKata.Actors.Signals;
+using static WasmKata.Actors.Sandbox.SandboxProtocol;
+using static WasmKata.Actors.TaskProtocol;
+
+namespace WasmKata.Actors.Sandbox;
+
+/// <summary>
+/// Routes task commands to container actors by id, creates and forgets containers, and decides when the shim may
+/// exit: on Shutdown with no container left, or after an orderly stop on SIGTERM/SIGINT.
+/// </summary>
+internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
+{
+    private readonly WasmEngine _engine;
+    private readonly RuntimeSettings _settings;
+    private readonly IShimLifetime _lifetime;
+    private readonly IEventSink _sink;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Dictionary<string, IActorRef> _containers = [];
+    private IActorRef _events = ActorRefs.Nobody;
+    private long _counter;
+    private bool _stopping;
+
+    public SandboxActor(WasmEngine engine, IEventSink sink, RuntimeSettings settings, IShimLifetime lifetime)
+    {
+        _engine = engine;
+        _sink = sink;
+        _settings = settings;
+        _lifetime = lifetime;
+        Receive<CreateTask>(OnCreate);
+        Receive<ConnectTask>(c =>
+        {
+            if (_containers.TryGetValue(c.ContainerId, out var container))
+                container.Forward(c);
+            else
+                Sender.Tell(new Connected((uint)Environment.ProcessId, 0));
+        });
+        Receive<ITaskCommand>(Route);
+        Receive<RequestShutdown>(_ => Sender.Tell(new ShutdownAnswer(_containers.Count == 0)));
+        Receive<ListContainers>(_ => Sender.Tell(new ContainerList(_containers.Keys.Order().ToList())));
+        Receive<ContainerProtocol.ContainerDeleted>(d => Forget(d.ContainerId));
+        Receive<Terminated>(t =>
+        {
+            var id = _containers.FirstOrDefault(c => c.Value.Equals(t.ActorRef)).Key;
+            if (id is not null)
+                Forget(id);
+        });
+        Receive<SignalWatcherProtocol.ShutdownSignalled>(OnShutdownSignal);
+        Receive<SignalWatcherProtocol.ChildSignalled>(_ => { });
+        Receive<ShutdownGraceOver>(_ => _events.Tell(EventPublisherProtocol.Flush.Instance));
+        Receive<EventPublisherProtocol.Flushed>(_ => _lifetime.RequestExit());
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        Context.ActorOf(SignalWatcherProtocol.Props(), "signals");
+        _events = Context.ActorOf(EventPublisherProtocol.Props(_sink), "events");
+    }
+
+    private void OnCreate(CreateTask create)
+    {
+        if (ValidateId(create.ContainerId) is { } invalid)
+        {
+            Sender.Tell(invalid);
+            return;
+        }
+        if (_stopping)
+        {
+            Sender.Tell(new Failure(FailureCode.Unavailable, "the shim is shutting down"));
+            return;
+        }
+        if (_containers.ContainsKey(create.ContainerId))
+        {
+            Sender.Tell(new Failure(FailureCode.AlreadyExists, $"container {create.ContainerId}: already exists"));
+            return;
+        }
+        var name = $"{SafeName().Replace(create.ContainerId, "_")}-{++_counter}";
+        var container = Context.ActorOf(ContainerProtocol.Props(create, Sender, _events, _engine, _settings), name);
+        Context.Watch(container);
+        _containers[create.ContainerId] = container;
+    }
+
+    private void Route(ITaskCommand command)
+    {
+        if (_containers.TryGetValue(command.ContainerId, out var container))
+            container.Forward(command);
+        else
+            Sender.Tell(new Failure(FailureCode.NotFound, $"container {command.ContainerId}: not found"));
+    }
+
+    private void Forget(string id)
+    {
+        if (_containers.Remove(id, out var container))
+            Context.Unwatch(container);
+        if (_stopping && _containers.Count == 0)
+            Self.Tell(ShutdownGraceOver.Instance);
+    }
+
+    private void OnShutdownSignal(SignalWatcherProtocol.ShutdownSignalled signalled)
+    {
+        _log.Info("{Signal} received: killing {Count} containers and shutting down", signalled.Signal, _containers.Count);
+        _stopping = true;
+        foreach (var (id, container) in _containers)
+            container.Tell(new KillTask(id, "", 9, All: true));
+        if (_containers.Count == 0)
+            Self.Tell(ShutdownGraceOver.Instance);
+        else
+            Timers.StartSingleTimer("grace", ShutdownGraceOver.Instance, _settings.ShutdownGrace);
+    }
+
+    /// <summary>Ids become actor names and paths on disk: refuse what could escape or confuse either.</summary>
+    internal static Failure? ValidateId(string id)
+    {
+        if (string.IsNullOrEmpty(id))
+            return new Failure(FailureCode.InvalidArgument, "container id must not be empty");
+        if (id.Length > 256 || id.Contains('/') || id.Contains('\0') || id == "." || id == "..")
+            return new Failure(FailureCode.InvalidArgument, $"invalid container id \"{id.Replace("\0", "\\0")}\"");
+        return null;
+    }
+
+    [GeneratedRegex("[^A-Za-z0-9_.=+-]")]
+    private static partial Regex SafeName();
+}

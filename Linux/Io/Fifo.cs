@@ -1,0 +1,55 @@
+namespace WasmKata.Linux.Io;
+
+/// <summary>Opens the named pipes containerd passes for stdio without ever blocking in open(2).</summary>
+public static class Fifo
+{
+    private const uint FifoMode = 0x180; // 0600
+
+    /// <summary>Creates a FIFO with mode 0600.</summary>
+    public static void Create(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Interop.MkFifo(path, FifoMode) != 0)
+        {
+            UnixErrors.ThrowLast("mkfifo", path);
+        }
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> for writing. With no reader yet (ENXIO) it falls back to O_RDWR, which
+    /// keeps the FIFO open so data waits in the pipe buffer until the reader arrives.
+    /// </summary>
+    public static AsyncFd OpenWriter(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var fd = Interop.Open(path, Interop.O_WRONLY | Interop.O_NONBLOCK | Interop.O_CLOEXEC, 0);
+        if (fd.IsInvalid && Interop.Errno.Last == Interop.Errno.ENXIO)
+        {
+            // No reader yet. Being a reader ourselves means writes never see EPIPE and block once the buffer is full.
+            fd = Interop.Open(path, Interop.O_RDWR | Interop.O_NONBLOCK | Interop.O_CLOEXEC, 0);
+        }
+
+        if (fd.IsInvalid)
+        {
+            UnixErrors.ThrowLast("open FIFO for writing", path);
+        }
+
+        return new AsyncFd(fd, path);
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> for reading without waiting for a writer. Reads wait for the first writer
+    /// and report EOF only after a writer has connected and all writers have left.
+    /// </summary>
+    public static AsyncFd OpenReader(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var fd = Interop.Open(path, Interop.O_RDONLY | Interop.O_NONBLOCK | Interop.O_CLOEXEC, 0);
+        if (fd.IsInvalid)
+        {
+            UnixErrors.ThrowLast("open FIFO for reading", path);
+        }
+
+        return new AsyncFd(fd, path, eofNeedsReadiness: true);
+    }
+}

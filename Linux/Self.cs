@@ -1,0 +1,95 @@
+using System.Globalization;
+
+namespace WasmKata.Linux;
+
+/// <summary>Facts about, and settings of, the current process.</summary>
+public static class Self
+{
+    private const int SigPipe = 13;
+    private static readonly Lazy<long> s_clockTicksPerSecond = new(() => Interop.Sysconf(Interop.SC_CLK_TCK));
+
+    /// <summary>This process's pid.</summary>
+    public static int Pid => Environment.ProcessId;
+
+    /// <summary>The kernel thread id (gettid) of the calling thread.</summary>
+    public static int GetThreadId() => Interop.GetTid();
+
+    /// <summary>
+    /// prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process instead of init,
+    /// so it can reap them.
+    /// </summary>
+    public static void SetChildSubreaper()
+    {
+        if (Interop.Prctl(Interop.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
+        {
+            UnixErrors.ThrowLast("prctl(PR_SET_CHILD_SUBREAPER)");
+        }
+    }
+
+    /// <summary>Whether <see cref="SetChildSubreaper"/> is in effect.</summary>
+    internal static unsafe bool IsChildSubreaper
+    {
+        get
+        {
+            int value;
+            if (Interop.Prctl(Interop.PR_GET_CHILD_SUBREAPER, (nuint)(&value), 0, 0, 0) != 0)
+            {
+                UnixErrors.ThrowLast("prctl(PR_GET_CHILD_SUBREAPER)");
+            }
+
+            return value != 0;
+        }
+    }
+
+    /// <summary>
+    /// User plus system CPU time of thread <paramref name="tid"/> of this process, in ns (clock-tick resolution, 10 ms);
+    /// <see cref="ArgumentException"/> once the thread has exited.
+    /// </summary>
+    public static long ThreadCpuTimeNs(int tid)
+    {
+        string stat;
+        try
+        {
+            stat = File.ReadAllText($"/proc/self/task/{tid.ToString(CultureInfo.InvariantCulture)}/stat");
+        }
+        catch (IOException e)
+        {
+            // Also an exiting thread: its stat file can vanish or fail with ESRCH mid-read.
+            throw new ArgumentException($"Thread {tid} is not (or no longer) a thread of this process.", nameof(tid), e);
+        }
+
+        var (utime, stime) = ParseCpuTicks(stat);
+        return (utime + stime) * (1_000_000_000L / s_clockTicksPerSecond.Value);
+    }
+
+    /// <summary>Resident set size of this process in bytes, from /proc/self/statm.</summary>
+    public static long ResidentSetBytes()
+    {
+        var fields = File.ReadAllText("/proc/self/statm").Split(' ');
+        return long.Parse(fields[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize;
+    }
+
+    /// <summary>Whether SIGPIPE is ignored (the .NET runtime does this), so writes to a closed pipe return EPIPE.</summary>
+    internal static bool IsSigPipeIgnored()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("SigIgn:", StringComparison.Ordinal))
+            {
+                var mask = ulong.Parse(line.AsSpan(7).Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                return (mask & (1UL << (SigPipe - 1))) != 0;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>utime and stime (fields 14 and 15) of a stat line; the comm field may contain spaces and ')'.</summary>
+    internal static (long UserTicks, long SystemTicks) ParseCpuTicks(string stat)
+    {
+        var afterComm = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+
+        // afterComm[0] is field 3 (state), so field n is at n - 3.
+        return (long.Parse(afterComm[11], CultureInfo.InvariantCulture), long.Parse(afterComm[12], CultureInfo.InvariantCulture));
+    }
+}

@@ -1,0 +1,96 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Serilog;
+using WasmKata.Actors;
+using WasmKata.Actors.Engine;
+using WasmKata.Actors.Sandbox;
+using WasmKata.Linux;
+using WasmKata.Linux.Process;
+using WasmKata.Shim.Events;
+using WasmKata.Shim.Hosting;
+using WasmKata.Shim.Service;
+using WasmKata.Shim.Ttrpc;
+
+namespace WasmKata.Shim.Actions;
+
+/// <summary>
+/// The daemon: adopts the listening socket (fd 3) from <c>start</c>, runs the actor tree under Akka.Hosting and
+/// serves the task API until containerd shuts it down (or SIGTERM), then removes its socket and exits.
+/// </summary>
+internal static class ServeAction
+{
+    public static async Task<int> RunAsync(ShimArgs args)
+    {
+        var bundle = Directory.GetCurrentDirectory();
+        Log.Logger = ShimLog.Create(Path.Combine(bundle, "log"), args.Debug);
+        var log = Log.Logger.ForContext("Namespace", args.Namespace);
+        try
+        {
+            Self.SetChildSubreaper();
+            using var listener = UnixListener.AdoptInherited();
+            var socketPath = listener.LocalEndPoint?.ToString() ?? "";
+            using var engine = new WasmEngine(new EngineOptions());
+            var ttrpcAddress = Environment.GetEnvironmentVariable("TTRPC_ADDRESS") ?? args.Address + ".ttrpc";
+            await using var sink = new TtrpcEventSink(ttrpcAddress, args.Namespace);
+            var lifetime = new Lifetime();
+
+            using var host = new HostBuilder()
+                .ConfigureServices(services => services.AddAkka("wasmkata", builder =>
+                {
+                    builder.ConfigureLoggers(loggers =>
+                    {
+                        loggers.LogLevel = args.Debug ? Akka.Event.LogLevel.DebugLevel : Akka.Event.LogLevel.InfoLevel;
+                        loggers.ClearLoggers();
+                        loggers.AddLogger<SerilogAkkaLogger>();
+                    });
+                    builder.WithActors((system, registry) =>
+                        registry.Register<SandboxMarker>(system.ActorOf(SandboxProtocol.Props(engine, sink, new RuntimeSettings(), lifetime), "sandbox")));
+                }))
+                .Build();
+            await host.StartAsync();
+            var sandbox = host.Services.GetRequiredService<ActorRegistry>().Get<SandboxMarker>();
+
+            await using var server = new TtrpcServer(listener);
+            new TaskService(sandbox, lifetime.RequestExit).Register(server);
+            log.Information("serving {Id} on {Socket}", args.Id, socketPath);
+            var serving = server.RunAsync(lifetime.Token);
+            await lifetime.Exited;
+            // Let the last reply (Shutdown's) leave before the connections close.
+            await Task.Delay(50);
+            await server.DisposeAsync();
+            await host.StopAsync();
+            if (socketPath.Length > 0)
+                File.Delete(socketPath);
+            log.Information("shim for {Id} exited", args.Id);
+            _ = serving;
+            return 0;
+        }
+        catch (Exception e)
+        {
+            log.Fatal(e, "shim daemon failed");
+            return 1;
+        }
+        finally
+        {
+            await Log.CloseAndFlushAsync();
+        }
+    }
+
+    /// <summary>The key under which the sandbox actor is registered.</summary>
+    private sealed class SandboxMarker;
+
+    /// <summary>Completes once the actor tree or the Shutdown RPC asks the shim to exit.</summary>
+    private sealed class Lifetime : IShimLifetime
+    {
+        private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly CancellationTokenSource _cts = new();
+
+        public Task Exited => _exited.Task;
+
+        public CancellationToken Token => _cts.Token;
+
+        public void RequestExit() => _exited.TrySetResult();
+    }
+}

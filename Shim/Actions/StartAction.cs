@@ -1,0 +1,43 @@
+using System.Net.Sockets;
+using WasmKata.Actors.Oci;
+using WasmKata.Linux.Process;
+
+namespace WasmKata.Shim.Actions;
+
+/// <summary>
+/// The <c>start</c> action: find or start the daemon for this container's group and print its address. The socket
+/// is bound here and handed to the daemon as fd 3, so it listens before containerd dials.
+/// </summary>
+internal static class StartAction
+{
+    public static int Run(ShimArgs args, TextWriter stdout)
+    {
+        // containerd sends runtime options (or 2.3+ bootstrap params) on stdin; read it all so it never blocks.
+        using (var stdin = Console.OpenStandardInput())
+            stdin.CopyTo(Stream.Null);
+        var bundle = Directory.GetCurrentDirectory();
+        OciSpec? spec = null;
+        try
+        {
+            spec = OciJson.ReadSpec(bundle);
+        }
+        catch (OciSpecException)
+        {
+            // Create reports a bad spec with a proper error; grouping just falls back to the task id.
+        }
+        var socketPath = ShimAddress.SocketPath(args.Address, args.Namespace, ShimAddress.GroupOf(args.Id, spec));
+        var address = ShimAddress.ToUri(socketPath);
+        try
+        {
+            using var listener = UnixListener.Bind(socketPath, replaceStale: true);
+            Daemon.Spawn(Environment.ProcessPath!, [Environment.ProcessPath!, .. args.ToArgs("serve")], listener.SafeHandle, bundle);
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            // A live shim already serves this group: hand containerd its address.
+        }
+        File.WriteAllText(Path.Combine(bundle, "address"), address);
+        stdout.Write(address);
+        return 0;
+    }
+}

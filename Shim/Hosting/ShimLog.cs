@@ -1,0 +1,67 @@
+using Serilog;
+using Serilog.Core;
+using Serilog.Events;
+using Serilog.Formatting;
+using Serilog.Formatting.Display;
+
+namespace WasmKata.Shim.Hosting;
+
+/// <summary>The shim's Serilog logger: lines into containerd's <c>log</c> FIFO in the bundle, which containerd copies into its own log.</summary>
+internal static class ShimLog
+{
+    private const string Template = "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {Level:u3} wasmkata[{ProcessId}] {Message:lj}{NewLine}{Exception}";
+
+    /// <summary>A logger writing to <paramref name="path"/> when it can be opened, and nowhere otherwise.</summary>
+    public static Logger Create(string? path, bool debug)
+    {
+        var config = new LoggerConfiguration()
+            .MinimumLevel.Is(debug ? LogEventLevel.Debug : LogEventLevel.Information)
+            .Enrich.WithProperty("ProcessId", Environment.ProcessId);
+        var stream = TryOpen(path);
+        if (stream is not null)
+            config = config.WriteTo.Sink(new LineSink(stream, new MessageTemplateTextFormatter(Template)));
+        return config.CreateLogger();
+    }
+
+    private static Stream? TryOpen(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || !File.Exists(path))
+            return null;
+        try
+        {
+            // containerd holds the FIFO open for reading and writing, so this open does not block.
+            return new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 1);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Writes each event as one line; a reader that went away only silences the log.</summary>
+    private sealed class LineSink(Stream stream, ITextFormatter formatter) : ILogEventSink, IDisposable
+    {
+        private readonly Lock _lock = new();
+        private readonly StreamWriter _writer = new(stream) { AutoFlush = true };
+        private bool _broken;
+
+        public void Emit(LogEvent logEvent)
+        {
+            lock (_lock)
+            {
+                if (_broken)
+                    return;
+                try
+                {
+                    formatter.Format(logEvent, _writer);
+                }
+                catch (IOException)
+                {
+                    _broken = true;
+                }
+            }
+        }
+
+        public void Dispose() => _writer.Dispose();
+    }
+}

@@ -1,0 +1,171 @@
+using Akka.Actor;
+using Google.Protobuf;
+using Google.Protobuf.WellKnownTypes;
+using WasmKata.Actors;
+using WasmKata.Linux.Mounts;
+using WasmKata.Shim.Errors;
+using WasmKata.Shim.Protos.Cgroups.V1;
+using WasmKata.Shim.Protos.Runc;
+using WasmKata.Shim.Protos.TaskApi;
+using WasmKata.Shim.Ttrpc;
+using static WasmKata.Actors.TaskProtocol;
+using ProtoStatus = WasmKata.Shim.Protos.Types.Status;
+using ProtoProcessInfo = WasmKata.Shim.Protos.Types.ProcessInfo;
+
+namespace WasmKata.Shim.Service;
+
+/// <summary>
+/// The task API as a thin adapter: each RPC becomes one command asked of the sandbox actor, and the reply (or its
+/// <see cref="Failure"/>) becomes the response (or the ttrpc status).
+/// </summary>
+internal sealed class TaskService(IActorRef sandbox, Action onShutdown)
+{
+    /// <summary>The names containerd dials: v2 (1.6, 1.7, 2.x with a plain address) and v3 (2.x).</summary>
+    public static readonly string[] ServiceNames = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
+
+    private static readonly Timestamp NotExited = new() { Seconds = -62135596800 };
+
+    /// <summary>Registers every RPC of the task API on <paramref name="server"/>.</summary>
+    public void Register(TtrpcServer server)
+    {
+        server.Service(ServiceNames)
+            .Register<CreateTaskRequest, CreateTaskResponse>("Create", Create)
+            .Register<StartRequest, StartResponse>("Start", Start)
+            .Register<StateRequest, StateResponse>("State", State)
+            .Register<WaitRequest, WaitResponse>("Wait", Wait)
+            .Register<KillRequest, Empty>("Kill", Kill)
+            .Register<DeleteRequest, DeleteResponse>("Delete", Delete)
+            .Register<PidsRequest, PidsResponse>("Pids", Pids)
+            .Register<ExecProcessRequest, Empty>("Exec", Exec)
+            .Register<CloseIORequest, Empty>("CloseIO", CloseIO)
+            .Register<ConnectRequest, ConnectResponse>("Connect", Connect)
+            .Register<ShutdownRequest, Empty>("Shutdown", Shutdown)
+            .Register<StatsRequest, StatsResponse>("Stats", Stats)
+            .Register<ResizePtyRequest, Empty>("ResizePty", (_, _) => NotYet("ResizePty: terminal (tty) processes are not supported yet"))
+            .Register<PauseRequest, Empty>("Pause", (_, _) => NotYet("Pause: pausing a wasm container is not supported yet"))
+            .Register<ResumeRequest, Empty>("Resume", (_, _) => NotYet("Resume: pausing a wasm container is not supported yet"))
+            .Register<UpdateTaskRequest, Empty>("Update", (_, _) => NotYet("Update: changing a running container's resources is not supported yet"))
+            .Register<CheckpointTaskRequest, Empty>("Checkpoint", (_, _) => NotYet("Checkpoint: checkpointing a wasm container is not supported"));
+    }
+
+    private async Task<CreateTaskResponse> Create(CreateTaskRequest r, TtrpcCallContext call)
+    {
+        if (r.Checkpoint.Length > 0)
+            throw new TtrpcException(StatusCode.Unimplemented, "restoring from a checkpoint is not supported");
+        var mounts = r.Rootfs.Select(m => new MountSpec(m.Type, m.Source, m.Target, m.Options.ToList())).ToList();
+        var created = await Ask<Created>(new CreateTask(r.Id, r.Bundle, mounts, new Stdio(r.Stdin, r.Stdout, r.Stderr, r.Terminal)), call);
+        return new CreateTaskResponse { Pid = created.Pid };
+    }
+
+    private async Task<StartResponse> Start(StartRequest r, TtrpcCallContext call) =>
+        new() { Pid = (await Ask<Started>(new StartTask(r.Id, r.ExecId), call)).Pid };
+
+    private async Task<StateResponse> State(StateRequest r, TtrpcCallContext call)
+    {
+        var view = await Ask<ProcessView>(new QueryState(r.Id, r.ExecId), call);
+        return new StateResponse
+        {
+            Id = r.ExecId.Length > 0 ? r.ExecId : r.Id,
+            Bundle = view.Bundle,
+            Pid = view.Pid,
+            Status = (ProtoStatus)(int)view.Status,
+            Stdin = view.Stdio.Stdin,
+            Stdout = view.Stdio.Stdout,
+            Stderr = view.Stdio.Stderr,
+            Terminal = view.Stdio.Terminal,
+            ExitStatus = view.ExitStatus,
+            ExitedAt = view.ExitedAt is { } at ? Timestamp.FromDateTimeOffset(at) : NotExited,
+        };
+    }
+
+    private async Task<WaitResponse> Wait(WaitRequest r, TtrpcCallContext call)
+    {
+        var exited = await Ask<Exited>(new WaitTask(r.Id, r.ExecId), call);
+        return new WaitResponse { ExitStatus = exited.ExitStatus, ExitedAt = Timestamp.FromDateTimeOffset(exited.ExitedAt) };
+    }
+
+    private async Task<Empty> Kill(KillRequest r, TtrpcCallContext call)
+    {
+        await Ask<Done>(new KillTask(r.Id, r.ExecId, (int)r.Signal, r.All), call);
+        return new Empty();
+    }
+
+    private async Task<DeleteResponse> Delete(DeleteRequest r, TtrpcCallContext call)
+    {
+        var exited = await Ask<Exited>(new DeleteTask(r.Id, r.ExecId), call);
+        return new DeleteResponse { Pid = exited.Pid, ExitStatus = exited.ExitStatus, ExitedAt = Timestamp.FromDateTimeOffset(exited.ExitedAt) };
+    }
+
+    private async Task<PidsResponse> Pids(PidsRequest r, TtrpcCallContext call)
+    {
+        var list = await Ask<PidList>(new ListPids(r.Id), call);
+        var response = new PidsResponse();
+        foreach (var entry in list.Processes)
+        {
+            var info = new ProtoProcessInfo { Pid = entry.Pid };
+            if (entry.ExecId.Length > 0)
+                info.Info = new Any { TypeUrl = ProcessDetails.Descriptor.FullName, Value = new ProcessDetails { ExecId = entry.ExecId }.ToByteString() };
+            response.Processes.Add(info);
+        }
+        return response;
+    }
+
+    private async Task<Empty> Exec(ExecProcessRequest r, TtrpcCallContext call)
+    {
+        if (r.Spec is null)
+            throw new TtrpcException(StatusCode.InvalidArgument, "exec process spec is missing");
+        var json = r.Spec.Value.ToStringUtf8();
+        await Ask<Done>(new AddExec(r.Id, r.ExecId, json, new Stdio(r.Stdin, r.Stdout, r.Stderr, r.Terminal)), call);
+        return new Empty();
+    }
+
+    private async Task<Empty> CloseIO(CloseIORequest r, TtrpcCallContext call)
+    {
+        if (r.Stdin)
+            await Ask<Done>(new CloseStdin(r.Id, r.ExecId), call);
+        return new Empty();
+    }
+
+    private async Task<ConnectResponse> Connect(ConnectRequest r, TtrpcCallContext call)
+    {
+        var connected = await Ask<Connected>(new ConnectTask(r.Id), call);
+        return new ConnectResponse { ShimPid = connected.ShimPid, TaskPid = connected.TaskPid };
+    }
+
+    private async Task<Empty> Shutdown(ShutdownRequest r, TtrpcCallContext call)
+    {
+        var answer = await Ask<ShutdownAnswer>(new RequestShutdown(), call);
+        if (answer.Exiting)
+            onShutdown();
+        return new Empty();
+    }
+
+    private async Task<StatsResponse> Stats(StatsRequest r, TtrpcCallContext call)
+    {
+        var stats = await Ask<StatsView>(new QueryStats(r.Id), call);
+        var metrics = new Metrics
+        {
+            Pids = new PidsStat { Current = 1 },
+            Cpu = new CPUStat { Usage = new CPUUsage { Total = stats.CpuNanoseconds, User = stats.CpuNanoseconds } },
+            Memory = new MemoryStat
+            {
+                Usage = new MemoryEntry { Usage = (ulong)stats.MemoryBytes, Max = (ulong)stats.MemoryBytes, Limit = (ulong)(stats.MemoryLimitBytes ?? long.MaxValue) },
+                Rss = (ulong)stats.MemoryBytes,
+            },
+        };
+        return new StatsResponse { Stats = new Any { TypeUrl = Metrics.Descriptor.FullName, Value = metrics.ToByteString() } };
+    }
+
+    private static Task<Empty> NotYet(string reason) => Task.FromException<Empty>(new TtrpcException(StatusCode.Unimplemented, reason));
+
+    private async Task<T> Ask<T>(object command, TtrpcCallContext call)
+    {
+        var reply = await sandbox.Ask<object>(command, Timeout.InfiniteTimeSpan, call.CancellationToken);
+        return reply switch
+        {
+            T ok => ok,
+            WasmKata.Actors.Failure failure => throw FailureMapping.ToException(failure),
+            _ => throw new TtrpcException(StatusCode.Internal, $"unexpected reply {reply.GetType().Name} to {command.GetType().Name}"),
+        };
+    }
+}

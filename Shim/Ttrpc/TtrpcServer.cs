@@ -1,0 +1,125 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using Google.Protobuf;
+using Serilog;
+
+namespace WasmKata.Shim.Ttrpc;
+
+/// <summary>
+/// A ttrpc server on an already bound and listening unix socket: any number of connections, each served by
+/// one async read loop with every request handled concurrently. It owns the listener from construction on.
+/// </summary>
+internal sealed class TtrpcServer : IAsyncDisposable
+{
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
+
+    private readonly Socket _listener;
+    private readonly ILogger _log;
+    private readonly TtrpcHandlerRegistry _handlers = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ConcurrentDictionary<TtrpcConnection, Task> _connections = new();
+    private Task? _acceptLoop;
+    private int _disposed;
+
+    public TtrpcServer(Socket listener, ILogger? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(listener);
+        _listener = listener;
+        _log = log ?? Serilog.Core.Logger.None;
+    }
+
+    /// <summary>Adds (or replaces) a raw handler; a null or empty result is sent as a zero-length payload.</summary>
+    public void Register(string serviceName, string method, Func<ReadOnlyMemory<byte>, TtrpcCallContext, Task<IMessage?>> handler)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        _handlers.Add(serviceName, method, new TtrpcHandler(handler));
+    }
+
+    /// <summary>Adds (or replaces) a handler whose payload is decoded as <typeparamref name="TRequest"/>.</summary>
+    public void Register<TRequest, TResponse>(string serviceName, string method, Func<TRequest, TtrpcCallContext, Task<TResponse>> handler)
+        where TRequest : IMessage<TRequest>, new()
+        where TResponse : IMessage =>
+        _handlers.Add(serviceName, method, TtrpcHandlers.Typed(handler));
+
+    /// <summary>Registers methods once under several service names, e.g. containerd.task.v2.Task and containerd.task.v3.Task.</summary>
+    public TtrpcServiceBuilder Service(params string[] serviceNames) => new(_handlers, serviceNames);
+
+    /// <summary>
+    /// Accepts connections until <paramref name="cancellationToken"/> fires or the server is disposed;
+    /// completes normally then. Call once.
+    /// </summary>
+    public Task RunAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        if (Interlocked.CompareExchange(ref _acceptLoop, Task.CompletedTask, null) is not null)
+        {
+            throw new InvalidOperationException("the server is already running");
+        }
+
+        // Task.Run keeps the loops off any caller's synchronization context.
+        var loop = Task.Run(() => AcceptLoopAsync(cancellationToken), CancellationToken.None);
+        _acceptLoop = loop;
+        return loop;
+    }
+
+    /// <summary>Stops accepting, closes the listener and every connection, and waits for their loops to end.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener.Dispose();
+        if (_acceptLoop is { } loop)
+        {
+            await loop.ConfigureAwait(false);
+        }
+
+        await Task.WhenAll(_connections.Values).ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptLoopAsync(CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        var token = linked.Token;
+        while (!token.IsCancellationRequested)
+        {
+            Socket client;
+            try
+            {
+                client = await _listener.AcceptAsync(token).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (token.IsCancellationRequested || ex is ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException ex)
+            {
+                // Out of fds or an aborted handshake: keep serving the clients we have and try again shortly.
+                _log.Warning("ttrpc accept failed: {Reason}", ex.Message);
+                await Task.Delay(AcceptRetryDelay, token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
+            }
+
+            var connection = new TtrpcConnection(client, _handlers, _log);
+            var task = Task.Run(() => connection.RunAsync(token), CancellationToken.None);
+            _connections[connection] = task;
+            _ = task.ContinueWith(
+                static (_, state) =>
+                {
+                    var (connections, finished) = ((ConcurrentDictionary<TtrpcConnection, Task>, TtrpcConnection))state!;
+                    connections.TryRemove(finished, out Task? _);
+                },
+                (_connections, connection),
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
+        }
+
+        // Connections watch the same token, so they wind down with the accept loop.
+        await Task.WhenAll(_connections.Values).ConfigureAwait(false);
+    }
+}

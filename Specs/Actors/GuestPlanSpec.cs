@@ -1,0 +1,81 @@
+using WasmKata.Actors;
+using WasmKata.Actors.Container;
+using WasmKata.Actors.Oci;
+using Xunit;
+
+namespace WasmKata.Specs.Actors;
+
+public sealed class GuestPlanSpec : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("wk-plan-").FullName;
+    private readonly string _rootfs;
+
+    public GuestPlanSpec()
+    {
+        _rootfs = Path.Combine(_root, "rootfs");
+        Directory.CreateDirectory(Path.Combine(_rootfs, "bin"));
+        File.WriteAllBytes(Path.Combine(_rootfs, "app.wasm"), [0]);
+        File.WriteAllBytes(Path.Combine(_rootfs, "bin", "tool.wasm"), [0]);
+        File.WriteAllText(Path.Combine(_root, "secret"), "host");
+    }
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void Dotdot_must_stop_at_the_rootfs()
+    {
+        Assert.Equal(Path.Combine(_rootfs, "secret"), GuestPlan.ResolveInside(_rootfs, "/../../secret"));
+        Assert.Equal(Path.Combine(_rootfs, "app.wasm"), GuestPlan.ResolveInside(_rootfs, "bin/../../app.wasm"));
+    }
+
+    [Fact]
+    public void Absolute_symlinks_must_resolve_inside_the_rootfs()
+    {
+        File.CreateSymbolicLink(Path.Combine(_rootfs, "escape"), Path.Combine(_root, "secret"));
+        File.CreateSymbolicLink(Path.Combine(_rootfs, "link.wasm"), "/bin/tool.wasm");
+        Assert.StartsWith(_rootfs + "/", GuestPlan.ResolveInside(_rootfs, "/escape"));
+        Assert.Equal(Path.Combine(_rootfs, "bin", "tool.wasm"), GuestPlan.ResolveInside(_rootfs, "/link.wasm"));
+    }
+
+    [Fact]
+    public void Relative_symlinks_must_not_climb_out()
+    {
+        File.CreateSymbolicLink(Path.Combine(_rootfs, "up"), "../../../..");
+        Assert.Equal(_rootfs, GuestPlan.ResolveInside(_rootfs, "/up"));
+    }
+
+    [Fact]
+    public void Module_must_be_found_by_path_cwd_or_PATH()
+    {
+        var process = new OciProcess { Args = ["/app.wasm", "x"], Env = ["A=1=2", "PATH=/bin"], Cwd = "/" };
+        var (module, config) = GuestPlan.For(process, _rootfs, false, 1024);
+        Assert.Equal(Path.Combine(_rootfs, "app.wasm"), module);
+        Assert.Equal(["/app.wasm", "x"], config.Args);
+        Assert.Equal(new KeyValuePair<string, string>("A", "1=2"), config.Env[0]);
+        Assert.Equal(1024, config.MemoryLimitBytes);
+        Assert.Equal(Path.Combine(_rootfs, "bin", "tool.wasm"), GuestPlan.For(process with { Args = ["tool.wasm"] }, _rootfs, false, null).ModulePath);
+    }
+
+    [Fact]
+    public void Missing_module_must_fail_with_not_found_naming_it()
+    {
+        var e = Assert.Throws<GuestPlanException>(() => GuestPlan.For(new OciProcess { Args = ["/nope.wasm"] }, _rootfs, false, null));
+        Assert.Equal(FailureCode.NotFound, e.Code);
+        Assert.Contains("/nope.wasm", e.Message);
+    }
+
+    [Fact]
+    public void Empty_args_and_terminal_must_be_refused()
+    {
+        Assert.Equal(FailureCode.InvalidArgument, Assert.Throws<GuestPlanException>(() => GuestPlan.For(new OciProcess(), _rootfs, false, null)).Code);
+        var tty = new OciProcess { Args = ["/app.wasm"], Terminal = true };
+        Assert.Equal(FailureCode.Unimplemented, Assert.Throws<GuestPlanException>(() => GuestPlan.For(tty, _rootfs, false, null)).Code);
+    }
+
+    [Fact]
+    public void Rootfs_path_must_be_relative_to_the_bundle_unless_absolute()
+    {
+        Assert.Equal("/b/rootfs", GuestPlan.RootfsPath(new OciSpec { Root = new OciRoot { Path = "rootfs" } }, "/b"));
+        Assert.Equal("/abs", GuestPlan.RootfsPath(new OciSpec { Root = new OciRoot { Path = "/abs" } }, "/b"));
+    }
+}

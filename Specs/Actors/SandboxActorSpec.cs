@@ -1,0 +1,249 @@
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using WasmKata.Actors;
+using WasmKata.Actors.Engine;
+using WasmKata.Actors.Events;
+using WasmKata.Actors.Sandbox;
+using WasmKata.Linux.Io;
+using Xunit;
+using Xunit.Abstractions;
+using static WasmKata.Actors.TaskProtocol;
+using Failure = WasmKata.Actors.Failure;
+
+namespace WasmKata.Specs.Actors;
+
+public sealed class SandboxActorSpec : TestKit
+{
+    private static readonly TimeSpan Long = TimeSpan.FromSeconds(10);
+    private readonly WasmEngine _engine = new(new EngineOptions());
+    private readonly RecordingEventSink _sink = new();
+    private readonly List<TestBundle> _bundles = [];
+    private readonly ShutdownProbe _lifetime = new();
+    private readonly IActorRef _sandbox;
+
+    public SandboxActorSpec(ITestOutputHelper output) : base("akka.loglevel = DEBUG", output)
+    {
+        _sandbox = Sys.ActorOf(SandboxProtocol.Props(_engine, _sink, new RuntimeSettings(), _lifetime), "sandbox");
+    }
+
+    protected override void AfterAll()
+    {
+        base.AfterAll();
+        foreach (var bundle in _bundles)
+            bundle.Dispose();
+        _engine.Dispose();
+    }
+
+    private TestBundle Bundle(string wat, string[]? args = null)
+    {
+        var bundle = new TestBundle(wat, args);
+        _bundles.Add(bundle);
+        return bundle;
+    }
+
+    private async Task<T> Ask<T>(object command) => (T)await Ask(command, typeof(T));
+
+    private async Task<object> Ask(object command, Type expected)
+    {
+        var reply = await _sandbox.Ask<object>(command, Long);
+        Assert.True(expected.IsInstanceOfType(reply), $"expected {expected.Name}, got {reply}");
+        return reply;
+    }
+
+    private async Task<uint> Create(string id, TestBundle bundle, string stdin = "") =>
+        (await Ask<Created>(new CreateTask(id, bundle.Path, [], new Stdio(stdin, bundle.StdoutUri, "", false)))).Pid;
+
+    [Fact]
+    public async Task A_guest_must_run_through_create_start_wait_delete_with_events_in_order()
+    {
+        var bundle = Bundle(Wat.PrintAndExit("hello\n", 0));
+        var pid = await Create("c1", bundle);
+        Assert.True(pid > 0);
+        Assert.Equal(ProcessStatus.Created, (await Ask<ProcessView>(new QueryState("c1", ""))).Status);
+
+        var wait = _sandbox.Ask<object>(new WaitTask("c1", ""), Long);
+        await Ask<Started>(new StartTask("c1", ""));
+        var exited = Assert.IsType<Exited>(await wait);
+        Assert.Equal(0u, exited.ExitStatus);
+        Assert.Equal("hello\n", bundle.Stdout);
+        Assert.Equal(ProcessStatus.Stopped, (await Ask<ProcessView>(new QueryState("c1", ""))).Status);
+
+        await Ask<Exited>(new DeleteTask("c1", ""));
+        await AwaitAssertAsync(() => Assert.Equal(["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"], _sink.TopicsFor("c1")));
+        Assert.True((await Ask<ShutdownAnswer>(new RequestShutdown())).Exiting);
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(126)]
+    [InlineData(255)]
+    public async Task Exit_codes_must_reach_wait_unchanged(int code)
+    {
+        var id = $"exit{code}";
+        await Create(id, Bundle(Wat.PrintAndExit("x", code)));
+        await Ask<Started>(new StartTask(id, ""));
+        Assert.Equal((uint)code, (await Ask<Exited>(new WaitTask(id, ""))).ExitStatus);
+    }
+
+    [Fact]
+    public async Task A_trap_must_end_the_guest_with_a_nonzero_status()
+    {
+        await Create("trap", Bundle(Wat.Trap));
+        await Ask<Started>(new StartTask("trap", ""));
+        Assert.NotEqual(0u, (await Ask<Exited>(new WaitTask("trap", ""))).ExitStatus);
+    }
+
+    [Theory]
+    [InlineData("spin", 9, 137u)]
+    [InlineData("sleep", 9, 137u)]
+    [InlineData("sleep", 15, 143u)]
+    public async Task Kill_must_end_a_running_guest_with_128_plus_signal(string guest, int signal, uint status)
+    {
+        var bundle = Bundle(guest == "spin" ? Wat.Spin : Wat.Sleep);
+        var id = $"kill-{guest}-{signal}";
+        await Create(id, bundle);
+        await Ask<Started>(new StartTask(id, ""));
+        await AwaitAssertAsync(() => Assert.NotEqual("", bundle.Stdout), Long);
+        var watch = Stopwatch.StartNew();
+        var wait = _sandbox.Ask<object>(new WaitTask(id, ""), Long);
+        await Ask<Done>(new KillTask(id, "", signal, false));
+        var exited = Assert.IsType<Exited>(await wait);
+        Assert.Equal(status, exited.ExitStatus);
+        Assert.True(watch.ElapsedMilliseconds < 1000, $"kill took {watch.ElapsedMilliseconds} ms");
+        var again = Assert.IsType<Failure>(await _sandbox.Ask<object>(new KillTask(id, "", 9, false), Long));
+        Assert.Equal(FailureCode.NotFound, again.Code);
+    }
+
+    [Fact]
+    public async Task Exec_must_run_beside_init_and_report_its_own_exit()
+    {
+        var bundle = Bundle(Wat.Sleep);
+        await Create("ex", bundle);
+        await Ask<Started>(new StartTask("ex", ""));
+        var execJson = """{"args":["/app.wasm"],"env":[],"cwd":"/"}""";
+        // The exec runs the same module (sleep), so end it by signal and check its status is its own.
+        await Ask<Done>(new AddExec("ex", "e1", execJson, Stdio.None));
+        Assert.IsType<Failure>(await _sandbox.Ask<object>(new AddExec("ex", "e1", execJson, Stdio.None), Long));
+        await Ask<Started>(new StartTask("ex", "e1"));
+        var pids = await Ask<PidList>(new ListPids("ex"));
+        Assert.Equal(2, pids.Processes.Count);
+        await Ask<Done>(new KillTask("ex", "e1", 15, false));
+        Assert.Equal(143u, (await Ask<Exited>(new WaitTask("ex", "e1"))).ExitStatus);
+        Assert.Equal(ProcessStatus.Running, (await Ask<ProcessView>(new QueryState("ex", ""))).Status);
+        await Ask<Exited>(new DeleteTask("ex", "e1"));
+        await Ask<Done>(new KillTask("ex", "", 9, true));
+        Assert.Equal(137u, (await Ask<Exited>(new WaitTask("ex", ""))).ExitStatus);
+        await AwaitAssertAsync(() => Assert.Equal(
+            ["/tasks/create", "/tasks/start", "/tasks/exec-added", "/tasks/exec-started", "/tasks/exit", "/tasks/exit"],
+            _sink.TopicsFor("ex")));
+    }
+
+    [Fact]
+    public async Task When_init_exits_running_execs_must_be_killed_and_reported_first()
+    {
+        await Create("ordered", Bundle(Wat.Sleep));
+        await Ask<Started>(new StartTask("ordered", ""));
+        await Ask<Done>(new AddExec("ordered", "e1", """{"args":["/app.wasm"],"cwd":"/"}""", Stdio.None));
+        await Ask<Started>(new StartTask("ordered", "e1"));
+        await Ask<Done>(new KillTask("ordered", "", 9, false));
+        Assert.Equal(137u, (await Ask<Exited>(new WaitTask("ordered", "e1"))).ExitStatus);
+        await Ask<Exited>(new WaitTask("ordered", ""));
+        await AwaitAssertAsync(() =>
+        {
+            var exits = _sink.Events.OfType<TaskExited>().Where(e => e.ContainerId == "ordered").Select(e => e.Id).ToList();
+            Assert.Equal(["e1", "ordered"], exits);
+        });
+    }
+
+    [Fact]
+    public async Task A_bad_module_must_fail_create_and_leave_siblings_running()
+    {
+        var good = Bundle(Wat.Sleep);
+        await Create("sibling", good);
+        await Ask<Started>(new StartTask("sibling", ""));
+        var bad = Bundle(Wat.Trap);
+        File.WriteAllText(Path.Combine(bad.Rootfs, "app.wasm"), "this is not wasm");
+        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(
+            new CreateTask("bad", bad.Path, [], Stdio.None), Long));
+        Assert.Equal(FailureCode.InvalidArgument, failure.Code);
+        Assert.Contains("app.wasm", failure.Message);
+        await Create("trapper", Bundle(Wat.Trap));
+        await Ask<Started>(new StartTask("trapper", ""));
+        await Ask<Exited>(new WaitTask("trapper", ""));
+        Assert.Equal(ProcessStatus.Running, (await Ask<ProcessView>(new QueryState("sibling", ""))).Status);
+        Assert.Equal(FailureCode.NotFound, Assert.IsType<Failure>(await _sandbox.Ask<object>(new QueryState("bad", ""), Long)).Code);
+    }
+
+    [Fact]
+    public async Task Delete_of_a_running_container_must_be_refused_and_shutdown_must_wait()
+    {
+        await Create("busy", Bundle(Wat.Spin));
+        await Ask<Started>(new StartTask("busy", ""));
+        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new DeleteTask("busy", ""), Long));
+        Assert.Equal(FailureCode.FailedPrecondition, failure.Code);
+        Assert.False((await Ask<ShutdownAnswer>(new RequestShutdown())).Exiting);
+        await Ask<Done>(new KillTask("busy", "", 9, true));
+        await Ask<Exited>(new WaitTask("busy", ""));
+        await Ask<Exited>(new DeleteTask("busy", ""));
+        Assert.True((await Ask<ShutdownAnswer>(new RequestShutdown())).Exiting);
+    }
+
+    [Fact]
+    public async Task Deleting_a_created_container_must_end_its_guest()
+    {
+        await Create("never", Bundle(Wat.Spin));
+        var deleted = await Ask<Exited>(new DeleteTask("never", ""));
+        Assert.Equal(137u, deleted.ExitStatus);
+        Assert.IsType<Failure>(await _sandbox.Ask<object>(new QueryState("never", ""), Long));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("a/b")]
+    [InlineData("..")]
+    [InlineData("x\0y")]
+    public async Task Bad_ids_must_be_refused(string id)
+    {
+        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask(id, "/nonexistent", [], Stdio.None), Long));
+        Assert.Equal(FailureCode.InvalidArgument, failure.Code);
+    }
+
+    [Fact]
+    public async Task A_missing_bundle_must_fail_create_clearly()
+    {
+        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask("nobundle", "/nonexistent/bundle", [], Stdio.None), Long));
+        Assert.Equal(FailureCode.InvalidArgument, failure.Code);
+        Assert.Contains("config.json", failure.Message);
+    }
+
+    [Fact]
+    public async Task Stdin_from_a_fifo_must_reach_the_guest_and_its_eof_end_it()
+    {
+        var bundle = Bundle(Wat.Cat);
+        var fifo = Path.Combine(bundle.Path, "stdin");
+        Fifo.Create(fifo);
+        await Create("cat", bundle, stdin: fifo);
+        await Ask<Started>(new StartTask("cat", ""));
+        await using (var writer = new FileStream(fifo, FileMode.Open, FileAccess.Write))
+            await writer.WriteAsync("through the pipe\n"u8.ToArray());
+        Assert.Equal(0u, (await Ask<Exited>(new WaitTask("cat", ""))).ExitStatus);
+        Assert.Equal("through the pipe\n", bundle.Stdout);
+    }
+
+    [Fact]
+    public async Task Unknown_containers_must_be_not_found_but_connect_must_answer()
+    {
+        Assert.Equal(FailureCode.NotFound, Assert.IsType<Failure>(await _sandbox.Ask<object>(new StartTask("ghost", ""), Long)).Code);
+        var connected = await Ask<Connected>(new ConnectTask("ghost"));
+        Assert.Equal((uint)Environment.ProcessId, connected.ShimPid);
+        Assert.Equal(0u, connected.TaskPid);
+    }
+
+    private sealed class ShutdownProbe : IShimLifetime
+    {
+        public void RequestExit()
+        {
+        }
+    }
+}

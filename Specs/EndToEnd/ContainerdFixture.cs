@@ -1,0 +1,171 @@
+using System.Security.Cryptography;
+using System.Text;
+using Xunit;
+
+namespace WasmKata.Specs.EndToEnd;
+
+/// <summary>
+/// One private containerd for the whole end-to-end collection, started and stopped by the same
+/// Specs/EndToEnd/containerd.sh that `./build.sh demo` uses. Its PATH holds the shim (out/bin or
+/// $WASMKATA_SHIM_DIR); its log's tail goes into assertion messages and a copy into out/test-results.
+/// The repo root is the first folder above the test assembly holding WasmKata.sln, or $WASMKATA_REPO_ROOT.
+/// </summary>
+public sealed class ContainerdFixture : IAsyncLifetime
+{
+    public const string ShimBinary = "containerd-shim-wasmkata-v2";
+
+    private const string ShimSocketDir = "/run/containerd/s";
+
+    public ContainerdFixture()
+    {
+        RepoRoot = FindRepoRoot();
+        ShimDir = Environment.GetEnvironmentVariable("WASMKATA_SHIM_DIR") is { Length: > 0 } dir
+            ? Path.GetFullPath(dir)
+            : Path.Combine(RepoRoot, "out", "bin");
+        GuestsDir = Path.Combine(RepoRoot, "out", "guests");
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        // Short: the gRPC socket lives here and socket paths must stay under 108 bytes.
+        RunDir = $"/tmp/wk-e2e-{suffix}";
+        Ctr = new Ctr(Path.Combine(RunDir, "containerd.sock"), $"wasmkata-e2e-{suffix}", () => LogTail());
+        Images = new OciImages(this);
+    }
+
+    public string RepoRoot { get; }
+
+    public string ShimDir { get; }
+
+    public string GuestsDir { get; }
+
+    public string RunDir { get; }
+
+    public string LogPath => Path.Combine(RunDir, "containerd.log");
+
+    public Ctr Ctr { get; }
+
+    public OciImages Images { get; }
+
+    public string ScriptPath(string name) => Path.Combine(RepoRoot, "Specs", "EndToEnd", name);
+
+    public async Task InitializeAsync()
+    {
+        if (!Environment.IsPrivilegedProcess)
+        {
+            throw new InvalidOperationException(
+                "end-to-end specs need root (they start containerd); run as root or filter with Requires!=root");
+        }
+
+        var start = await ChildProcess.RunAsync(
+            "bash", [ScriptPath("containerd.sh"), "start", "--shim-dir", ShimDir, RunDir], TimeSpan.FromSeconds(60));
+        if (start.ExitCode != 0)
+        {
+            throw new InvalidOperationException("could not start the private containerd: " + start.Describe());
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        try
+        {
+            var keep = Path.Combine(RepoRoot, "out", "test-results");
+            Directory.CreateDirectory(keep);
+            File.Copy(LogPath, Path.Combine(keep, $"containerd-{Ctr.Namespace}.log"), overwrite: true);
+        }
+        catch (IOException)
+        {
+            // No log to keep; stopping still matters more.
+        }
+
+        await ChildProcess.RunAsync("bash", [ScriptPath("containerd.sh"), "stop", RunDir], TimeSpan.FromSeconds(60));
+    }
+
+    /// <summary>A container id no other spec of this run uses.</summary>
+    public static string NewId(string prefix) =>
+        $"{prefix}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}";
+
+    /// <summary>The last lines of containerd's debug log (shim start-up errors and stderr land there).</summary>
+    public string LogTail(int lines = 60)
+    {
+        try
+        {
+            using var stream = new FileStream(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var reader = new StreamReader(stream);
+            var all = reader.ReadToEnd().Split('\n');
+            return $"--- containerd log, last {lines} lines ({LogPath}) ---\n" +
+                   string.Join('\n', all.TakeLast(lines));
+        }
+        catch (IOException e)
+        {
+            return $"--- containerd log unreadable: {e.Message} ---";
+        }
+    }
+
+    /// <summary>The bundle directory containerd creates for a task of this run.</summary>
+    public string BundleDir(string id) =>
+        Path.Combine(RunDir, "state", "io.containerd.runtime.v2.task", Ctr.Namespace, id);
+
+    /// <summary>Where a shim following runc's convention puts its socket: sha256 of address/namespace/id.</summary>
+    public string ConventionalShimSocket(string id)
+    {
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes($"{Ctr.Address}/{Ctr.Namespace}/{id}"));
+        return Path.Combine(ShimSocketDir, Convert.ToHexStringLower(hash));
+    }
+
+    /// <summary>Socket files currently in the shared shim socket directory.</summary>
+    public static IReadOnlySet<string> ShimSockets() =>
+        Directory.Exists(ShimSocketDir) ? Directory.GetFiles(ShimSocketDir).ToHashSet() : new HashSet<string>();
+
+    /// <summary>Pids of wasmkata shims serving this run's containerd (their -address is its socket).</summary>
+    public IReadOnlyList<int> ShimProcesses()
+    {
+        var pids = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+
+            string[] argv;
+            try
+            {
+                argv = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue; // Exited while we looked.
+            }
+
+            if (Path.GetFileName(argv[0]) == ShimBinary && argv.Contains(Ctr.Address))
+            {
+                pids.Add(pid);
+            }
+        }
+
+        return pids;
+    }
+
+    /// <summary>Mount points in this mount namespace that lie inside PATH.</summary>
+    public static IReadOnlyList<string> MountsUnder(string path) =>
+        File.ReadLines("/proc/self/mountinfo")
+            .Select(line => line.Split(' ')[4])
+            .Where(mountPoint => mountPoint == path || mountPoint.StartsWith(path + "/", StringComparison.Ordinal))
+            .ToList();
+
+    private static string FindRepoRoot()
+    {
+        if (Environment.GetEnvironmentVariable("WASMKATA_REPO_ROOT") is { Length: > 0 } root)
+        {
+            return Path.GetFullPath(root);
+        }
+
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "WasmKata.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"no WasmKata.sln above {AppContext.BaseDirectory}");
+    }
+}

@@ -1,0 +1,143 @@
+using System.Security.Cryptography;
+using System.Text;
+using Xunit;
+
+namespace WasmKata.Specs.EndToEnd;
+
+/// <summary>A wasm image: a guest from out/guests at /app.wasm, plus whatever else its rootfs should hold.</summary>
+public sealed record WasmImage(string Guest)
+{
+    /// <summary>Text files, by absolute path in the image.</summary>
+    public IReadOnlyDictionary<string, string> Files { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>More guests, by absolute path in the image (e.g. a second program to exec).</summary>
+    public IReadOnlyDictionary<string, string> Guests { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Symbolic links, by absolute path in the image, to their target as written.</summary>
+    public IReadOnlyDictionary<string, string> Symlinks { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The image config's Env (containerd puts it before `ctr run --env` values).</summary>
+    public IReadOnlyList<string> Env { get; init; } = [];
+
+    internal string Key =>
+        string.Join('\n', new[] { Guest }
+            .Concat(Files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"file {f.Key}={f.Value}"))
+            .Concat(Guests.OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"guest {g.Key}={g.Value}"))
+            .Concat(Symlinks.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"link {l.Key}={l.Value}"))
+            .Concat(Env.Select(e => $"env {e}")));
+}
+
+/// <summary>
+/// Builds images with Specs/EndToEnd/oci-image.sh (the demo's builder too) and imports them into the private
+/// containerd with the native snapshotter; each distinct image is built and imported once per run.
+/// </summary>
+public sealed class OciImages(ContainerdFixture fixture)
+{
+    private readonly Dictionary<string, Task<string>> _built = new();
+    private readonly Lock _gate = new();
+
+    private string WorkDir => Path.Combine(fixture.RunDir, "images");
+
+    /// <summary>The name of an imported image holding the guest and extras.</summary>
+    public Task<string> WasmAsync(WasmImage image) =>
+        Cached(image.Key, () => BuildAsync(
+            $"localhost/wasmkata-e2e/{image.Guest}:{ShortHash(image.Key)}",
+            rootfs => PopulateWasm(image, rootfs),
+            image.Env.SelectMany(e => new[] { "--env", e })));
+
+    /// <summary>A static busybox image for runc: /bin/busybox with sh, echo, cat and sleep links.</summary>
+    public Task<string> BusyboxAsync() =>
+        Cached("busybox", () => BuildAsync(
+            "localhost/wasmkata-e2e/busybox:static",
+            PopulateBusybox,
+            ["--platform", "linux/amd64", "--entrypoint", "/bin/sh"]));
+
+    /// <summary>The bytes of a compiled guest from out/guests.</summary>
+    public byte[] GuestBytes(string guest)
+    {
+        var path = Path.Combine(fixture.GuestsDir, guest + ".wasm");
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"guest {path} is missing: run ./build.sh first", path);
+        }
+
+        return File.ReadAllBytes(path);
+    }
+
+    private Task<string> Cached(string key, Func<Task<string>> build)
+    {
+        lock (_gate)
+        {
+            if (!_built.TryGetValue(key, out var task) || task.IsFaulted)
+            {
+                _built[key] = task = build();
+            }
+
+            return task;
+        }
+    }
+
+    private async Task<string> BuildAsync(string name, Action<string> populate, IEnumerable<string> options)
+    {
+        var dir = Path.Combine(WorkDir, ShortHash(name));
+        var rootfs = Path.Combine(dir, "rootfs");
+        var tar = Path.Combine(dir, "image.tar");
+        Directory.CreateDirectory(rootfs);
+        populate(rootfs);
+
+        var build = await ChildProcess.RunAsync(
+            "bash",
+            [fixture.ScriptPath("oci-image.sh"), .. options, name, rootfs, tar],
+            TimeSpan.FromSeconds(60));
+        Assert.True(build.ExitCode == 0, "oci-image.sh failed: " + build.Describe());
+
+        var import = await fixture.Ctr.RunAsync(["images", "import", "--snapshotter", "native", tar],
+            timeout: TimeSpan.FromSeconds(60));
+        Assert.True(import.ExitCode == 0, "image import failed: " + fixture.Ctr.Explain(import));
+        return name;
+    }
+
+    private void PopulateWasm(WasmImage image, string rootfs)
+    {
+        File.WriteAllBytes(InRootfs(rootfs, "/app.wasm"), GuestBytes(image.Guest));
+        foreach (var (path, guest) in image.Guests)
+        {
+            File.WriteAllBytes(InRootfs(rootfs, path), GuestBytes(guest));
+        }
+
+        foreach (var (path, text) in image.Files)
+        {
+            File.WriteAllText(InRootfs(rootfs, path), text);
+        }
+
+        foreach (var (path, target) in image.Symlinks)
+        {
+            File.CreateSymbolicLink(InRootfs(rootfs, path), target);
+        }
+    }
+
+    private static void PopulateBusybox(string rootfs)
+    {
+        foreach (var dir in new[] { "/bin", "/proc", "/sys", "/dev", "/tmp", "/etc" })
+        {
+            Directory.CreateDirectory(InRootfs(rootfs, dir));
+        }
+
+        File.Copy("/bin/busybox", InRootfs(rootfs, "/bin/busybox"));
+        foreach (var applet in new[] { "sh", "echo", "cat", "sleep" })
+        {
+            File.CreateSymbolicLink(InRootfs(rootfs, "/bin/" + applet), "busybox");
+        }
+    }
+
+    // Creates the parent folders of an absolute in-image path and returns its place under rootfs.
+    private static string InRootfs(string rootfs, string path)
+    {
+        var full = Path.Combine(rootfs, path.TrimStart('/'));
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        return full;
+    }
+
+    private static string ShortHash(string text) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12];
+}

@@ -1,0 +1,122 @@
+using System.Security.Cryptography;
+using Xunit;
+
+namespace WasmKata.Specs.EndToEnd;
+
+/// <summary>`ctr run --rm` of wasm guests through the shim: output, exit status, arguments, environment, stdin.</summary>
+[Collection(EndToEndCollection.Name)]
+[Trait("Category", "EndToEnd")]
+[Trait("Requires", "root")]
+[Trait("Runtime", "wasmkata")]
+public sealed class WasmRunSpec(ContainerdFixture fixture)
+{
+    private Ctr Ctr => fixture.Ctr;
+
+    [Fact]
+    public async Task Hello_must_print_its_greeting_and_exit_0()
+    {
+        var run = await RunAsync(new WasmImage("hello"), "hello");
+
+        Assert.True(run.ExitCode == 0, Ctr.Explain(run));
+        Assert.True(run.StdoutText == "hello from wasm\n", Ctr.Explain(run));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(125)]
+    [InlineData(126)]
+    [InlineData(127)]
+    [InlineData(255)]
+    public async Task Guest_exit_code_must_become_ctr_exit_status(int code)
+    {
+        var run = await RunAsync(new WasmImage("exitcode"), "exit", command: ["/app.wasm", $"{code}"]);
+
+        // The line proves the guest ran: ctr's own failures exit 1 too.
+        Assert.True(run.StdoutText == $"exiting with {code}\n", Ctr.Explain(run));
+        Assert.True(run.ExitCode == code, $"expected exit {code}\n{Ctr.Explain(run)}");
+    }
+
+    [Fact]
+    public async Task Args_and_env_must_reach_the_guest_exactly()
+    {
+        var image = new WasmImage("args") { Env = ["FROM_IMAGE=image value"] };
+
+        var run = await RunAsync(image, "args",
+            options: ["--rm", "--env", "K=V", "--env", "EQUALS=a=b", "--env", "EMPTY="],
+            command: ["/app.wasm", "a", "b c", "--flag=x"]);
+
+        // containerd puts the image's Env first, then the --env values, in order.
+        string[] expected = ["/app.wasm", "a", "b c", "--flag=x", "FROM_IMAGE=image value", "K=V", "EQUALS=a=b", "EMPTY="];
+        Assert.True(run.ExitCode == 0, Ctr.Explain(run));
+        Assert.True(run.StdoutText == string.Join('\n', expected) + "\n",
+            $"expected lines:\n{string.Join('\n', expected)}\n{Ctr.Explain(run)}");
+    }
+
+    [Fact]
+    public async Task Stdin_must_reach_the_cat_guest_intact()
+    {
+        var input = new byte[1024 * 1024];
+        new Random(42).NextBytes(input);
+
+        var run = await RunAsync(new WasmImage("cat"), "cat", stdin: input);
+
+        Assert.True(run.ExitCode == 0, Ctr.Explain(run));
+        Assert.True(run.Stdout.AsSpan().SequenceEqual(input),
+            $"stdout differs from the {input.Length} bytes fed in\n{Ctr.Explain(run)}");
+    }
+
+    [Fact]
+    public async Task Trap_must_end_the_task_with_a_non_zero_exit()
+    {
+        var run = await RunAsync(new WasmImage("trap"), "trap");
+
+        Assert.True(run.StdoutText == "trapping\n", Ctr.Explain(run));
+        Assert.True(run.ExitCode != 0, Ctr.Explain(run));
+    }
+
+    [Fact]
+    public async Task Bigout_must_deliver_64_MiB_byte_exact()
+    {
+        const int mebibytes = 64;
+
+        var run = await RunAsync(new WasmImage("bigout"), "bigout", command: ["/app.wasm", $"{mebibytes}"],
+            timeout: TimeSpan.FromMinutes(2));
+
+        var summary = $"exit {run.ExitCode}, {run.Stdout.Length} bytes on stdout, stderr: {run.Stderr}\n" +
+                      fixture.LogTail();
+        Assert.True(run.ExitCode == 0, summary);
+        Assert.True(run.Stdout.Length == mebibytes << 20, summary);
+        Assert.True(SHA256.HashData(run.Stdout).AsSpan().SequenceEqual(BigoutSha256(mebibytes)),
+            "stdout has the right length but not the right bytes\n" + summary);
+    }
+
+    // The bigout guest writes byte i % 251 at offset i.
+    private static byte[] BigoutSha256(int mebibytes)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var chunk = new byte[251 * 4096];
+        for (var i = 0; i < chunk.Length; i++)
+        {
+            chunk[i] = (byte)(i % 251);
+        }
+
+        for (long left = (long)mebibytes << 20; left > 0; left -= chunk.Length)
+        {
+            hash.AppendData(chunk, 0, (int)Math.Min(left, chunk.Length));
+        }
+
+        return hash.GetHashAndReset();
+    }
+
+    private async Task<ProcessResult> RunAsync(
+        WasmImage image, string prefix, string[]? options = null, string[]? command = null, byte[]? stdin = null,
+        TimeSpan? timeout = null)
+    {
+        var name = await fixture.Images.WasmAsync(image);
+        return await Ctr.RunAsync(
+            Ctr.RunArgs(Ctr.WasmRuntime, name, ContainerdFixture.NewId(prefix), options, command ?? []),
+            stdin, timeout);
+    }
+}

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# Starts and stops a private containerd that leaves the host's own containerd alone.
+#   Run:     Specs/EndToEnd/containerd.sh start [--root ROOT] [--shim-dir DIR]... RUN_DIR
+#            Specs/EndToEnd/containerd.sh stop RUN_DIR
+#   Sourced: wasmkata_containerd_start ..., wasmkata_containerd_stop RUN_DIR
+# RUN_DIR (keep it short: socket paths must stay under 108 bytes) receives:
+#   config.toml, containerd.sock (gRPC, what ctr -a takes), containerd.sock.ttrpc, state/, containerd.log,
+#   containerd.pid, and root/ unless --root names another directory.
+# Each --shim-dir goes in front of containerd's PATH, which is where containerd looks for
+# containerd-shim-<name>-v2 binaries.
+
+wasmkata_containerd_config() {
+  local run_dir=$1 root=$2
+  cat <<TOML
+version = 2
+root = "$root"
+state = "$run_dir/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = "$run_dir/containerd.sock"
+
+[ttrpc]
+  address = "$run_dir/containerd.sock.ttrpc"
+
+[debug]
+  level = "debug"
+TOML
+}
+
+wasmkata_containerd_start() {
+  local root="" shim_path=""
+  while (($# > 0)); do
+    case $1 in
+      --root) root=$2; shift 2 ;;
+      --shim-dir) shim_path+="$(realpath -m "$2"):"; shift 2 ;;
+      -*) echo "containerd.sh: unknown option $1" >&2; return 2 ;;
+      *) break ;;
+    esac
+  done
+  if (($# != 1)); then
+    echo "usage: containerd.sh start [--root ROOT] [--shim-dir DIR]... RUN_DIR" >&2
+    return 2
+  fi
+  local run_dir
+  run_dir=$(realpath -m "$1")
+  root=$(realpath -m "${root:-$run_dir/root}")
+  local sock="$run_dir/containerd.sock"
+  if ((${#sock} + 7 > 107)); then
+    echo "containerd.sh: $run_dir is too long for a socket path" >&2
+    return 2
+  fi
+  if [[ -f $run_dir/containerd.pid ]] && kill -0 "$(cat "$run_dir/containerd.pid")" 2>/dev/null; then
+    echo "containerd.sh: a containerd already runs for $run_dir" >&2
+    return 1
+  fi
+
+  mkdir -p "$run_dir/state" "$root"
+  wasmkata_containerd_config "$run_dir" "$root" >"$run_dir/config.toml"
+
+  # setsid: containerd (and the shims it starts) must not die with the caller's session or get its signals.
+  PATH="$shim_path$PATH" setsid containerd --config "$run_dir/config.toml" \
+    </dev/null >>"$run_dir/containerd.log" 2>&1 &
+  echo $! >"$run_dir/containerd.pid"
+
+  local pid i
+  pid=$(cat "$run_dir/containerd.pid")
+  for ((i = 0; i < 200; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "containerd.sh: containerd exited during start-up; its log ends with:" >&2
+      tail -n 30 "$run_dir/containerd.log" >&2
+      wasmkata_containerd_stop "$run_dir"
+      return 1
+    fi
+    if [[ -S $sock ]] && ctr -a "$sock" version >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "containerd.sh: containerd did not answer on $sock within 20 s; its log ends with:" >&2
+  tail -n 30 "$run_dir/containerd.log" >&2
+  wasmkata_containerd_stop "$run_dir"
+  return 1
+}
+
+# Prints the pids of shims whose -address is this containerd's socket.
+wasmkata_containerd_shims() {
+  local sock=$1 cmdline_file pid
+  for cmdline_file in /proc/[0-9]*/cmdline; do
+    pid=${cmdline_file#/proc/}
+    pid=${pid%/cmdline}
+    if tr '\0' '\n' 2>/dev/null <"$cmdline_file" | grep -qxF -- "$sock"; then
+      printf '%s\n' "$pid"
+    fi
+  done
+}
+
+wasmkata_containerd_stop() {
+  if (($# != 1)); then
+    echo "usage: containerd.sh stop RUN_DIR" >&2
+    return 2
+  fi
+  local run_dir
+  run_dir=$(realpath -m "$1")
+  [[ -d $run_dir ]] || return 0
+  local root
+  root=$(sed -n 's/^root = "\(.*\)"$/\1/p' "$run_dir/config.toml" 2>/dev/null)
+  root=${root:-$run_dir/root}
+
+  local pid i
+  if [[ -f $run_dir/containerd.pid ]]; then
+    pid=$(cat "$run_dir/containerd.pid")
+    if kill -TERM "$pid" 2>/dev/null; then
+      for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+
+  # Shims outlive containerd by design; these ones belong to this instance only.
+  local shims
+  mapfile -t shims < <(wasmkata_containerd_shims "$run_dir/containerd.sock")
+  if ((${#shims[@]} > 0)); then
+    kill -KILL "${shims[@]}" 2>/dev/null || true
+  fi
+
+  # A killed shim leaves its socket (named in each bundle's address file) behind.
+  local address_file address
+  for address_file in "$run_dir"/state/io.containerd.runtime.v2.task/*/*/address; do
+    [[ -f $address_file ]] || continue
+    address=$(cat "$address_file")
+    address=${address#unix://}
+    if [[ $address == /* && -S $address ]]; then
+      rm -f "$address"
+    fi
+  done
+
+  # runc keeps per-namespace state in a host-wide folder; drop the empty ones of our namespaces.
+  local ns_dir
+  for ns_dir in "$run_dir"/state/io.containerd.runtime.v2.task/*/; do
+    if [[ -d $ns_dir ]]; then
+      rmdir "/run/containerd/runc/$(basename "$ns_dir")" 2>/dev/null || true
+    fi
+  done
+
+  # Bundle rootfs bind mounts and anything else still mounted below our dirs, deepest first.
+  local mount_point
+  while read -r mount_point; do
+    umount -l "$mount_point" 2>/dev/null || true
+  done < <(awk -v a="$run_dir/" -v b="$root/" \
+    'index($5, a) == 1 || index($5, b) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+
+  rm -rf "$root" "$run_dir"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  set -euo pipefail
+  case ${1:-} in
+    start) shift; wasmkata_containerd_start "$@" ;;
+    stop) shift; wasmkata_containerd_stop "$@" ;;
+    *) echo "usage: containerd.sh start|stop ..." >&2; exit 2 ;;
+  esac
+fi

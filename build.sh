@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# WasmKata's one script. See README.md.
+#   ./build.sh                      build everything (Release), publish the shim to out/bin, guests to out/guests
+#   ./build.sh test [FILTER]        install what is missing, build, run every spec (or those FILTER selects)
+#   ./build.sh install [PREFIX]     publish the programs to PREFIX/lib/wasmkata, link them from PREFIX/bin
+#   ./build.sh demo                 run a wasm container through the shim on a private containerd
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT="$REPO/out"
+CONFIGURATION=Release
+RID=linux-x64
+
+# Published programs, one "project:executable" per line.
+PROGRAMS=(
+  "Shim/WasmKata.Shim.csproj:containerd-shim-wasmkata-v2"
+)
+
+# The demo and the end-to-end specs share these: one image builder, one containerd set-up.
+source "$REPO/Specs/EndToEnd/deps.sh"
+source "$REPO/Specs/EndToEnd/containerd.sh"
+source "$REPO/Specs/EndToEnd/oci-image.sh"
+
+log() {
+  printf '==> %s\n' "$*" >&2
+}
+
+# Publishes every program framework-dependent into DIR; the apphosts need the whole folder beside them.
+publish_programs() {
+  local dir=$1 program
+  for program in "${PROGRAMS[@]}"; do
+    dotnet publish "$REPO/${program%%:*}" --nologo -c "$CONFIGURATION" -r "$RID" --self-contained false \
+      --no-build -o "$dir"
+  done
+}
+
+build_guests() {
+  local dir="$OUT/guests" src name tool
+  for tool in clang-14 wasm-ld-14 wat2wasm; do
+    if ! command -v "$tool" >/dev/null; then
+      echo "error: $tool is missing; Specs/EndToEnd/deps.sh (or ./build.sh test) installs it" >&2
+      return 1
+    fi
+  done
+  mkdir -p "$dir"
+  for src in "$REPO"/Specs/Guests/*.c; do
+    name=$(basename "$src" .c)
+    clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror -Wl,--strip-all \
+      "$src" -o "$dir/$name.wasm"
+  done
+  for src in "$REPO"/Specs/Guests/*.wat; do
+    name=$(basename "$src" .wat)
+    wat2wasm "$src" -o "$dir/$name.wasm"
+  done
+}
+
+require_dotnet() {
+  if ! command -v dotnet >/dev/null; then
+    echo "error: dotnet (the .NET 10 SDK) is not on PATH" >&2
+    return 1
+  fi
+}
+
+cmd_build() {
+  require_dotnet
+  log "dotnet build WasmKata.sln -c $CONFIGURATION"
+  dotnet build "$REPO/WasmKata.sln" --nologo -c "$CONFIGURATION"
+  log "publishing to out/bin"
+  rm -rf "$OUT/bin"
+  publish_programs "$OUT/bin"
+  log "compiling guests to out/guests"
+  build_guests
+}
+
+# Prints attribute NAME of a trx Counters element, or 0.
+trx_counter() {
+  local value
+  value=$(sed -n "s/.* $2=\"\([0-9]*\)\".*/\1/p" <<<"$1")
+  echo "${value:-0}"
+}
+
+# Prints "N passed, N failed, N skipped" from a trx file's Counters element. xunit's skipped tests are
+# left out of "executed" rather than counted in "notExecuted"; errors, timeouts and aborts count as failures.
+trx_summary() {
+  local c
+  c=$(grep -o '<Counters [^>]*>' "$1" | head -n 1)
+  [[ -n $c ]] || return 1
+  local passed failed not_run skipped
+  passed=$(trx_counter "$c" passed)
+  failed=$(($(trx_counter "$c" failed) + $(trx_counter "$c" error) + $(trx_counter "$c" timeout) + $(trx_counter "$c" aborted)))
+  not_run=$(($(trx_counter "$c" total) - $(trx_counter "$c" executed)))
+  skipped=$(trx_counter "$c" notExecuted)
+  if ((not_run > skipped)); then skipped=$not_run; fi
+  printf '%s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
+}
+
+cmd_test() {
+  local filter=${1:-}
+  wasmkata_ensure_deps
+  cmd_build
+
+  local results="$OUT/test-results" args=()
+  rm -rf "$results"
+  [[ -z $filter ]] || args+=(--filter "$filter")
+  log "dotnet test Specs/WasmKata.Specs.csproj ${args[*]}"
+  local status=0
+  dotnet test "$REPO/Specs/WasmKata.Specs.csproj" --nologo -c "$CONFIGURATION" --no-build \
+    --logger "trx;LogFileName=results.trx" --results-directory "$results" "${args[@]}" || status=$?
+
+  local summary
+  if ! summary=$(trx_summary "$results/results.trx" 2>/dev/null); then
+    log "no test results in $results/results.trx (dotnet test exited $status)"
+    return $((status == 0 ? 1 : status))
+  fi
+  echo "$summary"
+  if ((status != 0)) || [[ $summary != *" 0 failed"* ]]; then
+    return 1
+  fi
+}
+
+cmd_install() {
+  local prefix=${1:-/usr/local}
+  local lib="$prefix/lib/wasmkata" program name
+  require_dotnet
+  log "dotnet build WasmKata.sln -c $CONFIGURATION"
+  dotnet build "$REPO/WasmKata.sln" --nologo -c "$CONFIGURATION"
+  log "installing to $lib"
+  rm -rf "$lib"
+  mkdir -p "$lib" "$prefix/bin"
+  publish_programs "$lib"
+  for program in "${PROGRAMS[@]}"; do
+    name=${program#*:}
+    ln -sfn "../lib/wasmkata/$name" "$prefix/bin/$name"
+    log "$prefix/bin/$name -> $lib/$name"
+  done
+}
+
+DEMO_RUN=/run/wasmkata-demo
+DEMO_ROOT=/var/lib/wasmkata-demo
+DEMO_NS=wasmkata-demo
+DEMO_IMAGE=localhost/wasmkata/demo:latest
+
+demo_cleanup() {
+  log "stopping the demo containerd"
+  wasmkata_containerd_stop "$DEMO_RUN"
+  rm -rf "$OUT/demo"
+}
+
+cmd_demo() {
+  wasmkata_ensure_deps
+  cmd_build
+
+  # A previous demo that was killed may have left its containerd running.
+  wasmkata_containerd_stop "$DEMO_RUN"
+  trap demo_cleanup EXIT
+  log "starting a private containerd in $DEMO_RUN (root $DEMO_ROOT)"
+  wasmkata_containerd_start --root "$DEMO_ROOT" --shim-dir "$OUT/bin" "$DEMO_RUN"
+  local ctr=(ctr -a "$DEMO_RUN/containerd.sock" -n "$DEMO_NS")
+
+  log "building the demo image $DEMO_IMAGE"
+  local rootfs="$OUT/demo/rootfs"
+  rm -rf "$OUT/demo"
+  mkdir -p "$rootfs/etc"
+  cp "$OUT/guests/demo.wasm" "$rootfs/app.wasm"
+  echo "this line comes from /etc/motd inside the wasm image" >"$rootfs/etc/motd"
+  wasmkata_oci_image "$DEMO_IMAGE" "$rootfs" "$OUT/demo/demo.tar"
+  "${ctr[@]}" images import --snapshotter native "$OUT/demo/demo.tar"
+
+  local id
+  id=$(printf 'demo-%04x%04x' "$RANDOM" "$RANDOM")
+  local run=("${ctr[@]}" run --rm --snapshotter native --runtime io.containerd.wasmkata.v2 "$DEMO_IMAGE" "$id"
+    /app.wasm from the demo)
+  log "${run[*]}"
+  local status=0
+  "${run[@]}" </dev/null || status=$?
+  log "exit code: $status"
+  if ((status != 0)); then
+    log "containerd's log ends with:"
+    tail -n 40 "$DEMO_RUN/containerd.log" >&2
+  fi
+  return "$status"
+}
+
+main() {
+  local verb=${1:-build}
+  (($# == 0)) || shift
+  case $verb in
+    build) cmd_build ;;
+    test) cmd_test "$@" ;;
+    install) cmd_install "$@" ;;
+    demo) cmd_demo ;;
+    -h | --help | help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    *)
+      echo "unknown command: $verb (build, test, install, demo)" >&2
+      return 2
+      ;;
+  esac
+}
+
+main "$@"
