@@ -7,6 +7,8 @@ if (shimArgs.Version)
     Console.WriteLine($"containerd-shim-wasmkata-v2 {typeof(ShimArgs).Assembly.GetName().Version}");
     return 0;
 }
+if (shimArgs.Info)
+    return InfoAction.Run(Console.OpenStandardOutput());
 return shimArgs.Action switch
 {
     "start" => StartAction.Run(shimArgs, Console.Out),

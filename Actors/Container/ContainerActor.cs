@@ -289,7 +289,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             return;
         process = process with { Phase = Phase.Stopped, ExitStatus = exited.ExitStatus, ExitedAt = exited.ExitedAt };
         _processes[exited.ExecId] = process;
-        _log.Info("{Container}/{Exec}: exited with status {Status}", Id, exited.ExecId, exited.ExitStatus);
+        _log.Info("{Container}/{Exec}: exited with status {Status}", Id, exited.ExecId.Length == 0 ? "init" : exited.ExecId, exited.ExitStatus);
         _events.Tell(new TaskExited(Id, exited.ExecId == Init ? Id : exited.ExecId, process.Pid, exited.ExitStatus, exited.ExitedAt));
         if (_waiters.Remove(exited.ExecId, out var waiters))
         {

@@ -37,6 +37,9 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
 
     private string ExecId => _launch.ExecId;
 
+    /// <summary>How logs name the process: init, or the exec id.</summary>
+    private string Label => ExecId.Length == 0 ? "init" : ExecId;
+
     protected override void PreStart()
     {
         var stdio = _launch.Stdio;
@@ -130,7 +133,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
             Receive<DrainTimedOut>(_ =>
             {
                 _log.Warning("{Container}/{Exec}: output of {Streams} did not drain in {Timeout}; reporting the exit anyway",
-                    _launch.ContainerId, ExecId, string.Join(",", _undrained), _settings.DrainTimeout);
+                    _launch.ContainerId, Label, string.Join(",", _undrained), _settings.DrainTimeout);
                 foreach (var output in _outputs)
                     output.Abort();
                 foreach (var stream in _undrained)
@@ -158,14 +161,25 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         Receive<PumpProtocol.PumpDrained>(drained => _undrained.Remove(drained.Stream));
         Receive<CloseStdin>(_ => _stdinPump?.Tell(new PumpProtocol.CloseInput(false)));
         Receive<PumpProtocol.ReaderGone>(gone =>
-            _log.Info("{Container}/{Exec}: the {Stream} reader went away; further output is discarded", _launch.ContainerId, ExecId, gone.Stream));
-        Receive<QueryStats>(q => Sender.Tell(new TaskProtocol.StatsView(
-            _guest?.MemoryBytes ?? 0, q.MemoryLimitBytes, _pid == 0 ? 0 : (ulong)LinuxSelf.ThreadCpuTimeNs((int)_pid))));
+            _log.Info("{Container}/{Exec}: the {Stream} reader went away; further output is discarded", _launch.ContainerId, Label, gone.Stream));
+        Receive<QueryStats>(q => Sender.Tell(new TaskProtocol.StatsView(_guest?.MemoryBytes ?? 0, q.MemoryLimitBytes, CpuNanoseconds())));
+    }
+
+    private ulong CpuNanoseconds()
+    {
+        try
+        {
+            return _pid == 0 ? 0 : (ulong)LinuxSelf.ThreadCpuTimeNs((int)_pid);
+        }
+        catch (ArgumentException)
+        {
+            return 0; // the guest thread has ended
+        }
     }
 
     private void Kill(Signal signal)
     {
-        _log.Info("{Container}/{Exec}: killing guest with signal {Signal}", _launch.ContainerId, ExecId, signal.Number);
+        _log.Info("{Container}/{Exec}: killing guest with signal {Signal}", _launch.ContainerId, Label, signal.Number);
         _guest!.Kill(signal.Number);
         foreach (var output in _outputs)
             output.Abort();
@@ -175,7 +189,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
     private void Finished(GuestFinished finished)
     {
         if (finished.Trap is { } trap)
-            _log.Warning("{Container}/{Exec}: guest trapped: {Trap}", _launch.ContainerId, ExecId, trap);
+            _log.Warning("{Container}/{Exec}: guest trapped: {Trap}", _launch.ContainerId, Label, trap);
         foreach (var output in _outputs)
             output.Complete();
         _stdinPump?.Tell(new PumpProtocol.CloseInput(true));

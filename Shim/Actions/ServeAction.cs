@@ -39,6 +39,7 @@ internal static class ServeAction
             using var host = new HostBuilder()
                 .ConfigureServices(services => services.AddAkka("wasmkata", builder =>
                 {
+                    builder.AddHocon("akka.log-dead-letters = off\nakka.log-dead-letters-during-shutdown = off", HoconAddMode.Prepend);
                     builder.ConfigureLoggers(loggers =>
                     {
                         loggers.LogLevel = args.Debug ? Akka.Event.LogLevel.DebugLevel : Akka.Event.LogLevel.InfoLevel;
