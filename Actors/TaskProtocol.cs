@@ -30,7 +30,7 @@ public static class TaskProtocol
     }
 
     /// <summary>Create a container and its (not yet started) init process. Replies <see cref="Created"/>.</summary>
-    public sealed record CreateTask(string ContainerId, string Bundle, IReadOnlyList<MountSpec> Rootfs, Stdio Stdio) : ITaskCommand;
+    public sealed record CreateTask(string ContainerId, string Bundle, IReadOnlyList<MountSpec> Rootfs, Stdio Stdio, string ConfigPath = "") : ITaskCommand;
 
     /// <summary>Start init (empty <paramref name="ExecId"/>) or an added exec. Replies <see cref="Started"/>.</summary>
     public sealed record StartTask(string ContainerId, string ExecId) : ITaskCommand;

@@ -4,6 +4,7 @@ using WasmKata.Actors.Engine;
 using WasmKata.Actors.Events;
 using WasmKata.Actors.Oci;
 using WasmKata.Actors.Process;
+using WasmKata.Config;
 using WasmKata.Linux.Mounts;
 using static WasmKata.Actors.TaskProtocol;
 using static WasmKata.Actors.Process.WasmProcessProtocol;
@@ -51,6 +52,8 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     {
         try
         {
+            // A bad configuration.toml is refused here, at Create, with the file, key and value in the message.
+            ConfigLoader.Load(_create.ConfigPath);
             _spec = OciJson.ReadSpec(_create.Bundle);
             _rootfs = GuestPlan.RootfsPath(_spec, _create.Bundle);
             if (_create.Rootfs.Count > 0)
@@ -59,7 +62,13 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
                 Mounts.MountAll(_create.Rootfs, _rootfs);
                 _mounted = true;
             }
-            var (module, config) = GuestPlan.For(_spec.Process, _rootfs, _spec.Root?.Readonly ?? false, MemoryLimit);
+            if (GuestPlan.IsPodSandbox(_spec))
+            {
+                // A pod's sandbox container is the sandbox itself: nothing to execute, it lives until stopped.
+                Spawn(Init, "", PlaceholderConfig, _create.Stdio);
+                return;
+            }
+            var (module, config) = Plan(_spec.Process);
             Spawn(Init, module, config, _create.Stdio);
         }
         catch (Exception e)
@@ -82,6 +91,11 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             }
         }
     }
+
+    private GuestConfig PlaceholderConfig => new([], [], _rootfs, true, "/", [], null);
+
+    private (string Module, GuestConfig Config) Plan(OciProcess? process) => GuestPlan.For(
+        process, _rootfs, _spec.Root?.Readonly ?? false, MemoryLimit, GuestPlan.Preopens(_spec.Mounts), GuestPlan.IsMarkedWasm(_spec));
 
     private long? MemoryLimit => _spec.Linux?.Resources?.Memory?.Limit is > 0 and var limit ? limit : null;
 
@@ -236,8 +250,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         }
         try
         {
-            var process = OciJson.ParseProcess(add.ProcessJson);
-            var (module, config) = GuestPlan.For(process, _rootfs, _spec.Root?.Readonly ?? false, MemoryLimit);
+            var (module, config) = Plan(OciJson.ParseProcess(add.ProcessJson));
             _pendingReplies[add.ExecId] = Sender;
             Spawn(add.ExecId, module, config, add.Stdio);
         }
@@ -355,7 +368,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private static Failure ToFailure(Exception e) => e switch
     {
         GuestPlanException g => new Failure(g.Code, g.Message),
-        OciSpecException => new Failure(FailureCode.InvalidArgument, e.Message),
+        OciSpecException or ConfigException => new Failure(FailureCode.InvalidArgument, e.Message),
         MountException => new Failure(FailureCode.Internal, e.Message),
         _ => new Failure(FailureCode.Internal, e.Message),
     };

@@ -17,8 +17,48 @@ public static class GuestPlan
         return Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(bundle, path));
     }
 
+    /// <summary>The annotation that marks a container as WebAssembly (Kata's host wasm containers).</summary>
+    public const string WasmAnnotation = "io.katacontainers.platform.wasi/wasm32";
+
+    /// <summary>CRI's annotation telling a pod's sandbox (pause) container from its workload containers.</summary>
+    public const string ContainerTypeAnnotation = "io.kubernetes.cri.container-type";
+
+    private static readonly string[] SystemMountPrefixes = ["/proc", "/sys", "/dev"];
+
+    /// <summary>Whether the spec marks the container as wasm (<c>yes</c> or <c>true</c>).</summary>
+    public static bool IsMarkedWasm(OciSpec spec) =>
+        spec.Annotations?.TryGetValue(WasmAnnotation, out var value) == true && value is "yes" or "true";
+
+    /// <summary>Whether this is a CRI pod's sandbox container: the sandbox itself, never run as wasm.</summary>
+    public static bool IsPodSandbox(OciSpec spec) =>
+        spec.Annotations?.TryGetValue(ContainerTypeAnnotation, out var value) == true && value == "sandbox";
+
+    /// <summary>
+    /// The spec's bind mounts of host directories, as preopens at their destinations (read-only with <c>ro</c>).
+    /// Kernel filesystems (proc, sysfs, devpts, tmpfs, ...) and single files have no meaning for a WASI guest.
+    /// </summary>
+    public static IReadOnlyList<Preopen> Preopens(IReadOnlyList<OciMount>? mounts)
+    {
+        var preopens = new List<Preopen>();
+        foreach (var mount in mounts ?? [])
+        {
+            var options = mount.Options ?? [];
+            var isBind = mount.Type == "bind" || options.Contains("bind") || options.Contains("rbind");
+            if (!isBind || string.IsNullOrEmpty(mount.Source) || string.IsNullOrEmpty(mount.Destination) || !mount.Destination.StartsWith('/'))
+                continue;
+            var destination = NormalizeGuestPath(mount.Destination);
+            if (SystemMountPrefixes.Any(p => destination == p || destination.StartsWith(p + "/", StringComparison.Ordinal)))
+                continue;
+            if (!Directory.Exists(mount.Source))
+                continue;
+            preopens.Add(new Preopen(mount.Source, destination, options.Contains("ro")));
+        }
+        return preopens;
+    }
+
     /// <summary>The module to load and the guest's configuration; throws <see cref="GuestPlanException"/> with a clear reason.</summary>
-    public static (string ModulePath, GuestConfig Config) For(OciProcess? process, string rootfs, bool rootReadOnly, long? memoryLimit)
+    public static (string ModulePath, GuestConfig Config) For(
+        OciProcess? process, string rootfs, bool rootReadOnly, long? memoryLimit, IReadOnlyList<Preopen>? preopens = null, bool markedWasm = true)
     {
         var args = process?.Args ?? [];
         if (args.Count == 0 || string.IsNullOrEmpty(args[0]))
@@ -30,7 +70,13 @@ public static class GuestPlan
         if (!cwd.StartsWith('/'))
             throw new GuestPlanException(FailureCode.InvalidArgument, $"process.cwd must be absolute, got \"{cwd}\"");
         var module = FindModule(args[0], cwd, env, rootfs);
-        var config = new GuestConfig(args.ToList(), env, rootfs, rootReadOnly, NormalizeGuestPath(cwd), [], memoryLimit);
+        if (!markedWasm && !HasWasmMagic(module))
+        {
+            throw new GuestPlanException(FailureCode.InvalidArgument,
+                $"\"{args[0]}\" is not a WebAssembly module and the container is not marked as wasm ({WasmAnnotation}=yes): " +
+                "this runtime runs only WebAssembly (WASI) workloads");
+        }
+        var config = new GuestConfig(args.ToList(), env, rootfs, rootReadOnly, NormalizeGuestPath(cwd), preopens ?? [], memoryLimit);
         return (module, config);
     }
 
@@ -92,6 +138,20 @@ public static class GuestPlan
                 return host;
         }
         throw new GuestPlanException(FailureCode.NotFound, $"wasm module \"{arg0}\" not found in the container's rootfs");
+    }
+
+    private static bool HasWasmMagic(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        try
+        {
+            using var file = File.OpenRead(path);
+            return file.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("\0asm"u8);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     private static IEnumerable<string> PathDirs(IReadOnlyList<KeyValuePair<string, string>> env) =>

@@ -29,7 +29,7 @@ public sealed class WasmEngine : IDisposable
         Options = options;
         _log = logger ?? Serilog.Core.Logger.None;
 
-        using var config = new Config().WithEpochInterruption(true);
+        using var config = new Wasmtime.Config().WithEpochInterruption(true);
         PoolingAllocationConfig? pooling = null;
         try
         {

@@ -42,6 +42,12 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
+        if (_launch.ModulePath.Length == 0)
+        {
+            // A pod sandbox's placeholder: no guest and no thread; it "runs" until a signal ends it.
+            Self.Tell(new GuestReady((uint)Environment.ProcessId));
+            return;
+        }
         var stdio = _launch.Stdio;
         var stdout = OpenOutput(stdio.Stdout, "stdout");
         var stderr = OpenOutput(stdio.Stderr, "stderr");
@@ -101,7 +107,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         {
             Receive<Start>(_ =>
             {
-                _guest!.Start();
+                _guest?.Start();
                 Running();
             });
             Receive<Signal>(Kill);
@@ -180,7 +186,12 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
     private void Kill(Signal signal)
     {
         _log.Info("{Container}/{Exec}: killing guest with signal {Signal}", _launch.ContainerId, Label, signal.Number);
-        _guest!.Kill(signal.Number);
+        if (_guest is null)
+        {
+            Self.Tell(new GuestFinished(128 + signal.Number, null, DateTimeOffset.UtcNow));
+            return;
+        }
+        _guest.Kill(signal.Number);
         foreach (var output in _outputs)
             output.Abort();
         _stdinPump?.Tell(new PumpProtocol.CloseInput(true));

@@ -6,6 +6,7 @@ using Serilog;
 using WasmKata.Actors;
 using WasmKata.Actors.Engine;
 using WasmKata.Actors.Sandbox;
+using WasmKata.Config;
 using WasmKata.Linux;
 using WasmKata.Linux.Process;
 using WasmKata.Shim.Events;
@@ -21,17 +22,41 @@ namespace WasmKata.Shim.Actions;
 /// </summary>
 internal static class ServeAction
 {
+    /// <summary>How <c>start</c> tells the daemon which configuration.toml the first container named.</summary>
+    public const string ConfigEnvironmentVariable = "WASMKATA_CONFIG_PATH";
+
     public static async Task<int> RunAsync(ShimArgs args)
     {
         var bundle = Directory.GetCurrentDirectory();
-        Log.Logger = ShimLog.Create(Path.Combine(bundle, "log"), args.Debug);
+        ShimConfig config;
+        string? configError = null;
+        try
+        {
+            config = ConfigLoader.Load(Environment.GetEnvironmentVariable(ConfigEnvironmentVariable));
+        }
+        catch (ConfigException e)
+        {
+            // Create refuses the container with this message; the daemon itself runs on defaults.
+            config = new ShimConfig();
+            configError = e.Message;
+        }
+        var debug = args.Debug || config.LogLevel == "debug";
+        Log.Logger = ShimLog.Create(Path.Combine(bundle, "log"), debug);
         var log = Log.Logger.ForContext("Namespace", args.Namespace);
+        if (configError is not null)
+            log.Warning("configuration: {Error}; using defaults", configError);
         try
         {
             Self.SetChildSubreaper();
             using var listener = UnixListener.AdoptInherited();
             var socketPath = listener.LocalEndPoint?.ToString() ?? "";
-            using var engine = new WasmEngine(new EngineOptions());
+            using var engine = new WasmEngine(new EngineOptions
+            {
+                EpochTick = TimeSpan.FromMilliseconds(config.EpochTickMs),
+                ModuleCacheDirectory = config.CompileCacheDir.Length > 0 ? config.CompileCacheDir : null,
+                PoolingAllocator = config.PoolingAllocator,
+            }, Log.Logger);
+            var settings = new RuntimeSettings { DrainTimeout = TimeSpan.FromMilliseconds(config.DrainTimeoutMs) };
             var ttrpcAddress = Environment.GetEnvironmentVariable("TTRPC_ADDRESS") ?? args.Address + ".ttrpc";
             await using var sink = new TtrpcEventSink(ttrpcAddress, args.Namespace);
             var lifetime = new Lifetime();
@@ -42,12 +67,12 @@ internal static class ServeAction
                     builder.AddHocon("akka.log-dead-letters = off\nakka.log-dead-letters-during-shutdown = off", HoconAddMode.Prepend);
                     builder.ConfigureLoggers(loggers =>
                     {
-                        loggers.LogLevel = args.Debug ? Akka.Event.LogLevel.DebugLevel : Akka.Event.LogLevel.InfoLevel;
+                        loggers.LogLevel = debug ? Akka.Event.LogLevel.DebugLevel : Akka.Event.LogLevel.InfoLevel;
                         loggers.ClearLoggers();
                         loggers.AddLogger<SerilogAkkaLogger>();
                     });
                     builder.WithActors((system, registry) =>
-                        registry.Register<SandboxMarker>(system.ActorOf(SandboxProtocol.Props(engine, sink, new RuntimeSettings(), lifetime), "sandbox")));
+                        registry.Register<SandboxMarker>(system.ActorOf(SandboxProtocol.Props(engine, sink, settings, lifetime), "sandbox")));
                 }))
                 .Build();
             await host.StartAsync();

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using WasmKata.Actors.Oci;
 using WasmKata.Linux.Process;
+using WasmKata.Shim.Service;
 
 namespace WasmKata.Shim.Actions;
 
@@ -13,8 +14,10 @@ internal static class StartAction
     public static int Run(ShimArgs args, TextWriter stdout)
     {
         // containerd sends runtime options (or 2.3+ bootstrap params) on stdin; read it all so it never blocks.
+        var input = new MemoryStream();
         using (var stdin = Console.OpenStandardInput())
-            stdin.CopyTo(Stream.Null);
+            stdin.CopyTo(input);
+        var configPath = RuntimeOptions.ConfigPathFromStartInput(input.ToArray());
         var bundle = Directory.GetCurrentDirectory();
         OciSpec? spec = null;
         try
@@ -30,7 +33,9 @@ internal static class StartAction
         try
         {
             using var listener = UnixListener.Bind(socketPath, replaceStale: true);
-            Daemon.Spawn(Environment.ProcessPath!, [Environment.ProcessPath!, .. args.ToArgs("serve")], listener.SafeHandle, bundle);
+            // The daemon's engine settings come from the same configuration.toml the first container names.
+            var env = new Dictionary<string, string> { [ServeAction.ConfigEnvironmentVariable] = configPath };
+            Daemon.Spawn(Environment.ProcessPath!, [Environment.ProcessPath!, .. args.ToArgs("serve")], listener.SafeHandle, bundle, env);
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {

@@ -53,7 +53,8 @@ internal sealed class TaskService(IActorRef sandbox, Action onShutdown)
         if (r.Checkpoint.Length > 0)
             throw new TtrpcException(StatusCode.Unimplemented, "restoring from a checkpoint is not supported");
         var mounts = r.Rootfs.Select(m => new MountSpec(m.Type, m.Source, m.Target, m.Options.ToList())).ToList();
-        var created = await Ask<Created>(new CreateTask(r.Id, r.Bundle, mounts, new Stdio(r.Stdin, r.Stdout, r.Stderr, r.Terminal)), call);
+        var stdio = new Stdio(r.Stdin, r.Stdout, r.Stderr, r.Terminal);
+        var created = await Ask<Created>(new CreateTask(r.Id, r.Bundle, mounts, stdio, RuntimeOptions.ConfigPath(r.Options)), call);
         return new CreateTaskResponse { Pid = created.Pid };
     }
 

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Xunit;
 
 namespace WasmKata.Specs.EndToEnd;
@@ -37,18 +38,23 @@ public sealed class RuncHarnessSpec(ContainerdFixture fixture)
         Assert.True(run.ExitCode == 3, Ctr.Explain(run));
     }
 
+    // The output stays small on purpose: under CPU load, containerd 1.6's runc shim can drop the tail of a
+    // large stdout when the process exits (measured here: 256 KiB through `cat` lost 4-128 KiB in ~20% of runs
+    // with both cores busy). The wasm shim must not (see WasmRunSpec), but the harness check must be stable.
     [Fact]
-    public async Task Runc_must_pass_stdin_through_cat_intact()
+    public async Task Runc_must_pass_stdin_intact()
     {
         var image = await fixture.Images.BusyboxAsync();
+        // Larger than ctr's copy buffer plus the FIFO: ctr 1.6 drops the stdin EOF (never sends CloseIO) if its
+        // input ends before the task exists, so the input must still be flowing when the task starts.
         var input = new byte[256 * 1024];
         new Random(7).NextBytes(input);
 
         var run = await Ctr.RunAsync(
-            Ctr.RunArgs(null, image, ContainerdFixture.NewId("runc-cat"), null, "/bin/cat"), input);
+            Ctr.RunArgs(null, image, ContainerdFixture.NewId("runc-stdin"), null, "/bin/busybox", "sha256sum"), input);
 
         Assert.True(run.ExitCode == 0, Ctr.Explain(run));
-        Assert.True(run.Stdout.AsSpan().SequenceEqual(input), Ctr.Explain(run));
+        Assert.True(run.StdoutText == $"{Convert.ToHexStringLower(SHA256.HashData(input))}  -\n", Ctr.Explain(run));
     }
 
     [Fact]

@@ -95,6 +95,19 @@ wasmkata_containerd_shims() {
   done
 }
 
+# Kills and deletes every task left in any namespace, while containerd still answers; a killed shim would
+# otherwise leave its containers' processes running.
+wasmkata_containerd_kill_tasks() {
+  local sock=$1 ns id
+  [[ -S $sock ]] || return 0
+  for ns in $(timeout 10 ctr -a "$sock" namespaces ls -q 2>/dev/null); do
+    for id in $(timeout 10 ctr -a "$sock" -n "$ns" task ls -q 2>/dev/null); do
+      timeout 10 ctr -a "$sock" -n "$ns" task kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
+      timeout 10 ctr -a "$sock" -n "$ns" task delete -f "$id" >/dev/null 2>&1 || true
+    done
+  done
+}
+
 wasmkata_containerd_stop() {
   if (($# != 1)); then
     echo "usage: containerd.sh stop RUN_DIR" >&2
@@ -110,6 +123,7 @@ wasmkata_containerd_stop() {
   local pid i
   if [[ -f $run_dir/containerd.pid ]]; then
     pid=$(cat "$run_dir/containerd.pid")
+    wasmkata_containerd_kill_tasks "$run_dir/containerd.sock"
     if kill -TERM "$pid" 2>/dev/null; then
       for ((i = 0; i < 100; i++)); do
         kill -0 "$pid" 2>/dev/null || break

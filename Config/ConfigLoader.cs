@@ -1,0 +1,161 @@
+using Tomlyn;
+using Tomlyn.Model;
+
+namespace WasmKata.Config;
+
+/// <summary>
+/// Finds and reads Kata-style <c>configuration.toml</c>. Strict: an unknown section or key, a value of the wrong type
+/// or out of range, or a runtime other than <c>wasm_container</c> is an error naming the file, the key and the value.
+/// </summary>
+public static class ConfigLoader
+{
+    /// <summary>Where Kata looks when nothing else names a file.</summary>
+    public const string DefaultPath = "/etc/kata-containers/configuration.toml";
+
+    /// <summary>The environment variable Kata reads first.</summary>
+    public const string EnvironmentVariable = "KATA_CONF_FILE";
+
+    /// <summary>
+    /// The file to read: the runtime options' path (which must exist), else <c>KATA_CONF_FILE</c> (which must exist),
+    /// else the default path if present; null means built-in defaults.
+    /// </summary>
+    public static string? Locate(string? optionsPath, string? environmentPath, string defaultPath = DefaultPath)
+    {
+        foreach (var (path, origin) in new[] { (optionsPath, "runtime options"), (environmentPath, EnvironmentVariable) })
+        {
+            if (string.IsNullOrEmpty(path))
+                continue;
+            return File.Exists(path) ? path : throw new ConfigException($"configuration file {path} (from {origin}) does not exist");
+        }
+        return File.Exists(defaultPath) ? defaultPath : null;
+    }
+
+    /// <summary>Reads the file <see cref="Locate"/> picks, or the defaults.</summary>
+    public static ShimConfig Load(string? optionsPath) =>
+        Locate(optionsPath, Environment.GetEnvironmentVariable(EnvironmentVariable)) is { } path ? LoadFile(path) : new ShimConfig();
+
+    /// <summary>Reads and validates one file.</summary>
+    public static ShimConfig LoadFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ConfigException($"{path}: cannot read: {e.Message}", e);
+        }
+        return Parse(text, path);
+    }
+
+    /// <summary>Validates <paramref name="text"/> as if read from <paramref name="path"/>.</summary>
+    public static ShimConfig Parse(string text, string path)
+    {
+        TomlTable root;
+        try
+        {
+            root = (TomlTable)TomlSerializer.Deserialize(text, typeof(TomlTable), new TomlSerializerOptions { SourceName = path })!;
+        }
+        catch (TomlException e)
+        {
+            throw new ConfigException($"{path}: not valid TOML: {e.Message}", e);
+        }
+        var reader = new Reader(path);
+        var config = new ShimConfig { SourcePath = path };
+        foreach (var (section, value) in root)
+        {
+            var table = reader.Table(section, value);
+            config = section switch
+            {
+                "runtime" => ReadRuntime(reader, table, config),
+                "wasmkata" => ReadWasmKata(reader, table, config),
+                _ => throw reader.Unknown(section, value),
+            };
+        }
+        return config;
+    }
+
+    private static ShimConfig ReadRuntime(Reader reader, TomlTable table, ShimConfig config)
+    {
+        foreach (var (key, value) in table)
+        {
+            var name = "runtime." + key;
+            config = key switch
+            {
+                "name" => config with { RuntimeName = reader.OneOf(name, value, ShimConfig.WasmRuntime) },
+                "enable_debug" => config with { LogLevel = reader.Bool(name, value) ? "debug" : config.LogLevel },
+                _ => throw reader.Unknown(name, value),
+            };
+        }
+        return config;
+    }
+
+    private static ShimConfig ReadWasmKata(Reader reader, TomlTable table, ShimConfig config)
+    {
+        foreach (var (key, value) in table)
+        {
+            var name = "wasmkata." + key;
+            config = key switch
+            {
+                "log_level" => config with { LogLevel = reader.OneOf(name, value, "debug", "info", "warn", "error") },
+                "cgroup_driver" => config with { CgroupDriver = reader.OneOf(name, value, "cgroupfs", "systemd") },
+                "drain_timeout_ms" => config with { DrainTimeoutMs = (int)reader.Int(name, value, 0, 600_000) },
+                "engine" => ReadEngine(reader, reader.Table(name, value), config),
+                _ => throw reader.Unknown(name, value),
+            };
+        }
+        return config;
+    }
+
+    private static ShimConfig ReadEngine(Reader reader, TomlTable table, ShimConfig config)
+    {
+        foreach (var (key, value) in table)
+        {
+            var name = "wasmkata.engine." + key;
+            config = key switch
+            {
+                "compile_cache_dir" => config with { CompileCacheDir = reader.AbsolutePathOrEmpty(name, value) },
+                "pooling_allocator" => config with { PoolingAllocator = reader.Bool(name, value) },
+                "epoch_tick_ms" => config with { EpochTickMs = (int)reader.Int(name, value, 1, 1000) },
+                _ => throw reader.Unknown(name, value),
+            };
+        }
+        return config;
+    }
+
+    /// <summary>Typed reads that fail with the file, key and value in the message.</summary>
+    private sealed class Reader(string path)
+    {
+        public ConfigException Unknown(string key, object value) =>
+            new($"{path}: unknown key \"{key}\" (value {Show(value)})");
+
+        public TomlTable Table(string key, object value) =>
+            value as TomlTable ?? throw Bad(key, value, "a table");
+
+        public bool Bool(string key, object value) => value is bool b ? b : throw Bad(key, value, "true or false");
+
+        public long Int(string key, object value, long min, long max) =>
+            value is long n && n >= min && n <= max ? n : throw Bad(key, value, $"an integer from {min} to {max}");
+
+        public string OneOf(string key, object value, params string[] allowed) =>
+            value is string s && allowed.Contains(s) ? s : throw Bad(key, value, "one of " + string.Join(", ", allowed.Select(a => $"\"{a}\"")));
+
+        public string AbsolutePathOrEmpty(string key, object value) =>
+            value is string s && (s.Length == 0 || Path.IsPathRooted(s)) ? s : throw Bad(key, value, "an absolute path or \"\"");
+
+        private ConfigException Bad(string key, object value, string expected) =>
+            new($"{path}: bad value for \"{key}\": {Show(value)} (expected {expected})");
+
+        private static string Show(object value) => value switch
+        {
+            string s => $"\"{s}\"",
+            bool b => b ? "true" : "false",
+            TomlTable => "a table",
+            _ => Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture) ?? "?",
+        };
+    }
+}
+
+/// <summary>A configuration that cannot be used; the message names the file, key and value.</summary>
+public sealed class ConfigException(string message, Exception? inner = null) : Exception(message, inner);

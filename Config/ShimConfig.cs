@@ -1,0 +1,32 @@
+namespace WasmKata.Config;
+
+/// <summary>The shim's settings from <c>configuration.toml</c>, validated; the defaults when no file is found.</summary>
+public sealed record ShimConfig
+{
+    /// <summary>The one runtime this shim implements (Kata's <c>[runtime] name</c>).</summary>
+    public const string WasmRuntime = "wasm_container";
+
+    /// <summary>The file these settings came from, or null for the built-in defaults.</summary>
+    public string? SourcePath { get; init; }
+
+    /// <summary><c>[runtime] name</c>.</summary>
+    public string RuntimeName { get; init; } = WasmRuntime;
+
+    /// <summary><c>[wasmkata] log_level</c>: debug, info, warn or error.</summary>
+    public string LogLevel { get; init; } = "info";
+
+    /// <summary><c>[wasmkata] cgroup_driver</c>: cgroupfs or systemd.</summary>
+    public string CgroupDriver { get; init; } = "cgroupfs";
+
+    /// <summary><c>[wasmkata.engine] compile_cache_dir</c>: where precompiled modules are kept; empty turns the disk cache off.</summary>
+    public string CompileCacheDir { get; init; } = "/var/cache/wasmkata/modules";
+
+    /// <summary><c>[wasmkata.engine] pooling_allocator</c>.</summary>
+    public bool PoolingAllocator { get; init; }
+
+    /// <summary><c>[wasmkata.engine] epoch_tick_ms</c>: how often guests check for kill, pause and CPU share.</summary>
+    public int EpochTickMs { get; init; } = 10;
+
+    /// <summary><c>[wasmkata] drain_timeout_ms</c>: how long an exit waits for its output to drain.</summary>
+    public int DrainTimeoutMs { get; init; } = 5000;
+}

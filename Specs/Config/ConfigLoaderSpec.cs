@@ -1,0 +1,89 @@
+using WasmKata.Config;
+using Xunit;
+
+namespace WasmKata.Specs.Config;
+
+public sealed class ConfigLoaderSpec : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("wk-config-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    [Fact]
+    public void The_shipped_example_must_load_and_equal_the_defaults()
+    {
+        var example = Path.Combine(RepoRoot(), "Config", "configuration.toml");
+        var loaded = ConfigLoader.LoadFile(example);
+        Assert.Equal(new ShimConfig() with { SourcePath = example }, loaded);
+    }
+
+    [Fact]
+    public void Values_must_be_read_from_every_section()
+    {
+        var path = Write("c.toml", """
+            [runtime]
+            name = "wasm_container"
+            [wasmkata]
+            log_level = "debug"
+            cgroup_driver = "systemd"
+            [wasmkata.engine]
+            compile_cache_dir = ""
+            pooling_allocator = true
+            epoch_tick_ms = 5
+            """);
+        var config = ConfigLoader.LoadFile(path);
+        Assert.Equal(("debug", "systemd", "", true, 5), (config.LogLevel, config.CgroupDriver, config.CompileCacheDir, config.PoolingAllocator, config.EpochTickMs));
+    }
+
+    [Theory]
+    [InlineData("[runtime]\nname = \"qemu\"", "runtime.name", "\"qemu\"")]
+    [InlineData("[wasmkata]\nlog_levle = \"debug\"", "wasmkata.log_levle", "\"debug\"")]
+    [InlineData("[wasmkata.engine]\nepoch_tick_ms = 0", "wasmkata.engine.epoch_tick_ms", "0")]
+    [InlineData("[wasmkata.engine]\npooling_allocator = \"yes\"", "wasmkata.engine.pooling_allocator", "\"yes\"")]
+    [InlineData("[hypervisor.qemu]\npath = \"/usr/bin/qemu\"", "hypervisor", "a table")]
+    [InlineData("[wasmkata.engine]\ncompile_cache_dir = \"relative/dir\"", "wasmkata.engine.compile_cache_dir", "\"relative/dir\"")]
+    public void Bad_configuration_must_be_refused_naming_file_key_and_value(string text, string key, string value)
+    {
+        var path = Write("bad.toml", text);
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.LoadFile(path));
+        Assert.Contains(path, e.Message);
+        Assert.Contains($"\"{key}\"", e.Message);
+        Assert.Contains(value, e.Message);
+    }
+
+    [Fact]
+    public void Broken_toml_must_be_refused_naming_the_file()
+    {
+        var path = Write("broken.toml", "[runtime\nname = ");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.LoadFile(path));
+        Assert.Contains(path, e.Message);
+    }
+
+    [Fact]
+    public void Options_path_wins_then_the_environment_then_the_default()
+    {
+        var options = Write("options.toml", "");
+        var env = Write("env.toml", "");
+        var fallback = Write("default.toml", "");
+        Assert.Equal(options, ConfigLoader.Locate(options, env, fallback));
+        Assert.Equal(env, ConfigLoader.Locate(null, env, fallback));
+        Assert.Equal(fallback, ConfigLoader.Locate("", null, fallback));
+        Assert.Null(ConfigLoader.Locate(null, null, Path.Combine(_dir, "absent.toml")));
+        Assert.Throws<ConfigException>(() => ConfigLoader.Locate(Path.Combine(_dir, "missing.toml"), env, fallback));
+    }
+
+    private static string RepoRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "WasmKata.sln")))
+            dir = dir.Parent;
+        return dir?.FullName ?? Environment.GetEnvironmentVariable("WASMKATA_REPO") ?? "/work/main";
+    }
+}
