@@ -13,7 +13,7 @@ namespace WasmKata.Actors.Engine;
 /// must abort the outputs (<c>OutputBuffer.Abort</c>) and close the stdin write end together with Kill; the guest then
 /// returns from the call and ends at its next epoch check or host call.
 /// </remarks>
-public sealed class Guest : IDisposable
+public sealed partial class Guest : IDisposable
 {
     private readonly WasmEngine _engine;
     private readonly GuestConfig _config;
@@ -35,6 +35,7 @@ public sealed class Guest : IDisposable
         _config = config;
         _stdio = stdio;
         _log = log;
+        _memoryLimit = config.MemoryLimitBytes ?? NoLimit;
     }
 
     private enum Phase
@@ -75,8 +76,7 @@ public sealed class Guest : IDisposable
         var store = new Store(_engine.Engine, _context);
         try
         {
-            if (_config.MemoryLimitBytes is { } limit)
-                store.SetLimits(memorySize: limit);
+            ApplyMemoryLimit(store);
             store.SetWasiConfiguration(BuildWasi());
             _context.MonotonicBase = Stopwatch.GetTimestamp();
             store.SetEpochDeadline(1);
@@ -87,6 +87,7 @@ public sealed class Guest : IDisposable
                 : "`_start` must take no parameters and return nothing");
             _memory = instance.GetMemory("memory");
             SampleMemory();
+            _oomBaseline = true;
         }
         catch (Exception e)
         {
@@ -138,14 +139,20 @@ public sealed class Guest : IDisposable
         }
 
         string? trap = null;
+        EnterRun();
         try
         {
             if (!_context.HasEnded && _start is not null)
             {
                 try
                 {
-                    _start();
-                    _context.TryExit(0);
+                    // A guest paused (or given new limits) before it ran waits here, before any of its code runs.
+                    PrepareToStart(_store!);
+                    if (!_context.HasEnded)
+                    {
+                        _start();
+                        _context.TryExit(0);
+                    }
                 }
                 catch (WasmtimeException e)
                 {
@@ -163,6 +170,7 @@ public sealed class Guest : IDisposable
         }
         finally
         {
+            LeaveRun();
             lock (_gate)
             {
                 ReleaseStore();
@@ -252,18 +260,22 @@ public sealed class Guest : IDisposable
         }
     };
 
-    // Runs on the guest thread at every epoch tick while wasm code runs; the place to add pause later.
+    // Runs on the guest thread at every epoch tick while wasm code runs: kill, limits, pause and the CPU quota.
     private ulong OnEpoch(Store store)
     {
         SampleMemory();
         _context.ThrowIfKilled();
+        Regulate(store);
         return 1;
     }
 
     private void SampleMemory()
     {
         if (_memory is { } memory)
+        {
             Interlocked.Exchange(ref _memoryBytes, memory.GetLength());
+            CheckMemoryLimit();
+        }
     }
 
     private void ReleaseStore()

@@ -17,6 +17,11 @@ internal sealed class GuestContext
     // Never disposed on purpose: Kill may race with the end of the run, and without WaitHandle ever being asked for
     // the event holds no kernel object.
     private readonly ManualResetEventSlim _killed = new(false);
+
+    // Pause and CPU-throttle parking block the guest thread on this monitor; Kill, Resume and limit updates pulse it.
+    private readonly object _parking = new();
+    private bool _paused;
+    private int _wakeups;
     private int _outcome = Running;
 
     /// <summary>Stopwatch timestamp taken right after the WASI context (and its monotonic clock) was created.</summary>
@@ -32,7 +37,60 @@ internal sealed class GuestContext
         if (Interlocked.CompareExchange(ref _outcome, KilledFlag | signal, Running) != Running)
             return false;
         _killed.Set();
+        Wake();
         return true;
+    }
+
+    public bool PauseRequested => Volatile.Read(ref _paused);
+
+    /// <summary>Sets or clears the pause; the guest thread blocks at its next check and continues after Resume.</summary>
+    public void SetPaused(bool paused)
+    {
+        lock (_parking)
+        {
+            _paused = paused;
+            _wakeups++;
+            Monitor.PulseAll(_parking);
+        }
+    }
+
+    /// <summary>Ends any parking of the guest thread early, so it re-reads its limits.</summary>
+    public void Wake()
+    {
+        lock (_parking)
+        {
+            _wakeups++;
+            Monitor.PulseAll(_parking);
+        }
+    }
+
+    /// <summary>On the guest thread: blocks (no spinning) while the guest is paused, until Resume or Kill.</summary>
+    public void WaitWhilePaused()
+    {
+        if (!Volatile.Read(ref _paused))
+            return;
+        lock (_parking)
+        {
+            while (_paused && !KillRequested)
+                Monitor.Wait(_parking);
+        }
+    }
+
+    /// <summary>On the guest thread: blocks until the Stopwatch timestamp <paramref name="until"/>, or earlier on Kill, a pause change or <see cref="Wake"/>.</summary>
+    public void ParkUntil(long until)
+    {
+        lock (_parking)
+        {
+            var seen = _wakeups;
+            while (!KillRequested && _wakeups == seen)
+            {
+                var remaining = until - Stopwatch.GetTimestamp();
+                if (remaining <= 0)
+                    return;
+                var ms = Math.Ceiling(remaining * 1000d / Stopwatch.Frequency);
+                Monitor.Wait(_parking, (int)Math.Clamp(ms, 1, int.MaxValue - 1));
+            }
+        }
     }
 
     /// <summary>Records a <c>proc_exit</c> or a normal return; the low 8 bits are kept, as a process's are.</summary>
@@ -40,8 +98,17 @@ internal sealed class GuestContext
 
     public void TryTrap() => Interlocked.CompareExchange(ref _outcome, TrappedFlag, Running);
 
-    /// <summary>Waits up to <paramref name="milliseconds"/>; true when a kill arrived.</summary>
-    public bool WaitForKill(int milliseconds) => _killed.Wait(milliseconds);
+    /// <summary>
+    /// Waits up to <paramref name="milliseconds"/>; true when a kill arrived. A wait that times out while the guest is
+    /// paused goes on until Resume or Kill, so a guest sleeping in <c>poll_oneoff</c> stays asleep while paused.
+    /// </summary>
+    public bool WaitForKill(int milliseconds)
+    {
+        if (_killed.Wait(milliseconds))
+            return true;
+        WaitWhilePaused();
+        return KillRequested;
+    }
 
     /// <summary>Ends the guest's current call into the host if it was killed.</summary>
     public void ThrowIfKilled()
