@@ -12,6 +12,12 @@ public sealed record RuntimeSettings
     /// <summary>How long an orderly shutdown waits for guests to end after they were killed.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>The containerd namespace this shim serves (state is kept per namespace).</summary>
+    public string Namespace { get; init; } = "";
+
+    /// <summary>Where container state is persisted for recovery after a crash.</summary>
+    public string StateRoot { get; init; } = Persist.StateStore.DefaultRootPath;
+
     /// <summary>Bytes a guest may write ahead of its slowest output reader before it is held back.</summary>
     public int OutputBufferBytes { get; init; } = 1 << 20;
 }

@@ -1,3 +1,4 @@
+using WasmKata.Actors.Persist;
 using WasmKata.Shim;
 using WasmKata.Shim.Actions;
 
@@ -12,7 +13,7 @@ if (shimArgs.Info)
 return shimArgs.Action switch
 {
     "start" => StartAction.Run(shimArgs, Console.Out),
-    "delete" => DeleteAction.Run(shimArgs, Console.OpenStandardOutput()),
+    "delete" => DeleteAction.Run(shimArgs, Console.OpenStandardOutput(), new StateStore(StateStore.DefaultRootPath)),
     "serve" => await ServeAction.RunAsync(shimArgs),
     _ => Usage(shimArgs.Action),
 };

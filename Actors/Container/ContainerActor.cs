@@ -3,6 +3,7 @@ using Akka.Event;
 using WasmKata.Actors.Engine;
 using WasmKata.Actors.Events;
 using WasmKata.Actors.Oci;
+using WasmKata.Actors.Persist;
 using WasmKata.Actors.Process;
 using WasmKata.Config;
 using WasmKata.Linux.Mounts;
@@ -32,7 +33,9 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private string _rootfs = "";
     private bool _mounted;
     private ProcessExited? _heldInitExit;
+    private bool _deleted;
     private int _execCounter;
+    private readonly StateStore _store;
 
     public ContainerActor(CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings)
     {
@@ -40,6 +43,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         _events = events;
         _engine = engine;
         _settings = settings;
+        _store = new StateStore(settings.StateRoot);
         _pendingReplies[Init] = replyTo;
         Creating();
     }
@@ -79,6 +83,8 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
 
     protected override void PostStop()
     {
+        if (_deleted || _processes.GetValueOrDefault(Init)?.Phase is null or Phase.Preparing)
+            _store.Remove(_settings.Namespace, Id);
         if (_mounted)
         {
             try
@@ -104,6 +110,16 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         Receive<ProcessReady>(ready =>
         {
             _processes[Init] = _processes[Init] with { Pid = ready.Pid, Phase = Phase.Created };
+            try
+            {
+                Persist();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Without saved state a crash could not be cleaned up: refuse rather than run unrecoverable.
+                FailCreate(new Failure(FailureCode.Internal, $"cannot save state of container {Id}: {e.Message}"));
+                return;
+            }
             _events.Tell(new TaskCreated(Id, _create.Bundle, _create.Rootfs,
                 new TaskIo(_create.Stdio.Stdin, _create.Stdio.Stdout, _create.Stdio.Stderr, _create.Stdio.Terminal), ready.Pid));
             Reply(Init, new Created(ready.Pid));
@@ -148,6 +164,8 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         }
         _processes[process.ExecId] = process with { Phase = Phase.Running };
         _actors[process.ExecId].Tell(WasmProcessProtocol.Start.Instance);
+        if (process.ExecId == Init)
+            TryPersist();
         _events.Tell(process.ExecId == Init
             ? new TaskStarted(Id, process.Pid)
             : new TaskExecStarted(Id, process.ExecId, process.Pid));
@@ -235,6 +253,8 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             Mounts.UnmountAll(_rootfs);
             _mounted = false;
         }
+        _deleted = true;
+        _store.Remove(_settings.Namespace, Id);
         _events.Tell(new TaskDeleted(Id, "", exited.Pid, exited.ExitStatus, exited.ExitedAt));
         replyTo.Tell(exited);
         Context.Parent.Tell(new ContainerProtocol.ContainerDeleted(Id));
@@ -302,6 +322,8 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             return;
         process = process with { Phase = Phase.Stopped, ExitStatus = exited.ExitStatus, ExitedAt = exited.ExitedAt };
         _processes[exited.ExecId] = process;
+        if (exited.ExecId == Init)
+            TryPersist();
         _log.Info("{Container}/{Exec}: exited with status {Status}", Id, exited.ExecId.Length == 0 ? "init" : exited.ExecId, exited.ExitStatus);
         _events.Tell(new TaskExited(Id, exited.ExecId == Init ? Id : exited.ExecId, process.Pid, exited.ExitStatus, exited.ExitedAt));
         if (_waiters.Remove(exited.ExecId, out var waiters))
@@ -339,6 +361,36 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         Context.Watch(actor);
         _actors[execId] = actor;
         _processes[execId] = new ProcessRecord(execId, 0, Phase.Preparing, stdio);
+    }
+
+    private void Persist()
+    {
+        var init = _processes[Init];
+        _store.Save(new ContainerState
+        {
+            Id = Id,
+            Namespace = _settings.Namespace,
+            Bundle = _create.Bundle,
+            Rootfs = _rootfs,
+            RootfsMounted = _mounted,
+            ShimPid = Environment.ProcessId,
+            InitPid = init.Pid,
+            Status = init.Status.ToString().ToLowerInvariant(),
+            ExitStatus = init.Phase == Phase.Stopped ? init.ExitStatus : null,
+            ExitedAt = init.ExitedAt,
+        });
+    }
+
+    private void TryPersist()
+    {
+        try
+        {
+            Persist();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Error("{Container}: cannot save state: {Error}", Id, e.Message);
+        }
     }
 
     private void FailCreate(Failure failure)

@@ -51,6 +51,7 @@ internal sealed class EventPublisherActor : ReceiveActor, IWithTimers
 
     private void Enqueue(object item)
     {
+        if (item is ShimEvent shimEvent) Context.System.EventStream.Publish(shimEvent); // for `wasmkata events`
         if (_queue.Count >= _maxQueued && !_inFlight)
             _log.Error("event queue full: dropping {Event}", _queue.Dequeue());
         _queue.Enqueue(item);

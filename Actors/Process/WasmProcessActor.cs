@@ -169,6 +169,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         Receive<PumpProtocol.ReaderGone>(gone =>
             _log.Info("{Container}/{Exec}: the {Stream} reader went away; further output is discarded", _launch.ContainerId, Label, gone.Stream));
         Receive<QueryStats>(q => Sender.Tell(new TaskProtocol.StatsView(_guest?.MemoryBytes ?? 0, q.MemoryLimitBytes, CpuNanoseconds())));
+        Receive<DescribeProcess>(_ => Sender.Tell(new ProcessDescription(_launch.ContainerId, ExecId, _pid, _undrained.Order().ToList())));
     }
 
     private ulong CpuNanoseconds()

@@ -33,6 +33,16 @@ public static class WasmProcessProtocol
     /// <summary>Ask for memory and CPU figures. Replies <see cref="TaskProtocol.StatsView"/>.</summary>
     public sealed record QueryStats(long? MemoryLimitBytes);
 
+    /// <summary>Which process this actor runs (for inspection, which knows it only by actor name). Replies <see cref="ProcessDescription"/>.</summary>
+    public sealed record DescribeProcess
+    {
+        /// <summary>The one instance.</summary>
+        public static readonly DescribeProcess Instance = new();
+    }
+
+    /// <summary>Reply to <see cref="DescribeProcess"/>; <paramref name="Undrained"/> are the outputs not yet drained.</summary>
+    public sealed record ProcessDescription(string ContainerId, string ExecId, uint Pid, IReadOnlyList<string> Undrained);
+
     /// <summary>The guest is instantiated and waits for Start.</summary>
     public sealed record ProcessReady(string ExecId, uint Pid);
 

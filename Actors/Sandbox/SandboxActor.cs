@@ -25,6 +25,7 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
     private IActorRef _events = ActorRefs.Nobody;
     private long _counter;
     private bool _stopping;
+    private int _awaitingExits;
 
     public SandboxActor(WasmEngine engine, IEventSink sink, RuntimeSettings settings, IShimLifetime lifetime)
     {
@@ -52,7 +53,21 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
         });
         Receive<SignalWatcherProtocol.ShutdownSignalled>(OnShutdownSignal);
         Receive<SignalWatcherProtocol.ChildSignalled>(_ => { });
-        Receive<ShutdownGraceOver>(_ => _events.Tell(EventPublisherProtocol.Flush.Instance));
+        Receive<Exited>(_ =>
+        {
+            if (_stopping && --_awaitingExits == 0)
+                Self.Tell(ShutdownGraceOver.Instance);
+        });
+        Receive<Failure>(_ =>
+        {
+            if (_stopping && --_awaitingExits == 0)
+                Self.Tell(ShutdownGraceOver.Instance);
+        });
+        Receive<ShutdownGraceOver>(_ =>
+        {
+            Timers.Cancel("grace");
+            _events.Tell(EventPublisherProtocol.Flush.Instance);
+        });
         Receive<EventPublisherProtocol.Flushed>(_ => _lifetime.RequestExit());
     }
 
@@ -99,17 +114,23 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
     {
         if (_containers.Remove(id, out var container))
             Context.Unwatch(container);
-        if (_stopping && _containers.Count == 0)
-            Self.Tell(ShutdownGraceOver.Instance);
     }
 
     private void OnShutdownSignal(SignalWatcherProtocol.ShutdownSignalled signalled)
     {
+        if (_stopping)
+            return;
         _log.Info("{Signal} received: killing {Count} containers and shutting down", signalled.Signal, _containers.Count);
         _stopping = true;
+        // Kill every guest, then wait for each init's exit: exits are published (after their output drained)
+        // before the events are flushed and the shim exits. The grace timer bounds it all.
+        _awaitingExits = _containers.Count;
         foreach (var (id, container) in _containers)
-            container.Tell(new KillTask(id, "", 9, All: true));
-        if (_containers.Count == 0)
+        {
+            container.Tell(new KillTask(id, "", 9, All: true), ActorRefs.Nobody);
+            container.Tell(new WaitTask(id, ""));
+        }
+        if (_awaitingExits == 0)
             Self.Tell(ShutdownGraceOver.Instance);
         else
             Timers.StartSingleTimer("grace", ShutdownGraceOver.Instance, _settings.ShutdownGrace);

@@ -56,7 +56,7 @@ internal static class ServeAction
                 ModuleCacheDirectory = config.CompileCacheDir.Length > 0 ? config.CompileCacheDir : null,
                 PoolingAllocator = config.PoolingAllocator,
             }, Log.Logger);
-            var settings = new RuntimeSettings { DrainTimeout = TimeSpan.FromMilliseconds(config.DrainTimeoutMs) };
+            var settings = new RuntimeSettings { DrainTimeout = TimeSpan.FromMilliseconds(config.DrainTimeoutMs), Namespace = args.Namespace };
             var ttrpcAddress = Environment.GetEnvironmentVariable("TTRPC_ADDRESS") ?? args.Address + ".ttrpc";
             await using var sink = new TtrpcEventSink(ttrpcAddress, args.Namespace);
             var lifetime = new Lifetime();

@@ -1,5 +1,6 @@
 using WasmKata.Actors;
 using WasmKata.Actors.Container;
+using WasmKata.Actors.Engine;
 using WasmKata.Actors.Oci;
 using Xunit;
 
@@ -70,6 +71,43 @@ public sealed class GuestPlanSpec : IDisposable
         Assert.Equal(FailureCode.InvalidArgument, Assert.Throws<GuestPlanException>(() => GuestPlan.For(new OciProcess(), _rootfs, false, null)).Code);
         var tty = new OciProcess { Args = ["/app.wasm"], Terminal = true };
         Assert.Equal(FailureCode.Unimplemented, Assert.Throws<GuestPlanException>(() => GuestPlan.For(tty, _rootfs, false, null)).Code);
+    }
+
+    [Fact]
+    public void A_non_wasm_workload_without_the_annotation_must_be_refused_clearly()
+    {
+        File.WriteAllText(Path.Combine(_rootfs, "sh"), "#!/bin/sh\n");
+        var process = new OciProcess { Args = ["/sh"] };
+        var e = Assert.Throws<GuestPlanException>(() => GuestPlan.For(process, _rootfs, false, null, markedWasm: false));
+        Assert.Equal(FailureCode.InvalidArgument, e.Code);
+        Assert.Contains(GuestPlan.WasmAnnotation, e.Message);
+        // Marked as wasm, the module goes on to the engine, which names what is wrong with it.
+        Assert.Equal(Path.Combine(_rootfs, "sh"), GuestPlan.For(process, _rootfs, false, null, markedWasm: true).ModulePath);
+        File.WriteAllBytes(Path.Combine(_rootfs, "real.wasm"), [0, (byte)'a', (byte)'s', (byte)'m', 1, 0, 0, 0]);
+        Assert.NotNull(GuestPlan.For(new OciProcess { Args = ["/real.wasm"] }, _rootfs, false, null, markedWasm: false).Config);
+    }
+
+    [Theory]
+    [InlineData("yes", true)]
+    [InlineData("true", true)]
+    [InlineData("no", false)]
+    public void The_wasm_annotation_must_accept_yes_and_true(string value, bool marked) =>
+        Assert.Equal(marked, GuestPlan.IsMarkedWasm(new OciSpec { Annotations = new Dictionary<string, string> { [GuestPlan.WasmAnnotation] = value } }));
+
+    [Fact]
+    public void Bind_mounts_of_host_directories_must_become_preopens()
+    {
+        var data = Directory.CreateDirectory(Path.Combine(_root, "data")).FullName;
+        var mounts = new[]
+        {
+            new OciMount { Destination = "/proc", Type = "proc", Source = "proc" },
+            new OciMount { Destination = "/data", Type = "bind", Source = data, Options = ["rbind", "ro"] },
+            new OciMount { Destination = "/rw", Type = "none", Source = data, Options = ["bind"] },
+            new OciMount { Destination = "/etc/hosts", Type = "bind", Source = Path.Combine(_root, "secret"), Options = ["bind"] },
+            new OciMount { Destination = "/dev/shm", Type = "bind", Source = data, Options = ["bind"] },
+        };
+        var preopens = GuestPlan.Preopens(mounts);
+        Assert.Equal([new Preopen(data, "/data", true), new Preopen(data, "/rw", false)], preopens);
     }
 
     [Fact]

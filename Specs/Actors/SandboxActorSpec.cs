@@ -21,10 +21,11 @@ public sealed class SandboxActorSpec : TestKit
     private readonly List<TestBundle> _bundles = [];
     private readonly ShutdownProbe _lifetime = new();
     private readonly IActorRef _sandbox;
+    private readonly string _stateRoot = Directory.CreateTempSubdirectory("wk-state-").FullName;
 
     public SandboxActorSpec(ITestOutputHelper output) : base("akka.loglevel = DEBUG", output)
     {
-        _sandbox = Sys.ActorOf(SandboxProtocol.Props(_engine, _sink, new RuntimeSettings(), _lifetime), "sandbox");
+        _sandbox = Sys.ActorOf(SandboxProtocol.Props(_engine, _sink, new RuntimeSettings { Namespace = "spec", StateRoot = _stateRoot }, _lifetime), "sandbox");
     }
 
     protected override void AfterAll()
@@ -33,6 +34,7 @@ public sealed class SandboxActorSpec : TestKit
         foreach (var bundle in _bundles)
             bundle.Dispose();
         _engine.Dispose();
+        Directory.Delete(_stateRoot, recursive: true);
     }
 
     private TestBundle Bundle(string wat, string[]? args = null)
@@ -72,6 +74,51 @@ public sealed class SandboxActorSpec : TestKit
         await Ask<Exited>(new DeleteTask("c1", ""));
         await AwaitAssertAsync(() => Assert.Equal(["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"], _sink.TopicsFor("c1")));
         Assert.True((await Ask<ShutdownAnswer>(new RequestShutdown())).Exiting);
+    }
+
+    [Fact]
+    public async Task Sigterm_must_kill_the_guests_publish_their_exits_and_then_exit()
+    {
+        var spinning = Bundle(Wat.Spin);
+        await Create("term1", spinning);
+        await Ask<Started>(new StartTask("term1", ""));
+        await Create("term2", Bundle(Wat.Sleep));
+        await Ask<Started>(new StartTask("term2", ""));
+        _sandbox.Tell(new WasmKata.Actors.Signals.SignalWatcherProtocol.ShutdownSignalled(System.Runtime.InteropServices.PosixSignal.SIGTERM));
+        await _lifetime.Exit.WaitAsync(Long);
+        var exits = _sink.Events.OfType<TaskExited>().Where(e => e.ContainerId.StartsWith("term")).ToList();
+        Assert.Equal(2, exits.Count);
+        Assert.All(exits, e => Assert.Equal(137u, e.ExitStatus));
+        Assert.Equal("spinning\n", spinning.Stdout);
+        var refused = Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask("late", spinning.Path, [], Stdio.None), Long));
+        Assert.Equal(FailureCode.Unavailable, refused.Code);
+    }
+
+    [Fact]
+    public async Task State_must_be_saved_while_the_container_lives_and_removed_on_delete()
+    {
+        var store = new WasmKata.Actors.Persist.StateStore(_stateRoot);
+        var bundle = Bundle(Wat.PrintAndExit("x", 7));
+        var pid = await Create("saved", bundle);
+        var created = store.Load("spec", "saved");
+        Assert.NotNull(created);
+        Assert.Equal(("created", pid, bundle.Path, Environment.ProcessId), (created.Status, created.InitPid, created.Bundle, created.ShimPid));
+        await Ask<Started>(new StartTask("saved", ""));
+        await Ask<Exited>(new WaitTask("saved", ""));
+        await AwaitAssertAsync(() => Assert.Equal(7u, store.Load("spec", "saved")?.ExitStatus));
+        Assert.Equal("stopped", store.Load("spec", "saved")!.Status);
+        await Ask<Exited>(new DeleteTask("saved", ""));
+        Assert.Null(store.Load("spec", "saved"));
+        Assert.False(Directory.Exists(store.DirectoryOf("spec", "saved")));
+    }
+
+    [Fact]
+    public async Task A_failed_create_must_leave_no_state()
+    {
+        var bad = Bundle(Wat.Trap);
+        File.WriteAllText(Path.Combine(bad.Rootfs, "app.wasm"), "junk");
+        Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask("nostate", bad.Path, [], Stdio.None), Long));
+        await AwaitAssertAsync(() => Assert.False(Directory.Exists(new WasmKata.Actors.Persist.StateStore(_stateRoot).DirectoryOf("spec", "nostate"))));
     }
 
     [Theory]
@@ -242,8 +289,10 @@ public sealed class SandboxActorSpec : TestKit
 
     private sealed class ShutdownProbe : IShimLifetime
     {
-        public void RequestExit()
-        {
-        }
+        private readonly TaskCompletionSource _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Exit => _exit.Task;
+
+        public void RequestExit() => _exit.TrySetResult();
     }
 }
