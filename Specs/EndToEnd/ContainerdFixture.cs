@@ -62,6 +62,19 @@ public sealed class ContainerdFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Stops containerd (SIGTERM; shims live on in their own sessions) and starts it again on the same state.</summary>
+    public async Task RestartContainerdAsync()
+    {
+        var pid = int.Parse(await File.ReadAllTextAsync(Path.Combine(RunDir, "containerd.pid")));
+        using (var old = System.Diagnostics.Process.GetProcessById(pid))
+        {
+            old.Kill(entireProcessTree: false);
+            await old.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+
+        await InitializeAsync();
+    }
+
     public async Task DisposeAsync()
     {
         try
