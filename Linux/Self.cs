@@ -11,6 +11,9 @@ public static class Self
     /// <summary>This process's pid.</summary>
     public static int Pid => Environment.ProcessId;
 
+    /// <summary>The effective user id (who may talk to the shim's socket).</summary>
+    public static uint EffectiveUserId => Interop.GetEffectiveUserId();
+
     /// <summary>The kernel thread id (gettid) of the calling thread.</summary>
     public static int GetThreadId() => Interop.GetTid();
 

@@ -104,6 +104,14 @@ internal sealed class TtrpcServer : IAsyncDisposable
                 continue;
             }
 
+            if (!PeerCredentials.IsSameUser(client, out var peer))
+            {
+                // The socket is 0600 already; this also refuses a descriptor passed on to another user's process.
+                _log.Warning("ttrpc: refused a connection from uid {Uid} (pid {Pid}): not the shim's user", peer.Uid, peer.Pid);
+                client.Dispose();
+                continue;
+            }
+
             var connection = new TtrpcConnection(client, _handlers, _log);
             var task = Task.Run(() => connection.RunAsync(token), CancellationToken.None);
             _connections[connection] = task;
