@@ -14,6 +14,7 @@ RID=linux-x64
 # Published programs, one "project:executable" per line.
 PROGRAMS=(
   "Shim/WasmKata.Shim.csproj:containerd-shim-wasmkata-v2"
+  "Shim/Cli/WasmKata.Cli.csproj:wasmkata"
 )
 
 # The demo and the end-to-end specs share these: one image builder, one containerd set-up.
@@ -181,6 +182,15 @@ cmd_demo() {
   return "$status"
 }
 
+# The benchmark of issue 7 (Specs/Bench/bench.sh): a fresh build against runc on a private containerd;
+# the table goes to out/bench/results.md. Arguments go to bench.sh (--quick, --only SECTION,...).
+cmd_bench() {
+  wasmkata_ensure_deps
+  cmd_build
+  BENCH_COMMAND="./build.sh bench${*:+ $*}" bash "$REPO/Specs/Bench/bench.sh" \
+    --shim-dir "$OUT/bin" --guests "$OUT/guests" --out "$OUT/bench" "$@"
+}
+
 main() {
   local verb=${1:-build}
   (($# == 0)) || shift
@@ -189,6 +199,7 @@ main() {
     test) cmd_test "$@" ;;
     install) cmd_install "$@" ;;
     demo) cmd_demo ;;
+    bench) cmd_bench "$@" ;;
     -h | --help | help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
     *)
       echo "unknown command: $verb (build, test, install, demo)" >&2

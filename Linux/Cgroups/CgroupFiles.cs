@@ -6,11 +6,14 @@ namespace WasmKata.Linux.Cgroups;
 /// <summary>Reads and writes of cgroupfs files and directories, with errno kept in the errors.</summary>
 internal static class CgroupFiles
 {
+    // As a shell's "echo value > file": cgroupfs ignores the truncation, a plain file (a stand-in tree) needs it.
+    private const int OTrunc = 0x200;
+
     /// <summary>Writes <paramref name="value"/> to <paramref name="directory"/>/<paramref name="file"/> in one write(2), as the kernel wants.</summary>
     public static unsafe void Write(string directory, string file, string value)
     {
         var path = Path.Combine(directory, file);
-        using var fd = Interop.Open(path, Interop.O_WRONLY | Interop.O_CLOEXEC, 0);
+        using var fd = Interop.Open(path, Interop.O_WRONLY | Interop.O_CLOEXEC | OTrunc, 0);
         if (fd.IsInvalid)
         {
             var errno = Interop.Errno.Last;

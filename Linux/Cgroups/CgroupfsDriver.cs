@@ -86,28 +86,36 @@ public sealed class CgroupfsDriver : ICgroupDriver
     // left to show later: a limit then names the missing file, and stats leave the figure out.
     private static void EnableControllers(FsNode node)
     {
-        var root = node.Hierarchy.MountPoint.TrimEnd('/');
-        var ancestor = root;
-        foreach (var part in Path.GetRelativePath(root, node.Directory).Split('/')[..^1].Prepend(""))
+        var ancestor = node.Hierarchy.MountPoint;
+        foreach (var part in Path.GetRelativePath(ancestor, node.Directory).Split('/'))
         {
-            ancestor = part.Length == 0 ? ancestor : Path.Combine(ancestor, part);
-            var available = (CgroupFiles.TryRead(ancestor, "cgroup.controllers") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var enabled = (CgroupFiles.TryRead(ancestor, "cgroup.subtree_control") ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var wanted = s_v2Controllers.Where(c => available.Contains(c) && !enabled.Contains(c)).ToArray();
-            if (wanted.Length == 0)
-            {
-                continue;
-            }
-
-            try
-            {
-                CgroupFiles.Write(ancestor, "cgroup.subtree_control", string.Join(' ', wanted.Select(c => "+" + c)));
-            }
-            catch (CgroupException)
-            {
-            }
+            EnableIn(ancestor);
+            ancestor = Path.Combine(ancestor, part);
         }
     }
+
+    private static void EnableIn(string directory)
+    {
+        var available = Words(CgroupFiles.TryRead(directory, "cgroup.controllers"));
+        var enabled = Words(CgroupFiles.TryRead(directory, "cgroup.subtree_control"));
+        var wanted = s_v2Controllers.Where(c => available.Contains(c) && !enabled.Contains(c)).ToArray();
+        if (wanted.Length == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            CgroupFiles.Write(directory, "cgroup.subtree_control", string.Join(' ', wanted.Select(c => "+" + c)));
+        }
+        catch (CgroupException)
+        {
+            // EBUSY when the parent has processes of its own (no internal processes in v2): see above.
+        }
+    }
+
+    private static string[] Words(string? text) =>
+        (text ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
 
     private IEnumerable<FsNode> Nodes(FsCgroupsPath path)
     {

@@ -11,6 +11,7 @@ using WasmKata.Linux;
 using WasmKata.Linux.Process;
 using WasmKata.Shim.Events;
 using WasmKata.Shim.Hosting;
+using WasmKata.Shim.Inspection;
 using WasmKata.Shim.Service;
 using WasmKata.Shim.Ttrpc;
 
@@ -73,6 +74,7 @@ internal static class ServeAction
                     });
                     builder.WithActors((system, registry) =>
                         registry.Register<SandboxMarker>(system.ActorOf(SandboxProtocol.Props(engine, sink, settings, lifetime), "sandbox")));
+                    builder.WithInspection(new InspectionOptions { ShimId = args.Id, Namespace = args.Namespace, Bundle = bundle });
                 }))
                 .Build();
             await host.StartAsync();
