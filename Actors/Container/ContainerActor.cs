@@ -7,6 +7,7 @@ using WasmKata.Actors.Persist;
 using WasmKata.Actors.Process;
 using WasmKata.Config;
 using WasmKata.Linux.Mounts;
+using WasmKata.Linux.Namespaces;
 using static WasmKata.Actors.TaskProtocol;
 using static WasmKata.Actors.Process.WasmProcessProtocol;
 
@@ -36,9 +37,11 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private bool _deleted;
     private int _execCounter;
     private readonly StateStore _store;
+    private readonly SandboxNamespaces _namespaces;
 
-    public ContainerActor(CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings)
+    public ContainerActor(CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings, SandboxNamespaces namespaces)
     {
+        _namespaces = namespaces;
         _create = create;
         _events = events;
         _engine = engine;
@@ -355,7 +358,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
 
     private void Spawn(string execId, string module, GuestConfig config, Stdio stdio)
     {
-        var launch = new Launch(Id, execId, module, config, stdio);
+        var launch = new Launch(Id, execId, module, config, stdio) { Namespaces = _namespaces };
         var name = execId == Init ? "init" : $"exec-{++_execCounter}";
         var actor = Context.ActorOf(WasmProcessProtocol.Props(launch, _engine, _settings), name);
         Context.Watch(actor);

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using WasmKata.Actors.Engine;
+using WasmKata.Linux.Namespaces;
 
 namespace WasmKata.Actors.Container;
 
@@ -7,8 +8,9 @@ namespace WasmKata.Actors.Container;
 public static class ContainerProtocol
 {
     /// <summary>The actor that carries out <paramref name="create"/> and answers <paramref name="replyTo"/>.</summary>
-    public static Props Props(TaskProtocol.CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings) =>
-        Akka.Actor.Props.Create(() => new ContainerActor(create, replyTo, events, engine, settings));
+    public static Props Props(
+        TaskProtocol.CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings, SandboxNamespaces namespaces) =>
+        Akka.Actor.Props.Create(() => new ContainerActor(create, replyTo, events, engine, settings, namespaces));
 
     /// <summary>The container was deleted and released its rootfs; it stops next.</summary>
     public sealed record ContainerDeleted(string ContainerId);

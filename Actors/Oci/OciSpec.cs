@@ -45,6 +45,14 @@ public sealed record OciLinux
 {
     public OciResources? Resources { get; init; }
     public string? CgroupsPath { get; init; }
+    public IReadOnlyList<OciNamespace>? Namespaces { get; init; }
+}
+
+/// <summary>One of <c>linux.namespaces</c>: a type, and a path to join (empty: create).</summary>
+public sealed record OciNamespace
+{
+    public string? Type { get; init; }
+    public string? Path { get; init; }
 }
 
 /// <summary><c>linux.resources</c>, also the payload of <c>Update</c>.</summary>

@@ -1,4 +1,5 @@
 using Akka.Actor;
+using WasmKata.Linux.Namespaces;
 using WasmKata.Actors.Engine;
 using LinuxSelf = WasmKata.Linux.Self;
 
@@ -22,10 +23,11 @@ internal sealed class GuestThread
     /// <summary>Starts the thread; it tells <paramref name="owner"/> <see cref="WasmProcessProtocol.GuestReady"/> or
     /// <see cref="WasmProcessProtocol.GuestFailed"/>, then after Start <see cref="WasmProcessProtocol.GuestFinished"/>.</summary>
     public static GuestThread Launch(
-        WasmEngine engine, string modulePath, GuestConfig config, GuestStdio stdio, IActorRef owner, Action afterInstantiate, string name)
+        WasmEngine engine, string modulePath, GuestConfig config, GuestStdio stdio, IActorRef owner, Action afterInstantiate, string name,
+        SandboxNamespaces namespaces)
     {
         var guestThread = new GuestThread();
-        var thread = new Thread(() => guestThread.Body(engine, modulePath, config, stdio, owner, afterInstantiate), 8 << 20)
+        var thread = new Thread(() => guestThread.Body(engine, modulePath, config, stdio, owner, afterInstantiate, namespaces), 8 << 20)
         {
             IsBackground = true,
             Name = name,
@@ -55,12 +57,14 @@ internal sealed class GuestThread
     public long MemoryBytes => Volatile.Read(ref _guest)?.MemoryBytes ?? 0;
 
     private void Body(
-        WasmEngine engine, string modulePath, GuestConfig config, GuestStdio stdio, IActorRef owner, Action afterInstantiate)
+        WasmEngine engine, string modulePath, GuestConfig config, GuestStdio stdio, IActorRef owner, Action afterInstantiate,
+        SandboxNamespaces namespaces)
     {
         var tid = (uint)LinuxSelf.GetThreadId();
         Guest guest;
         try
         {
+            namespaces.Enter();
             var module = engine.Load(modulePath);
             guest = engine.CreateGuest(module, config, stdio);
             guest.Instantiate();

@@ -61,7 +61,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         var pipe = _stdinPipe;
         _guest = GuestThread.Launch(
             _engine, _launch.ModulePath, _launch.Guest, new GuestStdio(stdinPath, stdout, stderr), Self,
-            () => pipe?.ReleaseReadEnd(), $"guest {_launch.ContainerId}/{ExecId}");
+            () => pipe?.ReleaseReadEnd(), $"guest {_launch.ContainerId}/{ExecId}", _launch.Namespaces);
     }
 
     protected override void PostStop()

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using WasmKata.Actors.Engine;
+using WasmKata.Linux.Namespaces;
 
 namespace WasmKata.Actors.Process;
 
@@ -7,7 +8,11 @@ namespace WasmKata.Actors.Process;
 public static class WasmProcessProtocol
 {
     /// <summary>Everything needed to run one guest.</summary>
-    public sealed record Launch(string ContainerId, string ExecId, string ModulePath, GuestConfig Guest, TaskProtocol.Stdio Stdio);
+    public sealed record Launch(string ContainerId, string ExecId, string ModulePath, GuestConfig Guest, TaskProtocol.Stdio Stdio)
+    {
+        /// <summary>The sandbox's shared namespaces, entered by the guest thread before anything else.</summary>
+        public SandboxNamespaces Namespaces { get; init; } = SandboxNamespaces.None;
+    }
 
     /// <summary>The actor for <paramref name="launch"/>; it reports <see cref="ProcessReady"/> or <see cref="ProcessFailed"/> to its parent.</summary>
     public static Props Props(Launch launch, WasmEngine engine, RuntimeSettings settings) =>

@@ -4,6 +4,8 @@ using Akka.Event;
 using WasmKata.Actors.Container;
 using WasmKata.Actors.Engine;
 using WasmKata.Actors.Events;
+using WasmKata.Actors.Oci;
+using WasmKata.Linux.Namespaces;
 using WasmKata.Actors.Signals;
 using static WasmKata.Actors.Sandbox.SandboxProtocol;
 using static WasmKata.Actors.TaskProtocol;
@@ -25,6 +27,7 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
     private IActorRef _events = ActorRefs.Nobody;
     private long _counter;
     private bool _stopping;
+    private SandboxNamespaces? _namespaces;
     private int _awaitingExits;
 
     public SandboxActor(WasmEngine engine, IEventSink sink, RuntimeSettings settings, IShimLifetime lifetime)
@@ -73,6 +76,8 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    protected override void PostStop() => _namespaces?.Dispose();
+
     protected override void PreStart()
     {
         Context.ActorOf(SignalWatcherProtocol.Props(), "signals");
@@ -96,10 +101,45 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
             Sender.Tell(new Failure(FailureCode.AlreadyExists, $"container {create.ContainerId}: already exists"));
             return;
         }
+        if (EnsureNamespaces(create.Bundle) is { } failed)
+        {
+            Sender.Tell(failed);
+            return;
+        }
         var name = $"{SafeName().Replace(create.ContainerId, "_")}-{++_counter}";
-        var container = Context.ActorOf(ContainerProtocol.Props(create, Sender, _events, _engine, _settings), name);
+        var container = Context.ActorOf(ContainerProtocol.Props(create, Sender, _events, _engine, _settings, _namespaces!), name);
         Context.Watch(container);
         _containers[create.ContainerId] = container;
+    }
+
+    /// <summary>The first container's spec decides the sandbox's namespaces; later containers share them.</summary>
+    private Failure? EnsureNamespaces(string bundle)
+    {
+        if (_namespaces is not null)
+            return null;
+        OciSpec spec;
+        try
+        {
+            spec = OciJson.ReadSpec(bundle);
+        }
+        catch (OciSpecException)
+        {
+            return null; // the container reports the bad spec itself
+        }
+        var requests = (spec.Linux?.Namespaces ?? [])
+            .Where(n => n.Type is not null)
+            .Select(n => new NamespaceRequest(n.Type!, n.Path ?? ""));
+        // CRI points app containers at /proc/<sandbox pid>/ns/..., and the sandbox "process" is this shim.
+        var self = $"/proc/{Environment.ProcessId}/";
+        try
+        {
+            _namespaces = SandboxNamespaces.Create(requests, spec.Hostname, path => path.StartsWith(self, StringComparison.Ordinal));
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new Failure(FailureCode.InvalidArgument, $"cannot set up the sandbox's namespaces: {e.Message}");
+        }
     }
 
     private void Route(ITaskCommand command)

@@ -95,6 +95,33 @@ public sealed class SandboxActorSpec : TestKit
     }
 
     [Fact]
+    [Trait("Requires", "root")]
+    public async Task Guests_of_a_sandbox_must_share_its_own_uts_ipc_and_network_namespaces()
+    {
+        var first = new TestBundle(Wat.Sleep, hostname: "wk-sandbox", namespaces: ["uts", "ipc", "network", "pid", "mount"]);
+        _bundles.Add(first);
+        var firstPid = await Create("ns1", first);
+        await Ask<Started>(new StartTask("ns1", ""));
+        var secondPid = await Create("ns2", Bundle(Wat.Sleep));
+        await Ask<Started>(new StartTask("ns2", ""));
+        foreach (var ns in new[] { "uts", "ipc", "net" })
+        {
+            var shim = new FileInfo($"/proc/self/ns/{ns}").LinkTarget;
+            var guest = new FileInfo($"/proc/self/task/{firstPid}/ns/{ns}").LinkTarget;
+            Assert.StartsWith(ns + ":[", guest);
+            Assert.NotEqual(shim, guest);
+            Assert.Equal(guest, new FileInfo($"/proc/self/task/{secondPid}/ns/{ns}").LinkTarget);
+        }
+        var hostname = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(
+            "nsenter", [$"--uts=/proc/{Environment.ProcessId}/task/{firstPid}/ns/uts", "hostname"])
+            { RedirectStandardOutput = true })!;
+        Assert.Equal("wk-sandbox", (await hostname.StandardOutput.ReadToEndAsync()).Trim());
+        Assert.NotEqual("wk-sandbox", Environment.MachineName);
+        await Ask<Done>(new KillTask("ns1", "", 9, true));
+        await Ask<Done>(new KillTask("ns2", "", 9, true));
+    }
+
+    [Fact]
     public async Task State_must_be_saved_while_the_container_lives_and_removed_on_delete()
     {
         var store = new WasmKata.Actors.Persist.StateStore(_stateRoot);

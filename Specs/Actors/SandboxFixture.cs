@@ -7,7 +7,7 @@ namespace WasmKata.Specs.Actors;
 /// <summary>A bundle on disk as containerd lays it out: config.json and a rootfs holding the module.</summary>
 internal sealed class TestBundle : IDisposable
 {
-    public TestBundle(string wat, string[]? args = null, string[]? env = null, long? memoryLimit = null)
+    public TestBundle(string wat, string[]? args = null, string[]? env = null, long? memoryLimit = null, string? hostname = null, string[]? namespaces = null)
     {
         Path = Directory.CreateTempSubdirectory("wk-bundle-").FullName;
         Rootfs = System.IO.Path.Combine(Path, "rootfs");
@@ -18,7 +18,12 @@ internal sealed class TestBundle : IDisposable
             ociVersion = "1.0.2",
             process = new { args = args ?? ["/app.wasm"], env = env ?? ["PATH=/bin"], cwd = "/" },
             root = new { path = "rootfs" },
-            linux = new { resources = new { memory = new { limit = memoryLimit } } },
+            hostname,
+            linux = new
+            {
+                resources = new { memory = new { limit = memoryLimit } },
+                namespaces = (namespaces ?? []).Select(n => new { type = n }).ToArray(),
+            },
         };
         File.WriteAllText(System.IO.Path.Combine(Path, "config.json"), JsonSerializer.Serialize(spec));
         StdoutFile = System.IO.Path.Combine(Path, "stdout.log");
