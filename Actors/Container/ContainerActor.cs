@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using WasmKata.Actors.Engine;
+using WasmKata.Actors.Hooks;
 using WasmKata.Actors.Events;
 using WasmKata.Actors.Oci;
 using WasmKata.Actors.Persist;
@@ -38,6 +39,8 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private int _execCounter;
     private readonly StateStore _store;
     private readonly SandboxNamespaces _namespaces;
+    private readonly CancellationTokenSource _stop = new();
+    private OciHooks _hooks = OciHooks.Empty;
 
     public ContainerActor(CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings, SandboxNamespaces namespaces)
     {
@@ -62,6 +65,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             // A bad configuration.toml is refused here, at Create, with the file, key and value in the message.
             ConfigLoader.Load(_create.ConfigPath);
             _spec = OciJson.ReadSpec(_create.Bundle);
+            _hooks = HookSpec.Read(_create.Bundle);
             _rootfs = GuestPlan.RootfsPath(_spec, _create.Bundle);
             if (_create.Rootfs.Count > 0)
             {
@@ -86,6 +90,8 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
 
     protected override void PostStop()
     {
+        _stop.Cancel();
+        _stop.Dispose();
         if (_deleted || _processes.GetValueOrDefault(Init)?.Phase is null or Phase.Preparing)
             _store.Remove(_settings.Namespace, Id);
         if (_mounted)
@@ -113,6 +119,18 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         Receive<ProcessReady>(ready =>
         {
             _processes[Init] = _processes[Init] with { Pid = ready.Pid, Phase = Phase.Created };
+            // OCI order: the create-time hooks run once the process exists and before Create returns.
+            RunCreateHooks(ready.Pid).PipeTo(Self, success: () => new HooksPassed(HookKind.CreateContainer),
+                failure: e => new HooksFailed(HookKind.CreateContainer, e.Message));
+        });
+        Receive<HooksFailed>(failed =>
+        {
+            RunPoststop();
+            FailCreate(new Failure(FailureCode.FailedPrecondition, failed.Message));
+        });
+        Receive<HooksPassed>(_ =>
+        {
+            var ready = _processes[Init];
             try
             {
                 Persist();
@@ -136,6 +154,13 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private void Active()
     {
         Receive<StartTask>(OnStart);
+        Receive<StartHooksPassed>(passed => StartProcess(_processes[Init], passed.ReplyTo));
+        Receive<StartHooksFailed>(failed =>
+        {
+            // A failed startContainer hook fails Start and ends the container, as runc does.
+            failed.ReplyTo.Tell(new Failure(FailureCode.FailedPrecondition, failed.Message));
+            Signal(_processes[Init], 9);
+        });
         Receive<QueryState>(q => WithProcess(q.ExecId, p => Sender.Tell(View(p))));
         Receive<WaitTask>(OnWait);
         Receive<KillTask>(OnKill);
@@ -165,15 +190,35 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             Sender.Tell(failure);
             return;
         }
+        if (process.ExecId == Init && _hooks.For(HookKind.StartContainer).Count > 0)
+        {
+            var replyTo = Sender;
+            RunHooks(HookKind.StartContainer, OciStatus.Created, process.Pid).PipeTo(Self,
+                success: _ => new StartHooksPassed(replyTo), failure: e => new StartHooksFailed(replyTo, e.Message));
+            return;
+        }
+        StartProcess(process, Sender);
+    });
+
+    private void StartProcess(ProcessRecord process, IActorRef replyTo)
+    {
+        if (process.Phase != Phase.Created)
+        {
+            replyTo.Tell(Lifecycle.CheckStart(process, process.ExecId == Init, _processes[Init].Phase) ?? new Failure(FailureCode.Internal, "bad state"));
+            return;
+        }
         _processes[process.ExecId] = process with { Phase = Phase.Running };
         _actors[process.ExecId].Tell(WasmProcessProtocol.Start.Instance);
         if (process.ExecId == Init)
+        {
             TryPersist();
+            LogFailures(RunHooks(HookKind.Poststart, OciStatus.Running, process.Pid));
+        }
         _events.Tell(process.ExecId == Init
             ? new TaskStarted(Id, process.Pid)
             : new TaskExecStarted(Id, process.ExecId, process.Pid));
-        Sender.Tell(new Started(process.Pid));
-    });
+        replyTo.Tell(new Started(process.Pid));
+    }
 
     private void OnWait(WaitTask wait) => WithProcess(wait.ExecId, process =>
     {
@@ -258,6 +303,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         }
         _deleted = true;
         _store.Remove(_settings.Namespace, Id);
+        RunPoststop();
         _events.Tell(new TaskDeleted(Id, "", exited.Pid, exited.ExitStatus, exited.ExitedAt));
         replyTo.Tell(exited);
         Context.Parent.Tell(new ContainerProtocol.ContainerDeleted(Id));
@@ -365,6 +411,47 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         _actors[execId] = actor;
         _processes[execId] = new ProcessRecord(execId, 0, Phase.Preparing, stdio);
     }
+
+    private async Task RunCreateHooks(uint pid)
+    {
+        foreach (var kind in new[] { HookKind.Prestart, HookKind.CreateRuntime, HookKind.CreateContainer })
+            await RunHooks(kind, OciStatus.Creating, pid);
+    }
+
+    private Task<IReadOnlyList<HookFailedException>> RunHooks(HookKind kind, OciStatus status, uint pid) =>
+        HookRunner.RunAsync(kind, _hooks.For(kind),
+            new OciState { Id = Id, Status = status, Pid = (int)pid, Bundle = _create.Bundle, Annotations = _spec.Annotations },
+            _stop.Token);
+
+    /// <summary>poststop runs after the container is gone; its failures are only logged.</summary>
+    private void RunPoststop()
+    {
+        if (_hooks.For(HookKind.Poststop).Count == 0)
+            return;
+        // Not tied to this actor's life: the container stops right after, and poststop must still run to its end.
+        LogFailures(HookRunner.RunAsync(HookKind.Poststop, _hooks.For(HookKind.Poststop),
+            new OciState { Id = Id, Status = OciStatus.Stopped, Bundle = _create.Bundle, Annotations = _spec.Annotations }));
+    }
+
+    private void LogFailures(Task<IReadOnlyList<HookFailedException>> hooks)
+    {
+        var log = _log;
+        var id = Id;
+        hooks.ContinueWith(t =>
+        {
+            var failures = t.IsFaulted ? [t.Exception!.GetBaseException()] : t.IsCanceled ? [] : t.Result.Cast<Exception>().ToList();
+            foreach (var failure in failures)
+                log.Warning("{Container}: {Hook}", id, failure.Message);
+        }, TaskScheduler.Default);
+    }
+
+    private sealed record HooksPassed(HookKind Kind);
+
+    private sealed record HooksFailed(HookKind Kind, string Message);
+
+    private sealed record StartHooksPassed(IActorRef ReplyTo);
+
+    private sealed record StartHooksFailed(IActorRef ReplyTo, string Message);
 
     private void Persist()
     {

@@ -6,6 +6,7 @@ using WasmKata.Actors.Engine;
 using WasmKata.Actors.Events;
 using WasmKata.Actors.Oci;
 using WasmKata.Linux.Namespaces;
+using WasmKata.Linux.Process;
 using WasmKata.Actors.Signals;
 using static WasmKata.Actors.Sandbox.SandboxProtocol;
 using static WasmKata.Actors.TaskProtocol;
@@ -55,7 +56,8 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
                 Forget(id);
         });
         Receive<SignalWatcherProtocol.ShutdownSignalled>(OnShutdownSignal);
-        Receive<SignalWatcherProtocol.ChildSignalled>(_ => { });
+        // Hooks that double-fork leave orphans with us (the shim is a child subreaper): reap them.
+        Receive<SignalWatcherProtocol.ChildSignalled>(_ => ChildReaper.ReapOrphans());
         Receive<Exited>(_ =>
         {
             if (_stopping && --_awaitingExits == 0)

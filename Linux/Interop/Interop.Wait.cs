@@ -7,6 +7,7 @@ internal static partial class Interop
     internal const int P_PID = 1;
     internal const int P_PIDFD = 3;
     internal const int WEXITED = 4;
+    internal const int WNOWAIT = 0x01000000;
 
     internal const int CLD_EXITED = 1;
     internal const int CLD_KILLED = 2;

@@ -11,6 +11,7 @@ public static class ChildReaper
     // Spawning and claiming happen under this gate, so a reap can never slip in between posix_spawn and the claim.
     private static readonly Lock s_gate = new();
     private static readonly HashSet<int> s_claimed = [];
+    private static readonly bool s_hasChildrenFiles = File.Exists($"/proc/self/task/{Environment.ProcessId}/children");
 
     /// <summary>Pids of natively spawned children whose owner will reap them itself (e.g. running OCI hooks).</summary>
     public static IReadOnlyCollection<int> Claimed
@@ -37,10 +38,9 @@ public static class ChildReaper
     /// </remarks>
     public static int ReapOrphans(IReadOnlySet<int>? exclude = null)
     {
-        var self = Environment.ProcessId;
         var session = Interop.GetSid(0);
         var reaped = 0;
-        foreach (var pid in ZombieChildren(self, session))
+        foreach (var pid in ListChildren())
         {
             if (exclude?.Contains(pid) == true)
             {
@@ -49,8 +49,8 @@ public static class ChildReaper
 
             lock (s_gate)
             {
-                // Re-checked under the gate: the pid could have been reaped by its owner and reused in between.
-                if (s_claimed.Contains(pid) || !IsReapable(pid, self, session))
+                // Checked under the gate, where no claimed child can appear or be reaped by its owner.
+                if (s_claimed.Contains(pid) || !IsReapableOrphan(pid, session))
                 {
                     continue;
                 }
@@ -90,14 +90,47 @@ public static class ChildReaper
         }
     }
 
-    /// <summary>Zombie children of <paramref name="self"/> outside <paramref name="session"/>, from a scan of /proc.</summary>
-    private static List<int> ZombieChildren(int self, int session)
+    /// <summary>
+    /// Pids of this process's children, living or not: from every thread's <c>children</c> file (a subreaper's orphans
+    /// are adopted by one of its threads), or, on kernels built without CONFIG_PROC_CHILDREN, from a scan of /proc.
+    /// </summary>
+    internal static IReadOnlyCollection<int> ListChildren() => s_hasChildrenFiles ? ListFromTaskFiles() : ListFromProcScan();
+
+    internal static IReadOnlyCollection<int> ListFromTaskFiles()
     {
+        var found = new HashSet<int>();
+        foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText(task + "/children");
+            }
+            catch (IOException)
+            {
+                continue; // The thread exited; its children moved to a thread we read anyway.
+            }
+
+            foreach (var field in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (int.TryParse(field, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+                {
+                    found.Add(pid);
+                }
+            }
+        }
+
+        return found;
+    }
+
+    internal static IReadOnlyCollection<int> ListFromProcScan()
+    {
+        var self = Environment.ProcessId;
         var found = new List<int>();
         foreach (var entry in Directory.EnumerateDirectories("/proc"))
         {
-            var name = entry.AsSpan(6);
-            if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && IsReapable(pid, self, session))
+            if (int.TryParse(entry.AsSpan(6), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                && TryReadStat(pid, out var stat) && stat.ParentPid == self)
             {
                 found.Add(pid);
             }
@@ -106,8 +139,19 @@ public static class ChildReaper
         return found;
     }
 
-    private static bool IsReapable(int pid, int self, int session) =>
-        TryReadStat(pid, out var stat) && stat.State == 'Z' && stat.ParentPid == self && stat.Session != session;
+    /// <summary>A child of ours that has exited (peeked with WNOWAIT, so nothing is consumed) outside <paramref name="session"/>.</summary>
+    private static unsafe bool IsReapableOrphan(int pid, int session)
+    {
+        // getsid(2) still answers for a zombie: it keeps its session until reaped.
+        var sid = Interop.GetSid(pid);
+        if (sid < 0 || sid == session)
+        {
+            return false;
+        }
+
+        var info = default(Interop.SigInfo);
+        return Interop.WaitId(Interop.P_PID, (uint)pid, &info, Interop.WEXITED | Interop.WNOHANG | Interop.WNOWAIT) == 0 && info.Pid == pid;
+    }
 
     private static bool TryReadStat(int pid, out ProcStat stat)
     {

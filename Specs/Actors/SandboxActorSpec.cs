@@ -122,6 +122,49 @@ public sealed class SandboxActorSpec : TestKit
     }
 
     [Fact]
+    public async Task Hooks_must_run_at_their_points_with_the_state_on_stdin()
+    {
+        var bundle = Bundle(Wat.PrintAndExit("x", 0));
+        string Out(string name) => Path.Combine(bundle.Path, name);
+        bundle.AddHooks("createRuntime", $"cat > {Out("createRuntime.json")}");
+        bundle.AddHooks("startContainer", $"cat > {Out("startContainer.json")}");
+        bundle.AddHooks("poststop", $"cat > {Out("poststop.json")}");
+        var pid = await Create("hooked", bundle);
+        var created = WasmKata.Actors.Hooks.OciState.Parse(File.ReadAllText(Out("createRuntime.json")));
+        Assert.Equal(("hooked", WasmKata.Actors.Hooks.OciStatus.Creating, (int)pid, bundle.Path), (created.Id, created.Status, created.Pid, created.Bundle));
+        Assert.False(File.Exists(Out("startContainer.json")));
+        await Ask<Started>(new StartTask("hooked", ""));
+        Assert.Equal(WasmKata.Actors.Hooks.OciStatus.Created, WasmKata.Actors.Hooks.OciState.Parse(File.ReadAllText(Out("startContainer.json"))).Status);
+        await Ask<Exited>(new WaitTask("hooked", ""));
+        await Ask<Exited>(new DeleteTask("hooked", ""));
+        await AwaitAssertAsync(() => Assert.Equal(WasmKata.Actors.Hooks.OciStatus.Stopped,
+            WasmKata.Actors.Hooks.OciState.Parse(File.ReadAllText(Out("poststop.json"))).Status), Long);
+    }
+
+    [Fact]
+    public async Task A_failing_create_hook_must_fail_create_with_its_error_and_leave_nothing()
+    {
+        var bundle = Bundle(Wat.Sleep);
+        bundle.AddHooks("createContainer", "echo no network for you >&2; exit 3");
+        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask("badhook", bundle.Path, [], Stdio.None), Long));
+        Assert.Contains("createContainer", failure.Message);
+        Assert.Contains("no network for you", failure.Message);
+        await AwaitAssertAsync(() => Assert.IsType<Failure>(_sandbox.Ask<object>(new QueryState("badhook", ""), Long).Result));
+        Assert.False(Directory.Exists(new WasmKata.Actors.Persist.StateStore(_stateRoot).DirectoryOf("spec", "badhook")));
+    }
+
+    [Fact]
+    public async Task A_failing_start_hook_must_fail_start_and_end_the_container()
+    {
+        var bundle = Bundle(Wat.Sleep);
+        bundle.AddHooks("startContainer", "exit 1");
+        await Create("badstart", bundle);
+        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new StartTask("badstart", ""), Long));
+        Assert.Contains("startContainer", failure.Message);
+        Assert.Equal(137u, (await Ask<Exited>(new WaitTask("badstart", ""))).ExitStatus);
+    }
+
+    [Fact]
     public async Task State_must_be_saved_while_the_container_lives_and_removed_on_delete()
     {
         var store = new WasmKata.Actors.Persist.StateStore(_stateRoot);

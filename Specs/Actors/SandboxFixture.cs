@@ -31,6 +31,20 @@ internal sealed class TestBundle : IDisposable
 
     public string Path { get; }
 
+    /// <summary>Adds OCI hooks: each a /bin/sh script body, run with the state JSON on stdin.</summary>
+    public void AddHooks(string kind, params string[] scripts)
+    {
+        var configPath = System.IO.Path.Combine(Path, "config.json");
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        var hooks = config["hooks"]?.AsObject() ?? new System.Text.Json.Nodes.JsonObject();
+        var list = new System.Text.Json.Nodes.JsonArray();
+        foreach (var script in scripts)
+            list.Add(new System.Text.Json.Nodes.JsonObject { ["path"] = "/bin/sh", ["args"] = new System.Text.Json.Nodes.JsonArray("sh", "-c", script), ["timeout"] = 10 });
+        hooks[kind] = list;
+        config["hooks"] = hooks;
+        File.WriteAllText(configPath, config.ToJsonString());
+    }
+
     public string Rootfs { get; }
 
     public string StdoutFile { get; }
