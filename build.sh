@@ -186,6 +186,10 @@ cmd_demo() {
 # the table goes to out/bench/results.md. Arguments go to bench.sh (--quick, --only SECTION,...).
 cmd_bench() {
   wasmkata_ensure_deps
+  if ! command -v perf >/dev/null && ((EUID == 0)); then
+    log "installing linux-perf (only the cold-start breakdown needs it)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends linux-perf </dev/null || true
+  fi
   cmd_build
   BENCH_COMMAND="./build.sh bench${*:+ $*}" bash "$REPO/Specs/Bench/bench.sh" \
     --shim-dir "$OUT/bin" --guests "$OUT/guests" --out "$OUT/bench" "$@"
