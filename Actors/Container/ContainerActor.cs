@@ -486,6 +486,8 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private void FailCreate(Failure failure)
     {
         _log.Warning("{Container}: create failed: {Message}", Id, failure.Message);
+        // The sandbox forgets the id before the client hears of the failure, so no later command reaches a dead actor.
+        Context.Parent.Tell(new ContainerProtocol.ContainerDeleted(Id));
         Reply(Init, failure);
         Context.Stop(Self);
     }

@@ -149,7 +149,7 @@ public sealed class SandboxActorSpec : TestKit
         var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask("badhook", bundle.Path, [], Stdio.None), Long));
         Assert.Contains("createContainer", failure.Message);
         Assert.Contains("no network for you", failure.Message);
-        await AwaitAssertAsync(() => Assert.IsType<Failure>(_sandbox.Ask<object>(new QueryState("badhook", ""), Long).Result));
+        Assert.Equal(FailureCode.NotFound, Assert.IsType<Failure>(await _sandbox.Ask<object>(new QueryState("badhook", ""), Long)).Code);
         Assert.False(Directory.Exists(new WasmKata.Actors.Persist.StateStore(_stateRoot).DirectoryOf("spec", "badhook")));
     }
 

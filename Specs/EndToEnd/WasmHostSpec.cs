@@ -60,6 +60,37 @@ public sealed class WasmHostSpec(ContainerdFixture fixture)
     }
 
     [Fact]
+    public async Task Oci_hooks_must_run_with_the_state_json_through_containerd()
+    {
+        var image = await fixture.Images.WasmAsync(new WasmImage("hello"));
+        var id = ContainerdFixture.NewId("hooks");
+        var created = Path.Combine(fixture.RunDir, $"{id}-createRuntime.json");
+        var stopped = Path.Combine(fixture.RunDir, $"{id}-poststop.json");
+        var generated = await Ctr.RunAsync("oci", "spec");
+        Assert.True(generated.ExitCode == 0, Ctr.Explain(generated));
+        var spec = System.Text.Json.Nodes.JsonNode.Parse(generated.StdoutText)!.AsObject();
+        spec["process"]!["args"] = new System.Text.Json.Nodes.JsonArray("/app.wasm");
+        spec["process"]!["terminal"] = false;
+        System.Text.Json.Nodes.JsonArray Hook(string output) =>
+            [new System.Text.Json.Nodes.JsonObject { ["path"] = "/bin/sh", ["args"] = new System.Text.Json.Nodes.JsonArray("sh", "-c", $"cat > {output}") }];
+        spec["hooks"] = new System.Text.Json.Nodes.JsonObject { ["createRuntime"] = Hook(created), ["poststop"] = Hook(stopped) };
+        var specPath = Path.Combine(fixture.RunDir, $"{id}-config.json");
+        await File.WriteAllTextAsync(specPath, spec.ToJsonString());
+
+        var run = await Ctr.RunAsync(Ctr.RunArgs(Ctr.WasmRuntime, image, id, ["--rm", "--config", specPath]));
+        Assert.True(run.ExitCode == 0 && run.StdoutText == "hello from wasm\n", Ctr.Explain(run));
+        using var state = JsonDocument.Parse(await File.ReadAllTextAsync(created));
+        Assert.Equal(id, state.RootElement.GetProperty("id").GetString());
+        Assert.Equal("creating", state.RootElement.GetProperty("status").GetString());
+        Assert.Equal(fixture.BundleDir(id), state.RootElement.GetProperty("bundle").GetString());
+        Assert.True(state.RootElement.GetProperty("pid").GetInt32() > 0);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!File.Exists(stopped) && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        Assert.True(File.Exists(stopped), "poststop hook did not run\n" + fixture.LogTail());
+    }
+
+    [Fact]
     public async Task Containers_with_one_sandbox_id_must_share_one_shim_until_the_last_is_deleted()
     {
         var image = await fixture.Images.WasmAsync(new WasmImage("sleep"));
