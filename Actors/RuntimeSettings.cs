@@ -18,6 +18,9 @@ public sealed record RuntimeSettings
     /// <summary>Where container state is persisted for recovery after a crash.</summary>
     public string StateRoot { get; init; } = Persist.StateStore.DefaultRootPath;
 
+    /// <summary>Whether SIGCHLD reaps orphaned children (the shim is a subreaper); specs sharing a process turn it off.</summary>
+    public bool ReapOrphans { get; init; } = true;
+
     /// <summary>Bytes a guest may write ahead of its slowest output reader before it is held back.</summary>
     public int OutputBufferBytes { get; init; } = 1 << 20;
 }

@@ -57,7 +57,11 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
         });
         Receive<SignalWatcherProtocol.ShutdownSignalled>(OnShutdownSignal);
         // Hooks that double-fork leave orphans with us (the shim is a child subreaper): reap them.
-        Receive<SignalWatcherProtocol.ChildSignalled>(_ => ChildReaper.ReapOrphans());
+        Receive<SignalWatcherProtocol.ChildSignalled>(_ =>
+        {
+            if (_settings.ReapOrphans)
+                ChildReaper.ReapOrphans();
+        });
         Receive<Exited>(_ =>
         {
             if (_stopping && --_awaitingExits == 0)

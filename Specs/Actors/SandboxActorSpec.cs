@@ -25,7 +25,7 @@ public sealed class SandboxActorSpec : TestKit
 
     public SandboxActorSpec(ITestOutputHelper output) : base("akka.loglevel = DEBUG", output)
     {
-        _sandbox = Sys.ActorOf(SandboxProtocol.Props(_engine, _sink, new RuntimeSettings { Namespace = "spec", StateRoot = _stateRoot }, _lifetime), "sandbox");
+        _sandbox = Sys.ActorOf(SandboxProtocol.Props(_engine, _sink, new RuntimeSettings { Namespace = "spec", StateRoot = _stateRoot, ReapOrphans = false }, _lifetime), "sandbox");
     }
 
     protected override void AfterAll()

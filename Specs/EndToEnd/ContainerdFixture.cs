@@ -65,14 +65,38 @@ public sealed class ContainerdFixture : IAsyncLifetime
     /// <summary>Stops containerd (SIGTERM; shims live on in their own sessions) and starts it again on the same state.</summary>
     public async Task RestartContainerdAsync()
     {
-        var pid = int.Parse(await File.ReadAllTextAsync(Path.Combine(RunDir, "containerd.pid")));
-        using (var old = System.Diagnostics.Process.GetProcessById(pid))
+        var pidFile = Path.Combine(RunDir, "containerd.pid");
+        var pid = int.Parse(await File.ReadAllTextAsync(pidFile));
+        WasmKata.Linux.Process.Signals.TrySend(pid, 15);
+        // Specs may make this test host a child subreaper, and then the old containerd lingers as our zombie:
+        // wait until it no longer runs, and drop its pid file so the start script does not mistake it for alive.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (IsRunning(pid) && DateTime.UtcNow < deadline)
         {
-            old.Kill(entireProcessTree: false);
-            await old.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+            await Task.Delay(50);
         }
 
+        if (IsRunning(pid))
+        {
+            throw new InvalidOperationException($"containerd {pid} did not stop within 20 s");
+        }
+
+        File.Delete(pidFile);
         await InitializeAsync();
+    }
+
+    /// <summary>Alive and not a zombie.</summary>
+    public static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     public async Task DisposeAsync()

@@ -42,28 +42,16 @@ public sealed class WasmHostSpec(ContainerdFixture fixture)
             await Task.Delay(100);
         Assert.Empty(ContainerdFixture.MountsUnder(bundle));
         Assert.False(Directory.Exists(StateDir(container.Id)), "state left behind after the crashed shim's delete");
-        Assert.False(IsRunning(shim), $"shim {shim} still runs");
-    }
-
-    /// <summary>Alive and not a zombie (a killed shim stays a zombie until its subreaper, containerd, reaps it).</summary>
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
-        }
-        catch (IOException)
-        {
-            return false;
-        }
+        Assert.False(ContainerdFixture.IsRunning(shim), $"shim {shim} still runs");
     }
 
     [Fact]
     public async Task Oci_hooks_must_run_with_the_state_json_through_containerd()
     {
-        var image = await fixture.Images.WasmAsync(new WasmImage("hello"));
         var id = ContainerdFixture.NewId("hooks");
+        // With --config, ctr takes the whole spec from the file and no image: the rootfs is a plain directory.
+        var rootfs = Directory.CreateDirectory(Path.Combine(fixture.RunDir, $"{id}-rootfs")).FullName;
+        await File.WriteAllBytesAsync(Path.Combine(rootfs, "app.wasm"), fixture.Images.GuestBytes("hello"));
         var created = Path.Combine(fixture.RunDir, $"{id}-createRuntime.json");
         var stopped = Path.Combine(fixture.RunDir, $"{id}-poststop.json");
         var generated = await Ctr.RunAsync("oci", "spec");
@@ -71,13 +59,14 @@ public sealed class WasmHostSpec(ContainerdFixture fixture)
         var spec = System.Text.Json.Nodes.JsonNode.Parse(generated.StdoutText)!.AsObject();
         spec["process"]!["args"] = new System.Text.Json.Nodes.JsonArray("/app.wasm");
         spec["process"]!["terminal"] = false;
+        spec["root"] = new System.Text.Json.Nodes.JsonObject { ["path"] = rootfs, ["readonly"] = false };
         System.Text.Json.Nodes.JsonArray Hook(string output) =>
             [new System.Text.Json.Nodes.JsonObject { ["path"] = "/bin/sh", ["args"] = new System.Text.Json.Nodes.JsonArray("sh", "-c", $"cat > {output}") }];
         spec["hooks"] = new System.Text.Json.Nodes.JsonObject { ["createRuntime"] = Hook(created), ["poststop"] = Hook(stopped) };
         var specPath = Path.Combine(fixture.RunDir, $"{id}-config.json");
         await File.WriteAllTextAsync(specPath, spec.ToJsonString());
 
-        var run = await Ctr.RunAsync(Ctr.RunArgs(Ctr.WasmRuntime, image, id, ["--rm", "--config", specPath]));
+        var run = await Ctr.RunAsync(["run", "--rm", "--config", specPath, "--runtime", Ctr.WasmRuntime, id]);
         Assert.True(run.ExitCode == 0 && run.StdoutText == "hello from wasm\n", Ctr.Explain(run));
         using var state = JsonDocument.Parse(await File.ReadAllTextAsync(created));
         Assert.Equal(id, state.RootElement.GetProperty("id").GetString());
@@ -111,12 +100,12 @@ public sealed class WasmHostSpec(ContainerdFixture fixture)
             var shim = Assert.Single(fixture.ShimProcesses().Except(before));
             await Ctr.ForceRemoveAsync(first);
             Assert.Equal("RUNNING", await Ctr.TaskStatusAsync(second));
-            Assert.True(IsRunning(shim), "the shared shim exited while it still served a container");
+            Assert.True(ContainerdFixture.IsRunning(shim), "the shared shim exited while it still served a container");
             await Ctr.ForceRemoveAsync(second);
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (IsRunning(shim) && DateTime.UtcNow < deadline)
+            while (ContainerdFixture.IsRunning(shim) && DateTime.UtcNow < deadline)
                 await Task.Delay(50);
-            Assert.False(IsRunning(shim), "the shim outlived its last container");
+            Assert.False(ContainerdFixture.IsRunning(shim), "the shim outlived its last container");
         }
         finally
         {
