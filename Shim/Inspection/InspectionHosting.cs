@@ -1,0 +1,33 @@
+using Akka;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using WasmKata.Actors.Inspection;
+
+namespace WasmKata.Shim.Inspection;
+
+/// <summary>Puts a shim daemon in the host's inspection cluster.</summary>
+public static class InspectionHosting
+{
+    /// <summary>
+    /// Creates the inspection actor next to the sandbox at once (so it sees every event), starts the cluster-enabled
+    /// inspection system in the background after <see cref="InspectionOptions.StartDelay"/>, and takes it down at the
+    /// start of the shim's coordinated shutdown. Serving containerd never waits for any of it.
+    /// </summary>
+    public static AkkaConfigurationBuilder WithInspection(this AkkaConfigurationBuilder builder, InspectionOptions options)
+    {
+        if (!options.Enabled)
+            return builder;
+        return builder.WithActors((system, _) =>
+        {
+            var identity = new ShimIdentity(Environment.ProcessId, options.ShimId, options.Namespace, options.Bundle, DateTimeOffset.UtcNow);
+            var inspection = system.ActorOf(InspectionProtocol.Props(options.SandboxPath, identity), "inspection");
+            var node = InspectionNode.Launch(options, inspection, Logging.GetLogger(system, "inspection"));
+            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "stop-inspection", async () =>
+            {
+                await node.StopAsync();
+                return Done.Instance;
+            });
+        });
+    }
+}
