@@ -5,7 +5,7 @@
 # containerd brings ctr and runc; clang/lld/wasi-libc/compiler-rt compile the C guests to wasm32-wasi;
 # wabt brings wat2wasm; busybox-static is the runc self-check image's only binary.
 
-WASMKATA_DEPS=(containerd wabt clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 busybox-static)
+WASMKATA_DEPS=(containerd wabt clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 busybox-static systemd dbus)
 
 wasmkata_missing_deps() {
   local pkg
