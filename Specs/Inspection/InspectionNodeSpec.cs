@@ -120,7 +120,7 @@ public sealed class InspectionNodeSpec : TestKit, IAsyncLifetime
             InspectionDirectory.Create(DirPath).Register(new ShimEntry(
                 stranger.Id, InspectionDirectory.ProcessStart(stranger.Id), port, "mute", "specs", DateTimeOffset.UtcNow));
 
-            var (code, stdout, stderr) = await Cli("ps", "--json", "--timeout", "1");
+            var (code, stdout, stderr) = await Cli("ps", "--json", "--timeout", "4");
 
             Assert.True(code == 0, stderr);
             Assert.Contains($"shim pid {stranger.Id} (sandbox mute, namespace specs, port {port}) did not answer", stderr);
