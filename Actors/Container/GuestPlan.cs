@@ -6,8 +6,6 @@ namespace WasmKata.Actors.Container;
 /// <summary>Turns an OCI process and rootfs into what the engine runs, as pure functions of the spec and the rootfs.</summary>
 public static class GuestPlan
 {
-    private const int MaxSymlinkHops = 40;
-
     /// <summary>The host directory of the container's root: <c>root.path</c>, relative to the bundle unless absolute.</summary>
     public static string RootfsPath(OciSpec spec, string bundle)
     {
@@ -93,37 +91,14 @@ public static class GuestPlan
     /// </summary>
     public static string ResolveInside(string rootfs, string guestPath)
     {
-        var pending = new Stack<string>(Split(guestPath).Reverse());
-        var resolved = new List<string>();
-        var hops = 0;
-        while (pending.TryPop(out var part))
+        try
         {
-            if (part == ".")
-                continue;
-            if (part == "..")
-            {
-                if (resolved.Count > 0)
-                    resolved.RemoveAt(resolved.Count - 1);
-                continue;
-            }
-            var host = Path.Combine(rootfs, Path.Combine([.. resolved, part]));
-            var info = new FileInfo(host);
-            if (info.Exists || Directory.Exists(host))
-            {
-                if (info.LinkTarget is { } target)
-                {
-                    if (++hops > MaxSymlinkHops)
-                        throw new GuestPlanException(FailureCode.InvalidArgument, $"too many symbolic links resolving {guestPath}");
-                    if (target.StartsWith('/'))
-                        resolved.Clear();
-                    foreach (var p in Split(target).Reverse())
-                        pending.Push(p);
-                    continue;
-                }
-            }
-            resolved.Add(part);
+            return RootfsPaths.Resolve(rootfs, guestPath);
         }
-        return resolved.Count == 0 ? rootfs : Path.Combine(rootfs, Path.Combine([.. resolved]));
+        catch (IOException e)
+        {
+            throw new GuestPlanException(FailureCode.InvalidArgument, e.Message);
+        }
     }
 
     private static string FindModule(string arg0, string cwd, IReadOnlyList<KeyValuePair<string, string>> env, string rootfs)
@@ -157,25 +132,7 @@ public static class GuestPlan
     private static IEnumerable<string> PathDirs(IReadOnlyList<KeyValuePair<string, string>> env) =>
         env.Where(e => e.Key == "PATH").SelectMany(e => e.Value.Split(':', StringSplitOptions.RemoveEmptyEntries)).Where(d => d.StartsWith('/'));
 
-    private static string NormalizeGuestPath(string path)
-    {
-        var parts = new List<string>();
-        foreach (var part in Split(path))
-        {
-            if (part == "..")
-            {
-                if (parts.Count > 0)
-                    parts.RemoveAt(parts.Count - 1);
-            }
-            else if (part != ".")
-            {
-                parts.Add(part);
-            }
-        }
-        return "/" + string.Join('/', parts);
-    }
-
-    private static string[] Split(string path) => path.Split('/', StringSplitOptions.RemoveEmptyEntries);
+    private static string NormalizeGuestPath(string path) => RootfsPaths.Normalize(path);
 }
 
 /// <summary>A process spec that cannot run as a wasm guest.</summary>
