@@ -25,32 +25,21 @@ public static class Daemon
         string workingDirectory,
         IReadOnlyDictionary<string, string>? extraEnv = null)
     {
-        ArgumentException.ThrowIfNullOrEmpty(executable);
-        ArgumentNullException.ThrowIfNull(argv);
         ArgumentNullException.ThrowIfNull(listenSocket);
-        ArgumentException.ThrowIfNullOrEmpty(workingDirectory);
-        if (!Path.IsPathRooted(executable))
-        {
-            throw new ArgumentException($"Executable '{executable}' must be an absolute path.", nameof(executable));
-        }
-
-        if (argv.Count == 0)
-        {
-            throw new ArgumentException("argv needs at least argv[0].", nameof(argv));
-        }
-
-        if (!Directory.Exists(workingDirectory))
-        {
-            throw new DirectoryNotFoundException($"Working directory '{workingDirectory}' for '{executable}' does not exist.");
-        }
-
-        using var nativeArgv = new NativeStringArray(argv);
-        using var nativeEnvp = new NativeStringArray(MergeEnvironment(extraEnv));
+        Spawner.Validate(executable, argv, workingDirectory);
         var added = false;
         listenSocket.DangerousAddRef(ref added);
         try
         {
-            return SpawnCore(executable, nativeArgv, nativeEnvp, (int)listenSocket.DangerousGetHandle(), workingDirectory);
+            // dup2 first, in case the socket sits on 0-2.
+            ChildFd[] fds =
+            [
+                ChildFd.Dup((int)listenSocket.DangerousGetHandle(), ListenerFd),
+                ChildFd.Open(0, DevNull, Interop.O_RDONLY),
+                ChildFd.Open(1, DevNull, Interop.O_WRONLY),
+                ChildFd.Open(2, DevNull, Interop.O_WRONLY),
+            ];
+            return Spawner.Spawn(executable, argv, MergeEnvironment(extraEnv), workingDirectory, fds, ListenerFd + 1);
         }
         finally
         {
@@ -63,72 +52,6 @@ public static class Daemon
 
     /// <summary>In the daemon: the listening socket inherited as <paramref name="fd"/>; same as <see cref="UnixListener.AdoptInherited"/>.</summary>
     public static Socket AdoptInheritedListener(int fd = ListenerFd) => UnixListener.AdoptInherited(fd);
-
-    private static unsafe int SpawnCore(string executable, NativeStringArray argv, NativeStringArray envp, int socketFd, string cwd)
-    {
-        var actions = NativeMemory.AllocZeroed(Interop.SpawnFileActionsSize);
-        var attr = NativeMemory.AllocZeroed(Interop.SpawnAttrSize);
-        var signals = NativeMemory.AllocZeroed(Interop.SigSetSize);
-        bool actionsReady = false, attrReady = false;
-        try
-        {
-            Check(Interop.SpawnFileActionsInit(actions), "posix_spawn_file_actions_init");
-            actionsReady = true;
-
-            // dup2 first, in case the socket sits on 0-2; glibc clears close-on-exec even when socketFd is already 3.
-            Check(Interop.SpawnFileActionsAddDup2(actions, socketFd, ListenerFd), "posix_spawn_file_actions_adddup2");
-            Check(Interop.SpawnFileActionsAddOpen(actions, 0, DevNull, Interop.O_RDONLY, 0), "posix_spawn_file_actions_addopen");
-            Check(Interop.SpawnFileActionsAddOpen(actions, 1, DevNull, Interop.O_WRONLY, 0), "posix_spawn_file_actions_addopen");
-            Check(Interop.SpawnFileActionsAddOpen(actions, 2, DevNull, Interop.O_WRONLY, 0), "posix_spawn_file_actions_addopen");
-
-            // Also catches fds without O_CLOEXEC, e.g. ones native libraries or our own parent left us.
-            Check(Interop.SpawnFileActionsAddCloseFrom(actions, ListenerFd + 1), "posix_spawn_file_actions_addclosefrom_np");
-            Check(Interop.SpawnFileActionsAddChdir(actions, cwd), "posix_spawn_file_actions_addchdir_np");
-
-            Check(Interop.SpawnAttrInit(attr), "posix_spawnattr_init");
-            attrReady = true;
-            Check(Interop.SpawnAttrSetFlags(attr, Interop.POSIX_SPAWN_SETSID | Interop.POSIX_SPAWN_SETSIGMASK | Interop.POSIX_SPAWN_SETSIGDEF),
-                "posix_spawnattr_setflags");
-            Interop.SigEmptySet(signals);
-            Check(Interop.SpawnAttrSetSigMask(attr, signals), "posix_spawnattr_setsigmask");
-
-            // .NET ignores SIGPIPE, and an ignored disposition survives exec; the daemon starts from defaults.
-            Interop.SigFillSet(signals);
-            Check(Interop.SpawnAttrSetSigDefault(attr, signals), "posix_spawnattr_setsigdefault");
-
-            var error = Interop.PosixSpawn(out var pid, executable, actions, attr, argv.Pointer, envp.Pointer);
-            if (error != 0)
-            {
-                UnixErrors.Throw(error, "posix_spawn", executable);
-            }
-
-            return pid;
-        }
-        finally
-        {
-            if (attrReady)
-            {
-                Interop.SpawnAttrDestroy(attr);
-            }
-
-            if (actionsReady)
-            {
-                Interop.SpawnFileActionsDestroy(actions);
-            }
-
-            NativeMemory.Free(signals);
-            NativeMemory.Free(attr);
-            NativeMemory.Free(actions);
-        }
-    }
-
-    private static void Check(int error, string operation)
-    {
-        if (error != 0)
-        {
-            UnixErrors.Throw(error, operation);
-        }
-    }
 
     private static List<string> MergeEnvironment(IReadOnlyDictionary<string, string>? extraEnv)
     {

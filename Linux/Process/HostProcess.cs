@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using WasmKata.Linux.Io;
 
 namespace WasmKata.Linux.Process;
@@ -63,27 +62,8 @@ public sealed class HostProcess : IDisposable
     /// </summary>
     public static HostProcess Start(string path, IReadOnlyList<string> argv, IReadOnlyList<string> environment, string workingDirectory)
     {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        ArgumentNullException.ThrowIfNull(argv);
         ArgumentNullException.ThrowIfNull(environment);
-        ArgumentException.ThrowIfNullOrEmpty(workingDirectory);
-        if (!System.IO.Path.IsPathRooted(path))
-        {
-            throw new ArgumentException($"Program '{path}' must be an absolute path.", nameof(path));
-        }
-
-        if (argv.Count == 0)
-        {
-            throw new ArgumentException("argv needs at least argv[0].", nameof(argv));
-        }
-
-        if (!Directory.Exists(workingDirectory))
-        {
-            throw new DirectoryNotFoundException($"Working directory '{workingDirectory}' for '{path}' does not exist.");
-        }
-
-        using var nativeArgv = new NativeStringArray(argv);
-        using var nativeEnvp = new NativeStringArray(environment);
+        Spawner.Validate(path, argv, workingDirectory);
         var (stdinRead, stdinWrite) = Pipes.CreateRaw();
         var (stdoutRead, stdoutWrite) = Pipes.CreateRaw();
         var (stderrRead, stderrWrite) = Pipes.CreateRaw();
@@ -95,8 +75,14 @@ public sealed class HostProcess : IDisposable
             using (stdoutWrite)
             using (stderrWrite)
             {
-                pid = ChildReaper.SpawnClaimed(() => Spawn(
-                    path, nativeArgv, nativeEnvp, stdinRead.DangerousFd, stdoutWrite.DangerousFd, stderrWrite.DangerousFd, workingDirectory));
+                // The pipe fds are above 2 (this process always has 0-2 open), so no dup2 clobbers a later source.
+                ChildFd[] fds =
+                [
+                    ChildFd.Dup(stdinRead.DangerousFd, 0),
+                    ChildFd.Dup(stdoutWrite.DangerousFd, 1),
+                    ChildFd.Dup(stderrWrite.DangerousFd, 2),
+                ];
+                pid = ChildReaper.SpawnClaimed(() => Spawner.Spawn(path, argv, environment, workingDirectory, fds, closeFrom: 3));
             }
 
             stdin = new AsyncFd(stdinWrite, $"stdin of {path}");
@@ -227,73 +213,6 @@ public sealed class HostProcess : IDisposable
             _exit = info.Code == Interop.CLD_EXITED ? new ChildExit(info.Status, null) : new ChildExit(null, info.Status);
             ChildReaper.Release(Pid);
             return _exit;
-        }
-    }
-
-    private static unsafe int Spawn(
-        string path, NativeStringArray argv, NativeStringArray envp, int stdinFd, int stdoutFd, int stderrFd, string cwd)
-    {
-        var actions = NativeMemory.AllocZeroed(Interop.SpawnFileActionsSize);
-        var attr = NativeMemory.AllocZeroed(Interop.SpawnAttrSize);
-        var signals = NativeMemory.AllocZeroed(Interop.SigSetSize);
-        bool actionsReady = false, attrReady = false;
-        try
-        {
-            Check(Interop.SpawnFileActionsInit(actions), "posix_spawn_file_actions_init");
-            actionsReady = true;
-
-            // The pipe fds are above 2: this process always has 0-2 open, so no dup2 can clobber a later source.
-            Check(Interop.SpawnFileActionsAddDup2(actions, stdinFd, 0), "posix_spawn_file_actions_adddup2");
-            Check(Interop.SpawnFileActionsAddDup2(actions, stdoutFd, 1), "posix_spawn_file_actions_adddup2");
-            Check(Interop.SpawnFileActionsAddDup2(actions, stderrFd, 2), "posix_spawn_file_actions_adddup2");
-            Check(Interop.SpawnFileActionsAddCloseFrom(actions, 3), "posix_spawn_file_actions_addclosefrom_np");
-            Check(Interop.SpawnFileActionsAddChdir(actions, cwd), "posix_spawn_file_actions_addchdir_np");
-
-            Check(Interop.SpawnAttrInit(attr), "posix_spawnattr_init");
-            attrReady = true;
-
-            // A session of its own: its orphans can be told apart from System.Diagnostics.Process children (see
-            // ChildReaper), and a timeout can kill the whole group.
-            Check(Interop.SpawnAttrSetFlags(attr, Interop.POSIX_SPAWN_SETSID | Interop.POSIX_SPAWN_SETSIGMASK | Interop.POSIX_SPAWN_SETSIGDEF),
-                "posix_spawnattr_setflags");
-            Interop.SigEmptySet(signals);
-            Check(Interop.SpawnAttrSetSigMask(attr, signals), "posix_spawnattr_setsigmask");
-
-            // .NET ignores SIGPIPE, and an ignored disposition survives exec.
-            Interop.SigFillSet(signals);
-            Check(Interop.SpawnAttrSetSigDefault(attr, signals), "posix_spawnattr_setsigdefault");
-
-            var error = Interop.PosixSpawn(out var pid, path, actions, attr, argv.Pointer, envp.Pointer);
-            if (error != 0)
-            {
-                UnixErrors.Throw(error, "posix_spawn", path);
-            }
-
-            return pid;
-        }
-        finally
-        {
-            if (attrReady)
-            {
-                Interop.SpawnAttrDestroy(attr);
-            }
-
-            if (actionsReady)
-            {
-                Interop.SpawnFileActionsDestroy(actions);
-            }
-
-            NativeMemory.Free(signals);
-            NativeMemory.Free(attr);
-            NativeMemory.Free(actions);
-        }
-    }
-
-    private static void Check(int error, string operation)
-    {
-        if (error != 0)
-        {
-            UnixErrors.Throw(error, operation);
         }
     }
 }
