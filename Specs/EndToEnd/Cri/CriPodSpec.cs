@@ -90,6 +90,21 @@ public sealed class CriPodSpec(CriFixture fixture)
     }
 
     [Fact]
+    public async Task ContainerStats_must_report_the_guests_linear_memory_and_cpu_time()
+    {
+        var image = await SayImageAsync();
+        await using var pod = await CriPod.RunAsync(fixture, "stats");
+        var app = await pod.RunContainerAsync("app", image, ["up", "", "3600"]);
+        await pod.WaitForStateAsync(app, ContainerState.ContainerRunning, Patience);
+
+        var stats = (await Client.Runtime.ContainerStatsAsync(new ContainerStatsRequest { ContainerId = app }, CriClient.Deadline())).Stats;
+        // A wasm page is 64 KiB: a running guest has at least one; kubelet's "kubectl top" reads the working set.
+        Assert.True(stats.Memory?.WorkingSetBytes?.Value >= 65536, stats.ToString());
+        Assert.True(stats.Memory.UsageBytes?.Value >= stats.Memory.WorkingSetBytes.Value, stats.ToString());
+        Assert.True(stats.Cpu?.UsageCoreNanoSeconds?.Value > 0, stats.ToString());
+    }
+
+    [Fact]
     public async Task StopContainer_must_end_a_sleeping_guest_with_SIGTERM_within_the_grace_period_and_with_SIGKILL_without_one()
     {
         var image = await SayImageAsync();
@@ -125,6 +140,8 @@ public sealed class CriPodSpec(CriFixture fixture)
         foreach (var id in ids)
             await pod.WaitForStateAsync(id, ContainerState.ContainerRunning, Patience);
         var shim = Assert.Single(fixture.ShimProcesses().Except(before));
+        Assert.True(File.Exists(fixture.ConventionalShimSocket(pod.Id)), "the pod's shim does not listen where expected");
+        Assert.True(Directory.Exists(Path.Combine("/run/wasmkata", fixture.Ctr.Namespace, ids[0])), "no saved state while running");
         await pod.WaitForLogAsync("one", 1);
 
         await pod.StopAsync();
@@ -160,6 +177,17 @@ public sealed class CriPodSpec(CriFixture fixture)
         var failure = await Assert.ThrowsAsync<RpcException>(() => CriPod.RunAsync(fixture, "badconf", CriFixture.BadConfigHandler));
         Assert.True(failure.Status.Detail.Contains(CriFixture.BadConfigKey) && failure.Status.Detail.Contains(fixture.BadConfigPath),
             failure.Status.Detail);
+    }
+
+    [Fact]
+    public async Task A_container_whose_entrypoint_is_not_wasm_must_be_refused_at_StartContainer_saying_why()
+    {
+        var busybox = await fixture.Images.BusyboxAsync();
+        await using var pod = await CriPod.RunAsync(fixture, "native");
+        var id = await pod.CreateContainerAsync("sh", busybox, ["-c", "echo native"]);
+        var refused = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Client.Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = id }, CriClient.Deadline()));
+        Assert.Contains("is not a WebAssembly module", refused.Status.Detail);
     }
 
     // say.wasm at /app.wasm: prints argv[1] on stdout, argv[2] on stderr, sleeps argv[3] s, exits argv[4];
