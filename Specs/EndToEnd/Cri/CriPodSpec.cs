@@ -69,7 +69,7 @@ public sealed class CriPodSpec(CriFixture fixture)
     }
 
     [Fact]
-    public async Task ExecSync_must_return_the_output_and_exit_code_of_a_wasm_command()
+    public async Task ExecSync_must_return_the_output_and_exit_code_of_a_wasm_command_and_end_one_that_outlives_its_timeout()
     {
         var image = await SayImageAsync();
         await using var pod = await CriPod.RunAsync(fixture, "exec");
@@ -86,6 +86,13 @@ public sealed class CriPodSpec(CriFixture fixture)
         Assert.Equal(0, both.ExitCode);
         Assert.Equal("to stdout\n", both.Stdout.ToStringUtf8());
         Assert.Equal("to stderr\n", both.Stderr.ToStringUtf8());
+
+        // A probe that outlives its timeout: CRI kills the exec (SIGKILL) and fails the call; the container runs on.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var late = await Assert.ThrowsAsync<RpcException>(async () => await Client.Runtime.ExecSyncAsync(
+            new ExecSyncRequest { ContainerId = app, Cmd = { "/app.wasm", "", "", "3600" }, Timeout = 1 }, CriClient.Deadline()));
+        Assert.Contains("timeout", late.Status.Detail);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(15), $"the timed-out exec took {clock.Elapsed}");
         Assert.Equal(ContainerState.ContainerRunning, (await pod.StatusAsync(app)).Status.State);
     }
 
