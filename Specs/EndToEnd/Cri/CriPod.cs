@@ -66,7 +66,8 @@ public sealed class CriPod : IAsyncDisposable
     }
 
     /// <summary>CreateContainer from IMAGE with ARGS after the image's entrypoint; its log at NAME/ATTEMPT.log.</summary>
-    public async Task<string> CreateContainerAsync(string name, string image, IEnumerable<string> args, uint attempt = 0)
+    public async Task<string> CreateContainerAsync(
+        string name, string image, IEnumerable<string> args, uint attempt = 0, Action<ContainerConfig>? customize = null)
     {
         var config = new ContainerConfig
         {
@@ -82,14 +83,16 @@ public sealed class CriPod : IAsyncDisposable
             },
         };
         config.Args.AddRange(args);
+        customize?.Invoke(config);
         var response = await Runtime.CreateContainerAsync(
             new CreateContainerRequest { PodSandboxId = Id, Config = config, SandboxConfig = Config }, CriClient.Deadline());
         return response.ContainerId;
     }
 
-    public async Task<string> RunContainerAsync(string name, string image, IEnumerable<string> args, uint attempt = 0)
+    public async Task<string> RunContainerAsync(
+        string name, string image, IEnumerable<string> args, uint attempt = 0, Action<ContainerConfig>? customize = null)
     {
-        var id = await CreateContainerAsync(name, image, args, attempt);
+        var id = await CreateContainerAsync(name, image, args, attempt, customize);
         await Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = id }, CriClient.Deadline());
         return id;
     }

@@ -99,6 +99,28 @@ public sealed class CriPodSpec(CriFixture fixture)
     }
 
     [Fact]
+    public async Task The_containers_environment_and_volumes_must_reach_the_guest()
+    {
+        var image = await SayImageAsync();
+        var volume = Directory.CreateDirectory(Path.Combine(fixture.RunDir, ContainerdFixture.NewId("volume"))).FullName;
+        await File.WriteAllTextAsync(Path.Combine(volume, "greeting"), "hello from a volume\n");
+        await using var pod = await CriPod.RunAsync(fixture, "volume");
+        var app = await pod.RunContainerAsync("app", image, ["up", "", "3600"], customize: config =>
+        {
+            config.Envs.Add(new KeyValue { Key = "GREETING", Value = "hi there" });
+            config.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = volume, Readonly = true });
+        });
+        await pod.WaitForStateAsync(app, ContainerState.ContainerRunning, Patience);
+
+        var read = await Client.Runtime.ExecSyncAsync(
+            new ExecSyncRequest { ContainerId = app, Cmd = { "/readfile.wasm", "/data/greeting" }, Timeout = 20 }, CriClient.Deadline());
+        Assert.True(read.ExitCode == 0 && read.Stdout.ToStringUtf8() == "hello from a volume\n", read.ToString());
+        var env = await Client.Runtime.ExecSyncAsync(
+            new ExecSyncRequest { ContainerId = app, Cmd = { "/args.wasm" }, Timeout = 20 }, CriClient.Deadline());
+        Assert.Contains("GREETING=hi there", env.Stdout.ToStringUtf8().Split('\n'));
+    }
+
+    [Fact]
     public async Task ContainerStats_must_report_the_guests_linear_memory_and_cpu_time()
     {
         var image = await SayImageAsync();
@@ -200,10 +222,10 @@ public sealed class CriPodSpec(CriFixture fixture)
     }
 
     // say.wasm at /app.wasm: prints argv[1] on stdout, argv[2] on stderr, sleeps argv[3] s, exits argv[4];
-    // exitcode.wasm beside it for exec.
+    // exitcode, readfile and args beside it for exec.
     private Task<string> SayImageAsync() => fixture.Images.WasmAsync(new WasmImage("say")
     {
-        Guests = new Dictionary<string, string> { ["/exitcode.wasm"] = "exitcode" },
+        Guests = new Dictionary<string, string> { ["/exitcode.wasm"] = "exitcode", ["/readfile.wasm"] = "readfile", ["/args.wasm"] = "args" },
     });
 
     // The "pid" CRI reports for a container is its guest thread in the shim; its IPC namespace is the pod's.
