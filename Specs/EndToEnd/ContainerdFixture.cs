@@ -10,13 +10,19 @@ namespace WasmKata.Specs.EndToEnd;
 /// $WASMKATA_SHIM_DIR); its log's tail goes into assertion messages and a copy into out/test-results.
 /// The repo root is the first folder above the test assembly holding WasmKata.sln, or $WASMKATA_REPO_ROOT.
 /// </summary>
-public sealed class ContainerdFixture : IAsyncLifetime
+public class ContainerdFixture : IAsyncLifetime
 {
     public const string ShimBinary = "containerd-shim-wasmkata-v2";
 
     private const string ShimSocketDir = "/run/containerd/s";
 
     public ContainerdFixture()
+        : this("e2e", null)
+    {
+    }
+
+    /// <summary>A containerd under /tmp/wk-KIND-*; its ctr works in namespace NS, or a fresh one per run.</summary>
+    protected ContainerdFixture(string kind, string? ns)
     {
         RepoRoot = FindRepoRoot();
         ShimDir = Environment.GetEnvironmentVariable("WASMKATA_SHIM_DIR") is { Length: > 0 } dir
@@ -25,8 +31,8 @@ public sealed class ContainerdFixture : IAsyncLifetime
         GuestsDir = Path.Combine(RepoRoot, "out", "guests");
         var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
         // Short: the gRPC socket lives here and socket paths must stay under 108 bytes.
-        RunDir = $"/tmp/wk-e2e-{suffix}";
-        Ctr = new Ctr(Path.Combine(RunDir, "containerd.sock"), $"wasmkata-e2e-{suffix}", () => LogTail());
+        RunDir = $"/tmp/wk-{kind}-{suffix}";
+        Ctr = new Ctr(Path.Combine(RunDir, "containerd.sock"), ns ?? $"wasmkata-e2e-{suffix}", () => LogTail());
         Images = new OciImages(this);
     }
 
@@ -46,7 +52,10 @@ public sealed class ContainerdFixture : IAsyncLifetime
 
     public string ScriptPath(string name) => Path.Combine(RepoRoot, "Specs", "EndToEnd", name);
 
-    public async Task InitializeAsync()
+    /// <summary>Options of `containerd.sh start` beyond the shim directory.</summary>
+    protected virtual IEnumerable<string> StartOptions => [];
+
+    public virtual async Task InitializeAsync()
     {
         if (!Environment.IsPrivilegedProcess)
         {
@@ -55,7 +64,7 @@ public sealed class ContainerdFixture : IAsyncLifetime
         }
 
         var start = await ChildProcess.RunAsync(
-            "bash", [ScriptPath("containerd.sh"), "start", "--shim-dir", ShimDir, RunDir], TimeSpan.FromSeconds(60));
+            "bash", [ScriptPath("containerd.sh"), "start", "--shim-dir", ShimDir, .. StartOptions, RunDir], TimeSpan.FromSeconds(60));
         if (start.ExitCode != 0)
         {
             throw new InvalidOperationException("could not start the private containerd: " + start.Describe());
@@ -99,13 +108,13 @@ public sealed class ContainerdFixture : IAsyncLifetime
         }
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         try
         {
             var keep = Path.Combine(RepoRoot, "out", "test-results");
             Directory.CreateDirectory(keep);
-            File.Copy(LogPath, Path.Combine(keep, $"containerd-{Ctr.Namespace}.log"), overwrite: true);
+            File.Copy(LogPath, Path.Combine(keep, $"containerd-{Path.GetFileName(RunDir)}.log"), overwrite: true);
         }
         catch (IOException)
         {

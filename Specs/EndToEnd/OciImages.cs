@@ -52,6 +52,16 @@ public sealed class OciImages(ContainerdFixture fixture)
             PopulateBusybox,
             ["--platform", "linux/amd64", "--entrypoint", "/bin/sh"]));
 
+    /// <summary>
+    /// A pod's sandbox (pause) image for CRI: linux/amd64 with entrypoint /pause. The shim never executes it (a
+    /// pod's sandbox container is a placeholder), so /pause is only a note saying so.
+    /// </summary>
+    public Task<string> PauseAsync() =>
+        Cached("pause", () => BuildAsync(
+            "localhost/wasmkata-e2e/pause:1",
+            rootfs => File.WriteAllText(InRootfs(rootfs, "/pause"), "wasmkata runs a pod's sandbox container as a placeholder\n"),
+            ["--platform", "linux/amd64", "--entrypoint", "/pause"]));
+
     /// <summary>The bytes of a compiled guest from out/guests.</summary>
     public byte[] GuestBytes(string guest)
     {

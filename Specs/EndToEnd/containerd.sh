@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops a private containerd that leaves the host's own containerd alone.
-#   Run:     Specs/EndToEnd/containerd.sh start [--root ROOT] [--shim-dir DIR]... RUN_DIR
+#   Run:     Specs/EndToEnd/containerd.sh start [--root ROOT] [--shim-dir DIR]... [--cri SANDBOX_IMAGE
+#                                              [--cri-handler NAME[=CONFIG_TOML]]...] RUN_DIR
 #            Specs/EndToEnd/containerd.sh stop RUN_DIR
 #   Sourced: wasmkata_containerd_start ..., wasmkata_containerd_stop RUN_DIR
 # RUN_DIR (keep it short: socket paths must stay under 108 bytes) receives:
@@ -8,14 +9,23 @@
 #   containerd.pid, and root/ unless --root names another directory.
 # Each --shim-dir goes in front of containerd's PATH, which is where containerd looks for
 # containerd-shim-<name>-v2 binaries.
+# Without --cri the CRI plugin is disabled (a lean containerd for ctr). With --cri, CRI serves on the same socket
+# with SANDBOX_IMAGE as the pause image, the native snapshotter, no CNI (host-network pods only), a stream server
+# on a free loopback port, runc, and each --cri-handler NAME as a runtime handler of the wasmkata shim (with
+# options.ConfigPath = CONFIG_TOML when given).
 
 wasmkata_containerd_config() {
-  local run_dir=$1 root=$2
+  local run_dir=$1 root=$2 sandbox_image=${3:-}
+  shift 3
   cat <<TOML
 version = 2
 root = "$root"
 state = "$run_dir/state"
-disabled_plugins = ["io.containerd.grpc.v1.cri"]
+TOML
+  if [[ -z $sandbox_image ]]; then
+    echo 'disabled_plugins = ["io.containerd.grpc.v1.cri"]'
+  fi
+  cat <<TOML
 
 [grpc]
   address = "$run_dir/containerd.sock"
@@ -26,20 +36,55 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [debug]
   level = "debug"
 TOML
+  [[ -n $sandbox_image ]] || return 0
+  # Naming any runtime replaces CRI's default table: runc must stay listed or the plugin does not load.
+  cat <<TOML
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$sandbox_image"
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  disable_apparmor = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "$run_dir/cni/bin"
+    conf_dir = "$run_dir/cni/net.d"
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "native"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+TOML
+  local handler name config
+  for handler in "$@"; do
+    name=${handler%%=*} config=${handler#*=}
+    cat <<TOML
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.$name]
+      runtime_type = "io.containerd.wasmkata.v2"
+TOML
+    if [[ -n $config && $config != "$handler" ]]; then
+      cat <<TOML
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.$name.options]
+        ConfigPath = "$config"
+TOML
+    fi
+  done
 }
 
 wasmkata_containerd_start() {
-  local root="" shim_path=""
+  local root="" shim_path="" sandbox_image="" handlers=()
   while (($# > 0)); do
     case $1 in
       --root) root=$2; shift 2 ;;
+      --cri) sandbox_image=$2; shift 2 ;;
+      --cri-handler) handlers+=("$2"); shift 2 ;;
       --shim-dir) shim_path+="$(realpath -m "$2"):"; shift 2 ;;
       -*) echo "containerd.sh: unknown option $1" >&2; return 2 ;;
       *) break ;;
     esac
   done
   if (($# != 1)); then
-    echo "usage: containerd.sh start [--root ROOT] [--shim-dir DIR]... RUN_DIR" >&2
+    echo "usage: containerd.sh start [--root ROOT] [--shim-dir DIR]... [--cri SANDBOX_IMAGE [--cri-handler NAME[=TOML]]...] RUN_DIR" >&2
     return 2
   fi
   local run_dir
@@ -56,7 +101,7 @@ wasmkata_containerd_start() {
   fi
 
   mkdir -p "$run_dir/state" "$root"
-  wasmkata_containerd_config "$run_dir" "$root" >"$run_dir/config.toml"
+  wasmkata_containerd_config "$run_dir" "$root" "$sandbox_image" "${handlers[@]}" >"$run_dir/config.toml"
 
   # setsid: containerd (and the shims it starts) must not die with the caller's session or get its signals.
   PATH="$shim_path$PATH" setsid containerd --config "$run_dir/config.toml" \
