@@ -33,6 +33,7 @@ internal sealed partial class SandboxActor
             return false;
 
         var replyTo = Sender;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         plan.CreateAsync(Environment.ProcessId).PipeTo(Self,
             success: cgroup => new CgroupPlaced(create, replyTo, cgroup),
             failure: e => new CgroupFailed(create, replyTo, plan, e.GetBaseException().Message));
@@ -42,7 +43,8 @@ internal sealed partial class SandboxActor
             {
                 _cgroup = placed.Cgroup;
                 _settings = _settings with { SandboxCgroup = placed.Cgroup.Plan };
-                _log.Info("sandbox placed in {Driver} cgroup {Path}", placed.Cgroup.Plan.Driver, placed.Cgroup.Plan.Path);
+                _log.Info("sandbox placed in {Driver} cgroup {Path} in {Ms:0.0} ms", placed.Cgroup.Plan.Driver, placed.Cgroup.Plan.Path,
+                    System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 UnbecomeStacked();
                 SpawnContainer(placed.Create, placed.ReplyTo);
                 Stash.UnstashAll();
@@ -83,12 +85,13 @@ internal sealed partial class SandboxActor
         if (cgroup is null)
             return Task.CompletedTask;
         var log = _log;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         return cgroup.RemoveAsync().ContinueWith(t =>
         {
             if (t.IsFaulted)
                 log.Error("cannot remove the sandbox's cgroup {Path}: {Error}", cgroup.Plan.Path, t.Exception!.GetBaseException().Message);
             else
-                log.Info("removed the sandbox's cgroup {Path}", cgroup.Plan.Path);
+                log.Info("removed the sandbox's cgroup {Path} in {Ms:0.0} ms", cgroup.Plan.Path, System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }, TaskScheduler.Default);
     }
 

@@ -40,7 +40,7 @@ internal static class DeleteAction
     // kill it); kill(pid, 0) judges that in this process's pid namespace, which is the shim's.
     private static void RemoveSandboxCgroup(ContainerState? state)
     {
-        if (state is not { Cgroup: { Length: > 0 } path, CgroupDriver: { Length: > 0 } driver } || (state.ShimPid > 0 && Signals.IsAlive(state.ShimPid)))
+        if (state is not { Cgroup: { Length: > 0 } path, CgroupDriver: { Length: > 0 } driver } || (state.ShimPid > 0 && Signals.IsRunning(state.ShimPid)))
             return;
         try
         {

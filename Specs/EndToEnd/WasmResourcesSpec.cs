@@ -145,6 +145,26 @@ public sealed class WasmResourcesSpec(ContainerdFixture fixture, ITestOutputHelp
         await Until(() => !Directory.Exists(memory), TimeSpan.FromSeconds(10), () => memory + " is still there after the task was deleted");
     }
 
+    [Fact]
+    public async Task The_delete_action_must_remove_the_cgroup_of_a_shim_killed_with_sigkill()
+    {
+        var image = await fixture.Images.WasmAsync(Image);
+        await using var container = await DetachedContainer.StartAsync(Ctr, Ctr.WasmRuntime, image, "cgcrash", "/app.wasm", "1", "600");
+        var shim = await ResourceProbe.ShimPidAsync(Ctr, container.Id);
+        var memory = $"/sys/fs/cgroup/memory/{Ctr.Namespace}/{container.Id}";
+        Assert.True(Directory.Exists(memory), memory + " does not exist");
+
+        Assert.True(WasmKata.Linux.Process.Signals.TrySend(shim, 9));
+        await Until(() => !ContainerdFixture.IsRunning(shim), TimeSpan.FromSeconds(10), () => $"shim {shim} still runs");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (await Ctr.TaskStatusAsync(container.Id) is "RUNNING" && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+        var delete = await Ctr.RunAsync("task", "delete", container.Id);
+        Assert.True(delete.ExitCode == 0 || delete.Stderr.Contains("not found", StringComparison.Ordinal), Ctr.Explain(delete));
+
+        await Until(() => !Directory.Exists(memory), TimeSpan.FromSeconds(10), () => memory + " is still there after the crashed shim's delete\n" + fixture.LogTail());
+    }
+
     private const string TaskService = "containerd.task.v2.Task";
 
     private static Task UpdateAsync(TtrpcClient shim, string id, string json) =>
