@@ -192,7 +192,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
             return;
         try
         {
-            WasmKata.Linux.ThreadPriority.SetNice((int)_pid, WasmKata.Linux.ThreadPriority.NiceForShares(value));
+            WasmKata.Linux.ThreadNice.SetNice((int)_pid, WasmKata.Linux.ThreadNice.NiceForShares(value));
         }
         catch (ArgumentException)
         {

@@ -1,7 +1,7 @@
 namespace WasmKata.Linux;
 
 /// <summary>The nice value of one thread of this process: its weight when the kernel shares a CPU between threads.</summary>
-public static class ThreadPriority
+public static class ThreadNice
 {
     /// <summary>The CFS weight of nice 0, as cgroup v1 cpu.shares counts it.</summary>
     public const ulong DefaultShares = 1024;
