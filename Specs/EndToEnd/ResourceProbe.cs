@@ -34,6 +34,29 @@ public static class ResourceProbe
         }
     }
 
+    /// <summary>
+    /// A runtime path (containerd takes an absolute path to a shim binary) for the shim without its inspection node,
+    /// whose cluster gossip with every other shim on the host would blur a measurement of this one's CPU.
+    /// </summary>
+    public static string QuietShim(ContainerdFixture fixture)
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(fixture.RunDir, "quiet-shim")).FullName;
+        var wrapper = Path.Combine(dir, ContainerdFixture.ShimBinary);
+        File.WriteAllText(wrapper, $"#!/bin/sh\nexport WASMKATA_INSPECT=off\nexec {Path.Combine(fixture.ShimDir, ContainerdFixture.ShimBinary)} \"$@\"\n");
+        File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return wrapper;
+    }
+
+    /// <summary>The pid `ctr task ls` shows for ID: the guest's thread id.</summary>
+    public static async Task<int> TaskPidAsync(Ctr ctr, string id)
+    {
+        var ls = await ctr.RunAsync("task", "ls");
+        var row = ls.StdoutText.Split('\n').Select(l => l.Split(' ', '\t').Where(c => c.Length > 0).ToArray())
+            .FirstOrDefault(r => r.Length >= 2 && r[0] == id);
+        Assert.True(row is not null, ctr.Explain(ls));
+        return int.Parse(row![1], CultureInfo.InvariantCulture);
+    }
+
     /// <summary>The shim process serving task ID: the task's pid is its guest's thread, whose thread group is the shim.</summary>
     public static async Task<int> ShimPidAsync(Ctr ctr, string id)
     {
@@ -46,20 +69,17 @@ public static class ResourceProbe
     }
 
     /// <summary>User plus system CPU time of process <paramref name="pid"/> (all its threads), from /proc.</summary>
-    public static TimeSpan CpuTime(int pid)
+    public static TimeSpan CpuTime(int pid) => CpuTimeOf($"/proc/{pid}/stat");
+
+    /// <summary>User plus system CPU time of thread <paramref name="tid"/> of process <paramref name="pid"/>.</summary>
+    public static TimeSpan ThreadCpuTime(int pid, int tid) => CpuTimeOf($"/proc/{pid}/task/{tid}/stat");
+
+    private static TimeSpan CpuTimeOf(string path)
     {
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
+        var stat = File.ReadAllText(path);
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after "pid (comm) ".
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return TimeSpan.FromSeconds(ticks / 100.0);
-    }
-
-    /// <summary>The CPU time <paramref name="pid"/> uses over <paramref name="interval"/>.</summary>
-    public static async Task<TimeSpan> CpuOverAsync(int pid, TimeSpan interval)
-    {
-        var before = CpuTime(pid);
-        await Task.Delay(interval);
-        return CpuTime(pid) - before;
     }
 }
