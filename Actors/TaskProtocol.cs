@@ -1,3 +1,4 @@
+using WasmKata.Actors.Oci;
 using WasmKata.Linux.Mounts;
 
 namespace WasmKata.Actors;
@@ -59,6 +60,18 @@ public static class TaskProtocol
     /// <summary>Resource figures of a container. Replies <see cref="StatsView"/>.</summary>
     public sealed record QueryStats(string ContainerId) : ITaskCommand;
 
+    /// <summary>Stop every process of the container from executing (they keep their state). Replies <see cref="Done"/>.</summary>
+    public sealed record PauseTask(string ContainerId) : ITaskCommand;
+
+    /// <summary>Let a paused container's processes run on. Replies <see cref="Done"/>.</summary>
+    public sealed record ResumeTask(string ContainerId) : ITaskCommand;
+
+    /// <summary>Change a running container's limits (OCI <c>LinuxResources</c>). Replies <see cref="Done"/>.</summary>
+    public sealed record UpdateTask(string ContainerId, OciResources Resources) : ITaskCommand;
+
+    /// <summary>The figures of the sandbox's host cgroup, if it has one. Replies <see cref="SandboxStatsView"/>.</summary>
+    public sealed record QuerySandboxStats;
+
     /// <summary>The shim's pid and the init pid of a container (0 when unknown). Replies <see cref="Connected"/>.</summary>
     public sealed record ConnectTask(string ContainerId) : ITaskCommand;
 
@@ -87,6 +100,9 @@ public static class TaskProtocol
 
     /// <summary>Reply to <see cref="QueryStats"/>.</summary>
     public sealed record StatsView(long MemoryBytes, long? MemoryLimitBytes, ulong CpuNanoseconds);
+
+    /// <summary>Reply to <see cref="QuerySandboxStats"/>; all null when the sandbox has no cgroup (or it could not be read).</summary>
+    public sealed record SandboxStatsView(long? MemoryUsageBytes, long? MemoryLimitBytes, long? CpuUsageNs, long? Pids);
 
     /// <summary>Reply to <see cref="ConnectTask"/>.</summary>
     public sealed record Connected(uint ShimPid, uint TaskPid);

@@ -100,6 +100,8 @@ public static class ConfigLoader
             {
                 "log_level" => config with { LogLevel = reader.OneOf(name, value, "debug", "info", "warn", "error") },
                 "cgroup_driver" => config with { CgroupDriver = reader.OneOf(name, value, "cgroupfs", "systemd") },
+                "systemd_address" => config with { SystemdAddress = reader.DBusAddressOrEmpty(name, value) },
+                "sandbox_memory_overhead_mb" => config with { SandboxMemoryOverheadMb = (int)reader.Int(name, value, 0, 1 << 20) },
                 "drain_timeout_ms" => config with { DrainTimeoutMs = (int)reader.Int(name, value, 0, 600_000) },
                 "engine" => ReadEngine(reader, reader.Table(name, value), config),
                 _ => throw reader.Unknown(name, value),
@@ -143,6 +145,9 @@ public static class ConfigLoader
 
         public string AbsolutePathOrEmpty(string key, object value) =>
             value is string s && (s.Length == 0 || Path.IsPathRooted(s)) ? s : throw Bad(key, value, "an absolute path or \"\"");
+
+        public string DBusAddressOrEmpty(string key, object value) =>
+            value is string s && (s.Length == 0 || s.StartsWith("unix:", StringComparison.Ordinal)) ? s : throw Bad(key, value, "a D-Bus address such as \"unix:path=/run/systemd/private\", or \"\"");
 
         private ConfigException Bad(string key, object value, string expected) =>
             new($"{path}: bad value for \"{key}\": {Show(value)} (expected {expected})");

@@ -18,6 +18,14 @@ public sealed record ShimConfig
     /// <summary><c>[wasmkata] cgroup_driver</c>: cgroupfs or systemd.</summary>
     public string CgroupDriver { get; init; } = "cgroupfs";
 
+    /// <summary><c>[wasmkata] systemd_address</c>: the D-Bus address of systemd for the systemd driver; empty tries
+    /// systemd's private socket, then the system bus.</summary>
+    public string SystemdAddress { get; init; } = "";
+
+    /// <summary><c>[wasmkata] sandbox_memory_overhead_mb</c>: added to the sandbox's memory limit for its host cgroup, which
+    /// holds the whole shim (runtime, engine, buffers), not just the guests' linear memory.</summary>
+    public int SandboxMemoryOverheadMb { get; init; } = 256;
+
     /// <summary><c>[wasmkata.engine] compile_cache_dir</c>: where precompiled modules are kept; empty turns the disk cache off.</summary>
     public string CompileCacheDir { get; init; } = "/var/cache/wasmkata/modules";
 

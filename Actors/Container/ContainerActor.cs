@@ -41,6 +41,8 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private readonly SandboxNamespaces _namespaces;
     private readonly CancellationTokenSource _stop = new();
     private OciHooks _hooks = OciHooks.Empty;
+    private ContainerLimits _limits = ContainerLimits.None;
+    private bool _paused;
 
     public ContainerActor(CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings, SandboxNamespaces namespaces)
     {
@@ -65,6 +67,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             // A bad configuration.toml is refused here, at Create, with the file, key and value in the message.
             ConfigLoader.Load(_create.ConfigPath);
             _spec = OciJson.ReadSpec(_create.Bundle);
+            _limits = ContainerLimits.FromSpec(_spec.Linux?.Resources);
             _hooks = HookSpec.Read(_create.Bundle);
             _rootfs = GuestPlan.RootfsPath(_spec, _create.Bundle);
             if (_create.Rootfs.Count > 0)
@@ -112,7 +115,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private (string Module, GuestConfig Config) Plan(OciProcess? process) => GuestPlan.For(
         process, _rootfs, _spec.Root?.Readonly ?? false, MemoryLimit, GuestPlan.Preopens(_spec.Mounts), GuestPlan.IsMarkedWasm(_spec));
 
-    private long? MemoryLimit => _spec.Linux?.Resources?.Memory?.Limit is > 0 and var limit ? limit : null;
+    private long? MemoryLimit => _limits.MemoryLimitBytes;
 
     private void Creating()
     {
@@ -176,6 +179,14 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             .Where(p => p.ExecId == Init || p.IsLive)
             .Select(p => new PidEntry(p.Pid, p.ExecId)).ToList())));
         Receive<TaskProtocol.QueryStats>(_ => _actors[Init].Forward(new WasmProcessProtocol.QueryStats(MemoryLimit)));
+        Receive<PauseTask>(OnPause);
+        Receive<ResumeTask>(OnResume);
+        Receive<UpdateTask>(OnUpdate);
+        Receive<ProcessOom>(oom =>
+        {
+            _log.Warning("{Container}/{Exec}: out of memory at {Limit} bytes", Id, oom.ExecId.Length == 0 ? "init" : oom.ExecId, oom.LimitBytes);
+            _events.Tell(new TaskOom(Id));
+        });
         Receive<ConnectTask>(_ => Sender.Tell(new Connected((uint)Environment.ProcessId, _processes[Init].Pid)));
         Receive<ProcessReady>(OnExecReady);
         Receive<ProcessFailed>(OnExecFailed);
@@ -207,6 +218,11 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             replyTo.Tell(Lifecycle.CheckStart(process, process.ExecId == Init, _processes[Init].Phase) ?? new Failure(FailureCode.Internal, "bad state"));
             return;
         }
+        if (_paused)
+        {
+            replyTo.Tell(new Failure(FailureCode.FailedPrecondition, $"container {Id} is paused"));
+            return;
+        }
         _processes[process.ExecId] = process with { Phase = Phase.Running };
         _actors[process.ExecId].Tell(WasmProcessProtocol.Start.Instance);
         if (process.ExecId == Init)
@@ -218,6 +234,64 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             ? new TaskStarted(Id, process.Pid)
             : new TaskExecStarted(Id, process.ExecId, process.Pid));
         replyTo.Tell(new Started(process.Pid));
+    }
+
+    // As containerd's runc shim: only a running container pauses; every live process of it stops executing.
+    private void OnPause(PauseTask pause)
+    {
+        if (Lifecycle.CheckPause(_processes[Init].Phase, _paused) is { } failure)
+        {
+            Sender.Tell(failure);
+            return;
+        }
+        _paused = true;
+        foreach (var process in _processes.Values.Where(p => p.Phase == Phase.Running))
+            _actors[process.ExecId].Tell(WasmProcessProtocol.Pause.Instance);
+        _log.Info("{Container}: paused", Id);
+        _events.Tell(new TaskPaused(Id));
+        TryPersist();
+        Sender.Tell(Done.Instance);
+    }
+
+    private void OnResume(ResumeTask resume)
+    {
+        if (Lifecycle.CheckResume(_processes[Init].Phase, _paused) is { } failure)
+        {
+            Sender.Tell(failure);
+            return;
+        }
+        _paused = false;
+        foreach (var process in _processes.Values.Where(p => p.Phase == Phase.Running))
+            _actors[process.ExecId].Tell(WasmProcessProtocol.Resume.Instance);
+        _log.Info("{Container}: resumed", Id);
+        _events.Tell(new TaskResumed(Id));
+        TryPersist();
+        Sender.Tell(Done.Instance);
+    }
+
+    private void OnUpdate(UpdateTask update)
+    {
+        if (_processes[Init].Phase == Phase.Stopped)
+        {
+            Sender.Tell(new Failure(FailureCode.FailedPrecondition, $"container {Id} has stopped: its resources cannot change"));
+            return;
+        }
+        ContainerLimits limits;
+        try
+        {
+            limits = _limits.With(update.Resources);
+        }
+        catch (ArgumentException e)
+        {
+            Sender.Tell(new Failure(FailureCode.InvalidArgument, $"update of container {Id}: {e.Message}"));
+            return;
+        }
+        _limits = limits;
+        _log.Info("{Container}: limits now memory {Memory}, cpu {Cpu}, shares {Shares}", Id, limits.MemoryLimitBytes, limits.Cpu, limits.CpuShares);
+        var message = new UpdateLimits(limits.MemoryLimitBytes, limits.Cpu) { CpuShares = limits.CpuShares };
+        foreach (var process in _processes.Values.Where(p => p.IsLive))
+            _actors[process.ExecId].Tell(message);
+        Sender.Tell(Done.Instance);
     }
 
     private void OnWait(WaitTask wait) => WithProcess(wait.ExecId, process =>
@@ -404,7 +478,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
 
     private void Spawn(string execId, string module, GuestConfig config, Stdio stdio)
     {
-        var launch = new Launch(Id, execId, module, config, stdio) { Namespaces = _namespaces };
+        var launch = new Launch(Id, execId, module, config, stdio) { Namespaces = _namespaces, Cpu = _limits.Cpu, CpuShares = _limits.CpuShares };
         var name = execId == Init ? "init" : $"exec-{++_execCounter}";
         var actor = Context.ActorOf(WasmProcessProtocol.Props(launch, _engine, _settings), name);
         Context.Watch(actor);
@@ -465,9 +539,12 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             RootfsMounted = _mounted,
             ShimPid = Environment.ProcessId,
             InitPid = init.Pid,
-            Status = init.Status.ToString().ToLowerInvariant(),
+            Status = (_paused && init.Phase == Phase.Running ? ProcessStatus.Paused : init.Status).ToString().ToLowerInvariant(),
             ExitStatus = init.Phase == Phase.Stopped ? init.ExitStatus : null,
             ExitedAt = init.ExitedAt,
+            Cgroup = _settings.SandboxCgroup?.Path,
+            CgroupDriver = _settings.SandboxCgroup?.Driver,
+            SystemdAddress = _settings.SandboxCgroup?.SystemdAddress,
         });
     }
 
@@ -507,7 +584,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     }
 
     private ProcessView View(ProcessRecord p) => new(
-        Id, p.ExecId, _create.Bundle, p.Pid, p.Status, p.Stdio, p.ExitStatus, p.ExitedAt);
+        Id, p.ExecId, _create.Bundle, p.Pid, _paused && p.Phase == Phase.Running ? ProcessStatus.Paused : p.Status, p.Stdio, p.ExitStatus, p.ExitedAt);
 
     private static Failure ToFailure(Exception e) => e switch
     {

@@ -67,6 +67,24 @@ public static class Lifecycle
             : null;
     }
 
+    /// <summary>Whether the container may pause: as containerd's runc shim, only a running one that is not paused yet.</summary>
+    public static Failure? CheckPause(Phase initPhase, bool paused) => (initPhase, paused) switch
+    {
+        (Phase.Running, false) => null,
+        (Phase.Running, true) => new Failure(FailureCode.FailedPrecondition, "cannot pause a paused container"),
+        (Phase.Stopped, _) => new Failure(FailureCode.FailedPrecondition, "cannot pause a stopped container"),
+        _ => new Failure(FailureCode.FailedPrecondition, "cannot pause task in created state"),
+    };
+
+    /// <summary>Whether the container may resume: only a paused one.</summary>
+    public static Failure? CheckResume(Phase initPhase, bool paused) => (initPhase, paused) switch
+    {
+        (Phase.Running, true) => null,
+        (Phase.Running, false) => new Failure(FailureCode.FailedPrecondition, "cannot resume a running container"),
+        (Phase.Stopped, _) => new Failure(FailureCode.FailedPrecondition, "cannot resume a stopped container"),
+        _ => new Failure(FailureCode.FailedPrecondition, "cannot resume task in created state"),
+    };
+
     /// <summary>What a signal does to a guest: nothing (ignored by default, or the existence probe 0), or an end.</summary>
     public static bool Terminates(int signal) => signal switch
     {

@@ -86,6 +86,7 @@ public sealed partial class Guest : IDisposable
                 ? "missing `_start` export (only WASI command modules can run)"
                 : "`_start` must take no parameters and return nothing");
             _memory = instance.GetMemory("memory");
+            _context.BeforeBlocking = SampleMemory;
             SampleMemory();
             _oomBaseline = true;
         }

@@ -27,6 +27,10 @@ internal sealed class GuestContext
     /// <summary>Stopwatch timestamp taken right after the WASI context (and its monotonic clock) was created.</summary>
     public long MonotonicBase { get; set; }
 
+    /// <summary>Run on the guest thread before it blocks in the host (a sleep): figures sampled at epoch ticks, such as
+    /// the memory size, would otherwise stay stale for as long as the guest sleeps.</summary>
+    public Action? BeforeBlocking { get; set; }
+
     public bool KillRequested => (Volatile.Read(ref _outcome) & KilledFlag) != 0;
 
     public bool HasEnded => Volatile.Read(ref _outcome) != Running;

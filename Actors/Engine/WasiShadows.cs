@@ -79,7 +79,10 @@ internal static class WasiShadows
         }
 
         if (!immediate)
+        {
+            context.BeforeBlocking?.Invoke();
             SleepUntil(context, earliest);
+        }
         context.ThrowIfKilled();
 
         // A fresh span: spans must not be kept across anything that could grow the memory.

@@ -21,6 +21,8 @@ public sealed record ContainerState
     public uint? ExitStatus { get; init; }
     public DateTimeOffset? ExitedAt { get; init; }
     public string? Cgroup { get; init; }
+    public string? CgroupDriver { get; init; }
+    public string? SystemdAddress { get; init; }
 }
 
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -24,10 +24,10 @@ internal sealed class GuestThread
     /// <see cref="WasmProcessProtocol.GuestFailed"/>, then after Start <see cref="WasmProcessProtocol.GuestFinished"/>.</summary>
     public static GuestThread Launch(
         WasmEngine engine, string modulePath, GuestConfig config, GuestStdio stdio, IActorRef owner, Action afterInstantiate, string name,
-        SandboxNamespaces namespaces)
+        SandboxNamespaces namespaces, GuestCpuLimit? cpu = null)
     {
         var guestThread = new GuestThread();
-        var thread = new Thread(() => guestThread.Body(engine, modulePath, config, stdio, owner, afterInstantiate, namespaces), 8 << 20)
+        var thread = new Thread(() => guestThread.Body(engine, modulePath, config, stdio, owner, afterInstantiate, namespaces, cpu), 8 << 20)
         {
             IsBackground = true,
             Name = name,
@@ -56,9 +56,26 @@ internal sealed class GuestThread
     /// <summary>The guest's current linear memory, for stats.</summary>
     public long MemoryBytes => Volatile.Read(ref _guest)?.MemoryBytes ?? 0;
 
+    /// <summary>CPU time the guest used running, in ns (kept after it ended), for stats.</summary>
+    public long CpuTimeNs => Volatile.Read(ref _guest)?.CpuTimeNs ?? 0;
+
+    /// <summary>Stops the guest from executing (no CPU) until <see cref="Resume"/>; a no-op once it ended.</summary>
+    public void Pause() => Volatile.Read(ref _guest)?.Pause();
+
+    /// <summary>Lets a paused guest run on.</summary>
+    public void Resume() => Volatile.Read(ref _guest)?.Resume();
+
+    /// <summary>Changes the memory limit (null: unlimited) and the CPU quota (null: unlimited).</summary>
+    public void UpdateLimits(long? memoryLimitBytes, GuestCpuLimit? cpu)
+    {
+        var guest = Volatile.Read(ref _guest);
+        guest?.UpdateMemoryLimit(memoryLimitBytes);
+        guest?.UpdateCpu(cpu);
+    }
+
     private void Body(
         WasmEngine engine, string modulePath, GuestConfig config, GuestStdio stdio, IActorRef owner, Action afterInstantiate,
-        SandboxNamespaces namespaces)
+        SandboxNamespaces namespaces, GuestCpuLimit? cpu)
     {
         var tid = (uint)LinuxSelf.GetThreadId();
         Guest guest;
@@ -67,6 +84,9 @@ internal sealed class GuestThread
             namespaces.Enter();
             var module = engine.Load(modulePath);
             guest = engine.CreateGuest(module, config, stdio);
+            guest.UpdateCpu(cpu);
+            // Only a Tell: the event is raised on this thread, inside the guest's epoch check.
+            guest.OomOccurred += oom => owner.Tell(new WasmProcessProtocol.GuestOom(oom.MemoryBytes, oom.LimitBytes));
             guest.Instantiate();
         }
         catch (Exception e)

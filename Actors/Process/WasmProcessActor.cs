@@ -2,7 +2,6 @@ using Akka.Actor;
 using Akka.Event;
 using WasmKata.Actors.Engine;
 using WasmKata.Actors.Io;
-using LinuxSelf = WasmKata.Linux.Self;
 using WasmKata.Linux.Io;
 using static WasmKata.Actors.Process.WasmProcessProtocol;
 
@@ -61,7 +60,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         var pipe = _stdinPipe;
         _guest = GuestThread.Launch(
             _engine, _launch.ModulePath, _launch.Guest, new GuestStdio(stdinPath, stdout, stderr), Self,
-            () => pipe?.ReleaseReadEnd(), $"guest {_launch.ContainerId}/{ExecId}", _launch.Namespaces);
+            () => pipe?.ReleaseReadEnd(), $"guest {_launch.ContainerId}/{ExecId}", _launch.Namespaces, _launch.Cpu);
     }
 
     protected override void PostStop()
@@ -89,6 +88,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         Receive<GuestReady>(ready =>
         {
             _pid = ready.Tid;
+            ApplyShares(_launch.CpuShares);
             Context.Parent.Tell(new ProcessReady(ExecId, _pid));
             Created();
         });
@@ -169,20 +169,43 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         Receive<PumpProtocol.ReaderGone>(gone =>
             _log.Info("{Container}/{Exec}: the {Stream} reader went away; further output is discarded", _launch.ContainerId, Label, gone.Stream));
         Receive<QueryStats>(q => Sender.Tell(new TaskProtocol.StatsView(_guest?.MemoryBytes ?? 0, q.MemoryLimitBytes, CpuNanoseconds())));
+        Receive<Pause>(_ => _guest?.Pause());
+        Receive<Resume>(_ => _guest?.Resume());
+        Receive<UpdateLimits>(u =>
+        {
+            _guest?.UpdateLimits(u.MemoryLimitBytes, u.Cpu);
+            ApplyShares(u.CpuShares);
+        });
+        Receive<WasmProcessProtocol.GuestOom>(oom =>
+        {
+            _log.Warning("{Container}/{Exec}: guest reached its memory limit ({Bytes} of {Limit} bytes); memory.grow now fails",
+                _launch.ContainerId, Label, oom.MemoryBytes, oom.LimitBytes);
+            Context.Parent.Tell(new ProcessOom(ExecId, oom.MemoryBytes, oom.LimitBytes));
+        });
         Receive<DescribeProcess>(_ => Sender.Tell(new ProcessDescription(_launch.ContainerId, ExecId, _pid, _undrained.Order().ToList())));
     }
 
-    private ulong CpuNanoseconds()
+    // CPU shares weigh the guest's thread against the shim's other threads (and other guests) as the kernel shares a CPU.
+    private void ApplyShares(ulong? shares)
     {
+        if (shares is not { } value || _guest is null || _pid == 0)
+            return;
         try
         {
-            return _pid == 0 ? 0 : (ulong)LinuxSelf.ThreadCpuTimeNs((int)_pid);
+            WasmKata.Linux.ThreadNice.SetNice((int)_pid, WasmKata.Linux.ThreadNice.NiceForShares(value));
         }
         catch (ArgumentException)
         {
-            return 0; // the guest thread has ended
+            // The guest thread has ended: nothing left to weigh.
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("{Container}/{Exec}: cannot apply cpu shares {Shares}: {Error}", _launch.ContainerId, Label, value, e.Message);
         }
     }
+
+    // The guest thread's CPU time while it ran wasm code (kept after it ended); the placeholder of a pod has none.
+    private ulong CpuNanoseconds() => (ulong)Math.Max(0, _guest?.CpuTimeNs ?? 0);
 
     private void Kill(Signal signal)
     {

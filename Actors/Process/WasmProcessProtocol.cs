@@ -12,6 +12,12 @@ public static class WasmProcessProtocol
     {
         /// <summary>The sandbox's shared namespaces, entered by the guest thread before anything else.</summary>
         public SandboxNamespaces Namespaces { get; init; } = SandboxNamespaces.None;
+
+        /// <summary>The CPU quota the guest starts with; null is unlimited.</summary>
+        public GuestCpuLimit? Cpu { get; init; }
+
+        /// <summary>cgroup v1 CPU shares, applied as the guest thread's nice value; null leaves it alone.</summary>
+        public ulong? CpuShares { get; init; }
     }
 
     /// <summary>The actor for <paramref name="launch"/>; it reports <see cref="ProcessReady"/> or <see cref="ProcessFailed"/> to its parent.</summary>
@@ -35,6 +41,27 @@ public static class WasmProcessProtocol
         public static readonly CloseStdin Instance = new();
     }
 
+    /// <summary>Stop the guest from executing (Pause): it keeps its state and burns no CPU until <see cref="Resume"/>.</summary>
+    public sealed record Pause
+    {
+        /// <summary>The one instance.</summary>
+        public static readonly Pause Instance = new();
+    }
+
+    /// <summary>Let a paused guest continue where it stopped.</summary>
+    public sealed record Resume
+    {
+        /// <summary>The one instance.</summary>
+        public static readonly Resume Instance = new();
+    }
+
+    /// <summary>Apply new limits to the guest: memory (null unlimited) and CPU quota (null unlimited).</summary>
+    public sealed record UpdateLimits(long? MemoryLimitBytes, GuestCpuLimit? Cpu)
+    {
+        /// <summary>New CPU shares (the guest thread's nice value); null leaves it alone.</summary>
+        public ulong? CpuShares { get; init; }
+    }
+
     /// <summary>Ask for memory and CPU figures. Replies <see cref="TaskProtocol.StatsView"/>.</summary>
     public sealed record QueryStats(long? MemoryLimitBytes);
 
@@ -56,6 +83,11 @@ public static class WasmProcessProtocol
 
     /// <summary>The guest exited and its output has drained.</summary>
     public sealed record ProcessExited(string ExecId, uint Pid, uint ExitStatus, DateTimeOffset ExitedAt, string? Trap);
+
+    /// <summary>The guest reached its memory limit: a <c>memory.grow</c> can no longer succeed.</summary>
+    public sealed record ProcessOom(string ExecId, long MemoryBytes, long LimitBytes);
+
+    internal sealed record GuestOom(long MemoryBytes, long LimitBytes);
 
     internal sealed record GuestReady(uint Tid);
 

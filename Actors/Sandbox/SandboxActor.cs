@@ -17,10 +17,10 @@ namespace WasmKata.Actors.Sandbox;
 /// Routes task commands to container actors by id, creates and forgets containers, and decides when the shim may
 /// exit: on Shutdown with no container left, or after an orderly stop on SIGTERM/SIGINT.
 /// </summary>
-internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
+internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     private readonly WasmEngine _engine;
-    private readonly RuntimeSettings _settings;
+    private RuntimeSettings _settings;
     private readonly IShimLifetime _lifetime;
     private readonly IEventSink _sink;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -30,6 +30,8 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
     private bool _stopping;
     private SandboxNamespaces? _namespaces;
     private int _awaitingExits;
+    private SandboxCgroup? _cgroup;
+    private bool _cgroupDecided;
 
     public SandboxActor(WasmEngine engine, IEventSink sink, RuntimeSettings settings, IShimLifetime lifetime)
     {
@@ -46,7 +48,14 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
                 Sender.Tell(new Connected((uint)Environment.ProcessId, 0));
         });
         Receive<ITaskCommand>(Route);
-        Receive<RequestShutdown>(_ => Sender.Tell(new ShutdownAnswer(_containers.Count == 0)));
+        Receive<RequestShutdown>(_ =>
+        {
+            if (_containers.Count > 0)
+                Sender.Tell(new ShutdownAnswer(false));
+            else
+                RemoveCgroupAsync().PipeTo(Sender, success: () => new ShutdownAnswer(true));
+        });
+        Receive<QuerySandboxStats>(_ => OnQueryCgroupStats());
         Receive<ListContainers>(_ => Sender.Tell(new ContainerList(_containers.Keys.Order().ToList())));
         Receive<ContainerProtocol.ContainerDeleted>(d => Forget(d.ContainerId));
         Receive<Terminated>(t =>
@@ -77,10 +86,13 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
             Timers.Cancel("grace");
             _events.Tell(EventPublisherProtocol.Flush.Instance);
         });
-        Receive<EventPublisherProtocol.Flushed>(_ => _lifetime.RequestExit());
+        Receive<EventPublisherProtocol.Flushed>(_ => RemoveCgroupAsync().PipeTo(Self, success: () => CgroupRemoved.Instance));
+        Receive<CgroupRemoved>(_ => _lifetime.RequestExit());
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    public IStash Stash { get; set; } = null!;
 
     protected override void PostStop() => _namespaces?.Dispose();
 
@@ -112,8 +124,15 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers
             Sender.Tell(failed);
             return;
         }
+        if (!_cgroupDecided && PlaceInCgroup(create))
+            return;
+        SpawnContainer(create, Sender);
+    }
+
+    private void SpawnContainer(CreateTask create, IActorRef replyTo)
+    {
         var name = $"{SafeName().Replace(create.ContainerId, "_")}-{++_counter}";
-        var container = Context.ActorOf(ContainerProtocol.Props(create, Sender, _events, _engine, _settings, _namespaces!), name);
+        var container = Context.ActorOf(ContainerProtocol.Props(create, replyTo, _events, _engine, _settings, _namespaces!), name);
         Context.Watch(container);
         _containers[create.ContainerId] = container;
     }

@@ -32,6 +32,33 @@ public static class Signals
         return Interop.Kill(pid, 0) == 0 || Interop.Errno.Last == Interop.Errno.EPERM;
     }
 
+    /// <summary>
+    /// Alive and not a zombie: <see cref="IsAlive"/>, and /proc's state is not Z. /proc is trusted only when it shows this
+    /// process's own pid namespace (a process started into another one with nsenter still sees the host's /proc).
+    /// </summary>
+    public static bool IsRunning(int pid)
+    {
+        if (!IsAlive(pid))
+        {
+            return false;
+        }
+
+        try
+        {
+            if (Path.GetFileName(Directory.ResolveLinkTarget("/proc/self", returnFinalTarget: false)?.FullName) != Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            {
+                return true;
+            }
+
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false; // gone meanwhile
+        }
+    }
+
     /// <summary>waitpid(pid, WNOHANG) for a child this process started natively; true once it was reaped.</summary>
     internal static bool TryReap(int pid, out int status)
     {

@@ -1,6 +1,9 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using WasmKata.Actors.Persist;
+using WasmKata.Actors.Sandbox;
+using WasmKata.Linux.Process;
+using WasmKata.Linux.Systemd;
 using WasmKata.Linux.Mounts;
 using WasmKata.Shim.Protos.TaskApi;
 
@@ -20,6 +23,7 @@ internal static class DeleteAction
         if (state is not null && state.Rootfs != Path.Combine(bundle, "rootfs"))
             Mounts.UnmountAll(state.Rootfs);
         Mounts.UnmountAll(Path.Combine(bundle, "rootfs"));
+        RemoveSandboxCgroup(state);
         store.Remove(args.Namespace, args.Id);
         var response = new DeleteResponse
         {
@@ -30,5 +34,23 @@ internal static class DeleteAction
         response.WriteTo(stdout);
         stdout.Flush();
         return 0;
+    }
+
+    // A dead shim cannot remove its sandbox's cgroup: do it for it. Never while it lives (stopping a systemd scope would
+    // kill it); kill(pid, 0) judges that in this process's pid namespace, which is the shim's.
+    private static void RemoveSandboxCgroup(ContainerState? state)
+    {
+        if (state is not { Cgroup: { Length: > 0 } path, CgroupDriver: { Length: > 0 } driver } || (state.ShimPid > 0 && Signals.IsRunning(state.ShimPid)))
+            return;
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            new SandboxCgroupPlan(driver, path, state.SystemdAddress ?? "").RemoveAsync(timeout.Token).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ArgumentException or SystemdException)
+        {
+            // The rest of the clean-up still matters; containerd logs what the delete action writes to stderr.
+            Console.Error.WriteLine($"cannot remove the sandbox's {driver} cgroup {path}: {e.Message}");
+        }
     }
 }

@@ -42,9 +42,9 @@ internal sealed class TaskService(IActorRef sandbox, Action onShutdown)
             .Register<ShutdownRequest, Empty>("Shutdown", Shutdown)
             .Register<StatsRequest, StatsResponse>("Stats", Stats)
             .Register<ResizePtyRequest, Empty>("ResizePty", (_, _) => NotYet("ResizePty: terminal (tty) processes are not supported yet"))
-            .Register<PauseRequest, Empty>("Pause", (_, _) => NotYet("Pause: pausing a wasm container is not supported yet"))
-            .Register<ResumeRequest, Empty>("Resume", (_, _) => NotYet("Resume: pausing a wasm container is not supported yet"))
-            .Register<UpdateTaskRequest, Empty>("Update", (_, _) => NotYet("Update: changing a running container's resources is not supported yet"))
+            .Register<PauseRequest, Empty>("Pause", (r, call) => Command(new PauseTask(r.Id), call))
+            .Register<ResumeRequest, Empty>("Resume", (r, call) => Command(new ResumeTask(r.Id), call))
+            .Register<UpdateTaskRequest, Empty>("Update", Update)
             .Register<CheckpointTaskRequest, Empty>("Checkpoint", (_, _) => NotYet("Checkpoint: checkpointing a wasm container is not supported"));
     }
 
@@ -141,19 +141,23 @@ internal sealed class TaskService(IActorRef sandbox, Action onShutdown)
         return new Empty();
     }
 
+    private async Task<Empty> Command(ITaskCommand command, TtrpcCallContext call)
+    {
+        await Ask<Done>(command, call);
+        return new Empty();
+    }
+
+    private async Task<Empty> Update(UpdateTaskRequest r, TtrpcCallContext call)
+    {
+        await Ask<Done>(new UpdateTask(r.Id, ResourceUpdate.Parse(r.Resources)), call);
+        return new Empty();
+    }
+
     private async Task<StatsResponse> Stats(StatsRequest r, TtrpcCallContext call)
     {
         var stats = await Ask<StatsView>(new QueryStats(r.Id), call);
-        var metrics = new Metrics
-        {
-            Pids = new PidsStat { Current = 1 },
-            Cpu = new CPUStat { Usage = new CPUUsage { Total = stats.CpuNanoseconds, User = stats.CpuNanoseconds } },
-            Memory = new MemoryStat
-            {
-                Usage = new MemoryEntry { Usage = (ulong)stats.MemoryBytes, Max = (ulong)stats.MemoryBytes, Limit = (ulong)(stats.MemoryLimitBytes ?? long.MaxValue) },
-                Rss = (ulong)stats.MemoryBytes,
-            },
-        };
+        var sandbox = await Ask<SandboxStatsView>(new QuerySandboxStats(), call);
+        var metrics = StatsMetrics.From(stats, sandbox);
         return new StatsResponse { Stats = new Any { TypeUrl = Metrics.Descriptor.FullName, Value = metrics.ToByteString() } };
     }
 

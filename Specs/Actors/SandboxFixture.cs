@@ -76,6 +76,9 @@ internal sealed class RecordingEventSink : IEventSink
             TaskDeleted d => d.ContainerId == containerId,
             TaskExecAdded a => a.ContainerId == containerId,
             TaskExecStarted es => es.ContainerId == containerId,
+            TaskOom o => o.ContainerId == containerId,
+            TaskPaused p => p.ContainerId == containerId,
+            TaskResumed r => r.ContainerId == containerId,
             _ => false,
         })
         .Select(e => e.Topic).ToList();

@@ -44,6 +44,15 @@ internal static class Wat
             (drop (call $poll (i32.const 64) (i32.const 128) (i32.const 1) (i32.const 200)))))
         """;
 
+    /// <summary>Grows its memory a page at a time towards 64 pages, retrying refused grows, spinning all along.</summary>
+    public static readonly string GrowForever = """
+        (module (memory (export "memory") 1)
+          (func (export "_start")
+            (loop $l
+              (if (i32.lt_u (memory.size) (i32.const 64)) (then (drop (memory.grow (i32.const 1)))))
+              (br $l))))
+        """;
+
     /// <summary>Copies stdin to stdout until EOF.</summary>
     public static readonly string Cat = $$"""
         (module {{Imports}}

@@ -33,6 +33,8 @@ public sealed class ConfigLoaderSpec : IDisposable
             [wasmkata]
             log_level = "debug"
             cgroup_driver = "systemd"
+            systemd_address = "unix:path=/run/x.sock"
+            sandbox_memory_overhead_mb = 64
             [wasmkata.engine]
             compile_cache_dir = ""
             pooling_allocator = true
@@ -40,6 +42,7 @@ public sealed class ConfigLoaderSpec : IDisposable
             """);
         var config = ConfigLoader.LoadFile(path);
         Assert.Equal(("debug", "systemd", "", true, 5), (config.LogLevel, config.CgroupDriver, config.CompileCacheDir, config.PoolingAllocator, config.EpochTickMs));
+        Assert.Equal(("unix:path=/run/x.sock", 64), (config.SystemdAddress, config.SandboxMemoryOverheadMb));
     }
 
     [Theory]
@@ -48,6 +51,8 @@ public sealed class ConfigLoaderSpec : IDisposable
     [InlineData("[wasmkata.engine]\nepoch_tick_ms = 0", "wasmkata.engine.epoch_tick_ms", "0")]
     [InlineData("[wasmkata.engine]\npooling_allocator = \"yes\"", "wasmkata.engine.pooling_allocator", "\"yes\"")]
     [InlineData("[hypervisor.qemu]\npath = \"/usr/bin/qemu\"", "hypervisor", "a table")]
+    [InlineData("[wasmkata]\nsystemd_address = \"/run/systemd/private\"", "wasmkata.systemd_address", "\"/run/systemd/private\"")]
+    [InlineData("[wasmkata]\nsandbox_memory_overhead_mb = -1", "wasmkata.sandbox_memory_overhead_mb", "-1")]
     [InlineData("[wasmkata.engine]\ncompile_cache_dir = \"relative/dir\"", "wasmkata.engine.compile_cache_dir", "\"relative/dir\"")]
     public void Bad_configuration_must_be_refused_naming_file_key_and_value(string text, string key, string value)
     {

@@ -122,6 +122,27 @@ public class ContainerdFixture : IAsyncLifetime
         }
 
         await ChildProcess.RunAsync("bash", [ScriptPath("containerd.sh"), "stop", RunDir], TimeSpan.FromSeconds(60));
+        RemoveNamespaceCgroups();
+    }
+
+    // ctr gives each container the cgroups path /<namespace>/<id>; the shim removes its own, the namespace level is ours.
+    private void RemoveNamespaceCgroups()
+    {
+        foreach (var hierarchy in Directory.Exists("/sys/fs/cgroup") ? Directory.GetDirectories("/sys/fs/cgroup") : [])
+        {
+            try
+            {
+                var dir = Path.Combine(hierarchy, Ctr.Namespace);
+                if (Directory.Exists(dir))
+                {
+                    Directory.Delete(dir);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Not empty (a cgroup left behind, which the specs that made it report) or not ours to remove.
+            }
+        }
     }
 
     /// <summary>A container id no other spec of this run uses.</summary>

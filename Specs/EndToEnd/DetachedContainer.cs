@@ -15,13 +15,18 @@ public sealed class DetachedContainer : IAsyncDisposable
 
     public string Id { get; }
 
+    public static Task<DetachedContainer> StartAsync(
+        Ctr ctr, string? runtime, string image, string prefix, params string[] command) =>
+        StartAsync(ctr, runtime, image, prefix, [], command);
+
+    /// <summary>As above, with more `ctr run` options (e.g. --memory-limit) after -d.</summary>
     public static async Task<DetachedContainer> StartAsync(
-        Ctr ctr, string? runtime, string image, string prefix, params string[] command)
+        Ctr ctr, string? runtime, string image, string prefix, IEnumerable<string> options, params string[] command)
     {
         var container = new DetachedContainer(ctr, ContainerdFixture.NewId(prefix));
         try
         {
-            var run = await ctr.RunAsync(Ctr.RunArgs(runtime, image, container.Id, ["-d"], command));
+            var run = await ctr.RunAsync(Ctr.RunArgs(runtime, image, container.Id, options.Prepend("-d"), command));
             Assert.True(run.ExitCode == 0, ctr.Explain(run));
             await ctr.WaitForTaskStatusAsync(container.Id, "RUNNING", TimeSpan.FromSeconds(10));
             return container;
