@@ -25,6 +25,7 @@ internal sealed class TtrpcConnection
     private readonly TtrpcHandlerRegistry _handlers;
     private readonly ILogger _log;
     private readonly FrameWriter _writer;
+    private readonly Action<int> _inFlight;
     private readonly SemaphoreSlim _slots = new(MaxOutstanding, MaxOutstanding);
     private readonly SemaphoreSlim _largeSlots = new(MaxOutstandingLarge, MaxOutstandingLarge);
 
@@ -32,8 +33,9 @@ internal sealed class TtrpcConnection
     // and it owns no timer or wait handle.
     private readonly CancellationTokenSource _closed = new();
 
-    public TtrpcConnection(Socket socket, TtrpcHandlerRegistry handlers, ILogger log)
+    public TtrpcConnection(Socket socket, TtrpcHandlerRegistry handlers, ILogger log, Action<int>? inFlight = null)
     {
+        _inFlight = inFlight ?? (static _ => { });
         _socket = socket;
         _handlers = handlers;
         _log = log;
@@ -118,13 +120,17 @@ internal sealed class TtrpcConnection
             }
         }
 
+        _inFlight(1);
         _ = Task.Run(() => DispatchAsync(header.StreamId, request, large), CancellationToken.None);
     }
 
     private async Task<Request?> ReadRequestAsync(FrameHeader header, CancellationToken token)
     {
         var length = (int)header.Length;
-        var body = ArrayPool<byte>.Shared.Rent(length);
+        // Only bodies of the size real requests have come from the shared pool: it keeps what it is given back for
+        // good, so MiB-sized bodies (a broken or hostile client) would stay allocated after the client is gone.
+        var pooled = length < LargePayload;
+        var body = pooled ? ArrayPool<byte>.Shared.Rent(length) : new byte[length];
         try
         {
             if (length > 0)
@@ -144,7 +150,10 @@ internal sealed class TtrpcConnection
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(body);
+            if (pooled)
+            {
+                ArrayPool<byte>.Shared.Return(body);
+            }
         }
     }
 
@@ -188,6 +197,7 @@ internal sealed class TtrpcConnection
             }
 
             _slots.Release();
+            _inFlight(-1);
         }
     }
 

@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using WasmKata.Shim.Protos.TaskApi;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace WasmKata.Specs.EndToEnd;
+
+/// <summary>
+/// 200 containers started at once on real shim binaries, each over its own connection as containerd does it: all in
+/// one sandbox (one shim), and spread over 10 sandboxes of 20 (10 shims). Every exit status and every output byte must
+/// be right, and once they are deleted each shim's fds, guest threads, actors and memory must be back near where they
+/// started. Tolerances: fds +2, guest threads 0, all threads +24 (the thread pool keeps idle workers ~20 s), actors
+/// exactly the baseline, RSS +128 MiB (the GC does not hand memory back at once).
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+[Trait("Category", "Load")]
+[Trait("Requires", "root")]
+[Trait("Runtime", "wasmkata")]
+public sealed class ShimLoadSpec(ITestOutputHelper output)
+{
+    private const int Containers = 200;
+    private const int FdSlack = 2;
+    private const int ThreadSlack = 24;
+    private const long RssSlackKib = 128 << 10;
+    private static readonly TimeSpan Settle = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task Two_hundred_containers_in_one_sandbox_must_all_be_right_and_leave_the_shim_at_its_baseline()
+    {
+        await using var shim = await ShimUnderTest.StartAsync("load-pod-" + Guid.NewGuid().ToString("N")[..6], inspection: true);
+        await RunOneAsync(shim, "warm");
+        var baseline = await Measure(shim, "baseline", withActors: true);
+
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Containers).Select(i => Task.Run(() => RunOneAsync(shim, $"c{i:D3}", i))));
+        output.WriteLine($"{Containers} containers in one shim: {clock.Elapsed.TotalSeconds:F1} s");
+
+        await AssertBackToBaselineAsync(shim, baseline, withActors: true);
+        Assert.Equal(Containers + 1, shim.Events.Count(e => e.Request.Envelope.Topic == "/tasks/exit"));
+    }
+
+    [Fact]
+    public async Task Two_hundred_containers_across_ten_sandboxes_must_all_be_right_and_leave_each_shim_at_its_baseline()
+    {
+        // 10 x 20: each shim costs ~100 MiB and a .NET start-up, so 10 keeps a 2-core CI machine well inside its
+        // time while still having every shim serve many containers at once.
+        const int sandboxes = 10;
+        var shims = await Task.WhenAll(Enumerable.Range(0, sandboxes).Select(s =>
+            ShimUnderTest.StartAsync($"load-{s}-" + Guid.NewGuid().ToString("N")[..6])));
+        try
+        {
+            var baselines = new Dictionary<ShimUnderTest, Snapshot>();
+            foreach (var shim in shims)
+            {
+                await RunOneAsync(shim, "warm");
+                baselines[shim] = await Measure(shim, "baseline", withActors: false);
+            }
+
+            var clock = Stopwatch.StartNew();
+            await Task.WhenAll(Enumerable.Range(0, Containers).Select(i =>
+                Task.Run(() => RunOneAsync(shims[i % sandboxes], $"c{i:D3}", i))));
+            output.WriteLine($"{Containers} containers across {sandboxes} shims: {clock.Elapsed.TotalSeconds:F1} s");
+
+            foreach (var shim in shims)
+            {
+                await AssertBackToBaselineAsync(shim, baselines[shim], withActors: false);
+                Assert.Equal(Containers / sandboxes + 1, shim.Events.Count(e => e.Request.Envelope.Topic == "/tasks/exit"));
+            }
+        }
+        finally
+        {
+            foreach (var shim in shims)
+                await shim.DisposeAsync();
+        }
+    }
+
+    /// <summary>Create, Start, Wait, Delete on a connection of its own; checks the exit status and every output byte.</summary>
+    private static async Task RunOneAsync(ShimUnderTest shim, string name, int n = 0)
+    {
+        var id = $"{shim.Id}-{name}";
+        var code = (uint)(n * 7 % 200);
+        var token = $"{id} says {Guid.NewGuid():N}";
+        var bundle = shim.NewBundle(id, new System.Text.Json.Nodes.JsonObject
+        {
+            ["process"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["args"] = new System.Text.Json.Nodes.JsonArray("/app.wasm", "say", token, $"{code}"),
+                ["cwd"] = "/",
+            },
+        }, new Dictionary<string, string> { ["/app.wasm"] = "hostile" });
+        var client = await shim.ConnectAsync();
+        await shim.CallAsync<CreateTaskRequest, CreateTaskResponse>("Create", shim.CreateRequest(id, bundle), client);
+        await shim.CallAsync<StartRequest, StartResponse>("Start", new StartRequest { Id = id }, client);
+        var exited = await shim.CallAsync<WaitRequest, WaitResponse>("Wait", new WaitRequest { Id = id }, client);
+        Assert.True(exited.ExitStatus == code, $"{id}: exit {exited.ExitStatus}, expected {code}");
+        var deleted = await shim.CallAsync<DeleteRequest, DeleteResponse>("Delete", new DeleteRequest { Id = id }, client);
+        Assert.Equal(code, deleted.ExitStatus);
+        Assert.Equal(token + "\n", await File.ReadAllTextAsync(shim.OutputPath(id)));
+        await client.DisposeAsync();
+    }
+
+    private async Task AssertBackToBaselineAsync(ShimUnderTest shim, Snapshot baseline, bool withActors)
+    {
+        var clock = Stopwatch.StartNew();
+        Snapshot after;
+        while (true)
+        {
+            after = await Measure(shim, "after", withActors);
+            var settled = after.Fds <= baseline.Fds + FdSlack && after.GuestThreads == 0 &&
+                          after.Threads <= baseline.Threads + ThreadSlack && (!withActors || after.Actors == baseline.Actors);
+            if (settled || clock.Elapsed > Settle)
+                break;
+            await Task.Delay(250);
+        }
+
+        var because = $"shim {shim.Pid}: baseline {baseline}, after {after}";
+        Assert.True(after.Fds <= baseline.Fds + FdSlack, "fd leak: " + because);
+        Assert.True(after.GuestThreads == 0, "guest threads left: " + because);
+        Assert.True(after.Threads <= baseline.Threads + ThreadSlack, "thread leak: " + because);
+        Assert.True(after.RssKib <= baseline.RssKib + RssSlackKib, "memory grew: " + because);
+        if (withActors)
+            Assert.True(after.Actors == baseline.Actors, "actors left: " + because);
+        Assert.True(!Directory.Exists(shim.StateDir) || !Directory.EnumerateFileSystemEntries(shim.StateDir).Any(), "state left: " + because);
+        Assert.Empty(ContainerdFixture.MountsUnder(shim.Root));
+    }
+
+    private async Task<Snapshot> Measure(ShimUnderTest shim, string label, bool withActors)
+    {
+        var names = shim.ThreadNames;
+        var snapshot = new Snapshot(shim.FdCount, names.Count, names.Count(n => n.StartsWith("guest", StringComparison.Ordinal)),
+            shim.RssKib, withActors ? await CountActorsAsync(shim) : -1);
+        output.WriteLine($"shim {shim.Pid} {label}: {snapshot}");
+        return snapshot;
+    }
+
+    /// <summary>The lines of `wasmkata tree SANDBOX` below its header: one per live actor of the shim's tree.</summary>
+    private static async Task<int> CountActorsAsync(ShimUnderTest shim)
+    {
+        var cli = Path.Combine(ShimUnderTest.ShimDir, "wasmkata");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var tree = await ChildProcess.RunAsync(cli, ["tree", shim.Id], TimeSpan.FromSeconds(30));
+            var lines = tree.StdoutText.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            if (tree.ExitCode == 0 && lines.Length > 1 && lines[0].Contains($"shim {shim.Pid}", StringComparison.Ordinal))
+                return lines.Length - 1;
+            if (DateTime.UtcNow > deadline)
+                Assert.Fail("wasmkata tree never showed the shim: " + tree.Describe());
+            await Task.Delay(500);
+        }
+    }
+
+    private sealed record Snapshot(int Fds, int Threads, int GuestThreads, long RssKib, int Actors)
+    {
+        public override string ToString() =>
+            $"{Fds} fds, {Threads} threads ({GuestThreads} guest), RSS {RssKib / 1024.0:F1} MiB{(Actors >= 0 ? $", {Actors} actors" : "")}";
+    }
+}
