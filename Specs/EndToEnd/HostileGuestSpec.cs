@@ -25,6 +25,7 @@ public sealed partial class HostileGuestSpec(ContainerdFixture fixture, ITestOut
             ["/recurse.wasm"] = "recurse",
             ["/spin.wasm"] = "spin",
             ["/hello.wasm"] = "hello",
+            ["/bigout.wasm"] = "bigout",
         },
         Files = new Dictionary<string, string>
         {
@@ -145,8 +146,8 @@ public sealed partial class HostileGuestSpec(ContainerdFixture fixture, ITestOut
     {
         var image = await fixture.Images.WasmAsync(Image);
         var id = ContainerdFixture.NewId("readergone");
-        // 24 MB of output, far more than the FIFO and the shim's buffer hold: the guest is writing when ctr dies.
-        using var run = Ctr.Start(Ctr.RunArgs(Ctr.WasmRuntime, image, id, [], "/app.wasm", "flood", "3000000"));
+        // 128 MiB of output, far more than the FIFO and the shim's buffer hold: the guest is writing when ctr dies.
+        using var run = Ctr.Start(Ctr.RunArgs(Ctr.WasmRuntime, image, id, [], "/bigout.wasm", "128"));
         try
         {
             await Ctr.WaitForTaskStatusAsync(id, "RUNNING", TimeSpan.FromSeconds(10));

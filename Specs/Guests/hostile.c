@@ -92,6 +92,9 @@ static int tick(long ms) {
   }
 }
 
+// Each block is chained to the last one: memory that is never read could otherwise be optimised away, malloc and all.
+static void *volatile last_block;
+
 static int grow(void) {
   long mebibytes = 0;
   for (;;) {
@@ -100,6 +103,8 @@ static int grow(void) {
       break;
     }
     memset(block, 0xA5, 1 << 20);
+    *(void **)block = last_block;
+    last_block = block;
     mebibytes++;
   }
   fprintf(stderr, "grow: refused after %ld MiB\n", mebibytes);
