@@ -151,8 +151,70 @@ internal sealed class ShimUnderTest : IAsyncDisposable
         return new CreateTaskRequest { Id = id, Bundle = bundle, Stdout = "file://" + OutputPath(id) };
     }
 
-    /// <summary>Count of /proc/PID/fd entries.</summary>
-    public int FdCount => Directory.GetFileSystemEntries($"/proc/{Pid}/fd").Length;
+    /// <summary>
+    /// Count of /proc/PID/fd entries, leaving out the runtime's own code files (.dll, .so): .NET keeps every assembly it
+    /// loads open for good, and loads them lazily, so they grow with the code paths used, not with what is leaked.
+    /// </summary>
+    /// TCP sockets are left out too: they belong to the inspection cluster, which other shims on the host join and leave.
+    public int FdCount => CountedFds().Count();
+
+    private IEnumerable<string> CountedFds()
+    {
+        var tcp = TcpSocketInodes();
+        foreach (var fd in Directory.GetFileSystemEntries($"/proc/{Pid}/fd"))
+        {
+            string target;
+            try
+            {
+                target = new FileInfo(fd).LinkTarget ?? "";
+            }
+            catch (IOException)
+            {
+                continue;
+            }
+
+            if (target.EndsWith(".dll", StringComparison.Ordinal) || target.EndsWith(".so", StringComparison.Ordinal) ||
+                (target.StartsWith("socket:[", StringComparison.Ordinal) && tcp.Contains(target["socket:[".Length..^1])))
+                continue;
+            yield return target;
+        }
+    }
+
+    private HashSet<string> TcpSocketInodes()
+    {
+        var inodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var table in new[] { "tcp", "tcp6" })
+        {
+            try
+            {
+                foreach (var line in File.ReadLines($"/proc/{Pid}/net/{table}").Skip(1))
+                {
+                    var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                    if (fields.Length > 9)
+                        inodes.Add(fields[9]);
+                }
+            }
+            catch (IOException)
+            {
+                // No such table.
+            }
+        }
+
+        return inodes;
+    }
+
+    /// <summary>What the counted fds point at, by kind (socket, pipe, anon_inode:[eventfd], a path), with counts.</summary>
+    public IReadOnlyDictionary<string, int> FdKinds()
+    {
+        var kinds = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        foreach (var target in CountedFds())
+        {
+            var kind = target.StartsWith('/') ? target : target.Contains("anon_inode", StringComparison.Ordinal) ? target : target.Split(':')[0];
+            kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
+        }
+
+        return kinds;
+    }
 
     /// <summary>Names of the shim's threads (/proc/PID/task/*/comm).</summary>
     public IReadOnlyList<string> ThreadNames =>
