@@ -118,6 +118,41 @@ public sealed class ShimBadRequestSpec(ITestOutputHelper output) : IAsyncLifetim
         }
     }
 
+    [Fact]
+    public async Task A_fuzz_run_against_the_real_shim_must_leave_it_serving_with_fds_threads_and_memory_bounded()
+    {
+        // A running container keeps the fuzzer's Shutdown requests from ending the shim.
+        var anchor = "anchor-" + Guid.NewGuid().ToString("N")[..8];
+        var bundle = _shim.NewBundle(anchor, new JsonObject { ["process"] = new JsonObject { ["args"] = new JsonArray("/app.wasm", "3600"), ["cwd"] = "/" } },
+            new Dictionary<string, string> { ["/app.wasm"] = "sleep" });
+        await _shim.CallAsync<CreateTaskRequest, CreateTaskResponse>("Create", _shim.CreateRequest(anchor, bundle));
+        await _shim.CallAsync<StartRequest, StartResponse>("Start", new StartRequest { Id = anchor });
+        await AssertServesAsync();
+        var (fds, threads, rss) = (_shim.FdCount, _shim.ThreadNames.Count, _shim.RssKib);
+
+        var run = new WasmKata.Specs.Shim.FuzzRun(_shim.SocketPath, WasmKata.Specs.Shim.FuzzRun.SeedFromEnvironment(),
+            TimeSpan.FromSeconds(Environment.GetEnvironmentVariable("WASMKATA_SHIM_FUZZ_SECONDS") is { Length: > 0 } b ? double.Parse(b) : 5));
+        await run.RunAsync();
+        run.Report(output);
+        run.AssertSane(200);
+
+        await AssertServesAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (_shim.FdCount > fds + 2 && DateTime.UtcNow < deadline)
+            await Task.Delay(100);
+        var after = (Fds: _shim.FdCount, Threads: _shim.ThreadNames.Count, Rss: _shim.RssKib);
+        output.WriteLine($"shim {_shim.Pid}: {fds} fds, {threads} threads, RSS {rss >> 10} MiB before; {after.Fds}, {after.Threads}, {after.Rss >> 10} MiB after");
+        Assert.True(after.Fds <= fds + 2, $"fds {fds} -> {after.Fds} {run.Because}");
+        Assert.True(after.Threads <= threads + 32, $"threads {threads} -> {after.Threads} {run.Because}");
+        Assert.True(after.Rss <= rss + (64 << 10), $"RSS {rss} -> {after.Rss} KiB {run.Because}");
+        Assert.True(_shim.IsRunning, "the shim exited");
+        var state = await _shim.CallAsync<StateRequest, StateResponse>("State", new StateRequest { Id = anchor });
+        Assert.Equal(WasmKata.Shim.Protos.Types.Status.Running, state.Status);
+        await _shim.CallAsync<KillRequest, Google.Protobuf.WellKnownTypes.Empty>("Kill", new KillRequest { Id = anchor, Signal = 9 });
+        Assert.Equal(137u, (await _shim.CallAsync<WaitRequest, WaitResponse>("Wait", new WaitRequest { Id = anchor })).ExitStatus);
+        await _shim.CallAsync<DeleteRequest, DeleteResponse>("Delete", new DeleteRequest { Id = anchor });
+    }
+
     /// <summary>A good container still runs start to finish on this shim.</summary>
     private async Task AssertServesAsync()
     {
