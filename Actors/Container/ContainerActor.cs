@@ -36,6 +36,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private bool _mounted;
     private ProcessExited? _heldInitExit;
     private bool _deleted;
+    private bool _active;
     private int _execCounter;
     private readonly StateStore _store;
     private readonly SandboxNamespaces _namespaces;
@@ -91,11 +92,16 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         }
     }
 
+    /// <summary>Process actors own guests and fds: a failed one is stopped and its exit reported, never restarted.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => StopOwnersStrategy.StopAll;
+
     protected override void PostStop()
     {
         _stop.Cancel();
         _stop.Dispose();
-        if (_deleted || _processes.GetValueOrDefault(Init)?.Phase is null or Phase.Preparing)
+        if (_active && !_deleted)
+            ReportLostExits();
+        if (_deleted || !_active)
             _store.Remove(_settings.Namespace, Id);
         if (_mounted)
         {
@@ -148,6 +154,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
                 new TaskIo(_create.Stdio.Stdin, _create.Stdio.Stdout, _create.Stdio.Stderr, _create.Stdio.Terminal), ready.Pid));
             Reply(Init, new Created(ready.Pid));
             Stash.UnstashAll();
+            _active = true;
             Become(Active);
         });
         Receive<ProcessFailed>(failed => FailCreate(failed.Failure));
@@ -560,6 +567,21 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         }
     }
 
+    /// <summary>Stopped (failed, or the shim going down) with processes still live: their guests end with us, and
+    /// waiters and containerd still get an exit (255) instead of waiting forever.</summary>
+    private void ReportLostExits()
+    {
+        var at = DateTimeOffset.UtcNow;
+        foreach (var process in _processes.Values.Where(p => p.IsLive && p.Phase != Phase.Preparing))
+        {
+            _events.Tell(new TaskExited(Id, process.ExecId == Init ? Id : process.ExecId, process.Pid, 255, at));
+            foreach (var waiter in _waiters.GetValueOrDefault(process.ExecId) ?? [])
+                waiter.Tell(new Exited(process.Pid, 255, at));
+        }
+        foreach (var replyTo in _pendingReplies.Values.Concat(_pendingDeletes.Values))
+            replyTo.Tell(new Failure(FailureCode.Internal, $"container {Id} failed"));
+    }
+
     private void FailCreate(Failure failure)
     {
         _log.Warning("{Container}: create failed: {Message}", Id, failure.Message);
@@ -590,6 +612,8 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     {
         GuestPlanException g => new Failure(g.Code, g.Message),
         OciSpecException or ConfigException => new Failure(FailureCode.InvalidArgument, e.Message),
+        MountException { ErrnoName: "ENOENT" or "ENOTDIR" } => new Failure(FailureCode.NotFound, e.Message),
+        MountException { ErrnoName: "EINVAL" } => new Failure(FailureCode.InvalidArgument, e.Message),
         MountException => new Failure(FailureCode.Internal, e.Message),
         _ => new Failure(FailureCode.Internal, e.Message),
     };

@@ -48,7 +48,12 @@ public static class GuestPlan
             if (SystemMountPrefixes.Any(p => destination == p || destination.StartsWith(p + "/", StringComparison.Ordinal)))
                 continue;
             if (!Directory.Exists(mount.Source))
+            {
+                // A file is fine to leave out; a source that is not there at all is refused, as runc refuses it.
+                if (!File.Exists(mount.Source))
+                    throw new GuestPlanException(FailureCode.NotFound, $"mount source {mount.Source} for {destination} does not exist");
                 continue;
+            }
             preopens.Add(new Preopen(mount.Source, destination, options.Contains("ro")));
         }
         return preopens;

@@ -94,9 +94,9 @@ public static class OciJson
         {
             text = File.ReadAllText(path);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new OciSpecException($"cannot read {path}: {e.Message}", e);
+            throw new OciSpecException($"cannot read {path.Replace("\0", "\\0")}: {e.Message}", e);
         }
         return Parse(text, OciJsonContext.Default.OciSpec, path);
     }

@@ -111,7 +111,18 @@ internal sealed class GuestThread
         owner.Tell(new WasmProcessProtocol.GuestReady(tid));
 
         _gate.Wait();
-        var exit = guest.Run();
+        GuestExit exit;
+        try
+        {
+            exit = guest.Run();
+        }
+        catch (Exception e)
+        {
+            // Run never throws for what a guest does; anything else is our bug, and on this thread it would take the
+            // whole shim (every sandbox's guests) down. The guest ends with 255 and the shim serves on.
+            owner.Tell(new WasmProcessProtocol.GuestFinished(255, "internal error: " + e.Message, DateTimeOffset.UtcNow));
+            return;
+        }
         owner.Tell(new WasmProcessProtocol.GuestFinished(exit.Status, exit.TrapMessage, DateTimeOffset.UtcNow));
     }
 }

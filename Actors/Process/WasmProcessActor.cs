@@ -18,11 +18,14 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
     private readonly RuntimeSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly List<OutputBuffer> _outputs = [];
+    private readonly Dictionary<string, OutputBuffer> _outputByStream = [];
     private readonly HashSet<string> _undrained = [];
     private GuestInputPipe? _stdinPipe;
     private IActorRef? _stdinPump;
     private GuestThread? _guest;
     private uint _pid;
+    private GuestFinished? _finished;
+    private bool _reported;
 
     public WasmProcessActor(Launch launch, WasmEngine engine, RuntimeSettings settings)
     {
@@ -33,6 +36,9 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>Pumps own fds: a failed one is stopped, never restarted (a restart would read its buffer twice).</summary>
+    protected override SupervisorStrategy SupervisorStrategy() => StopOwnersStrategy.StopAll;
 
     private string ExecId => _launch.ExecId;
 
@@ -55,7 +61,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         {
             _stdinPipe = new GuestInputPipe();
             stdinPath = _stdinPipe.ReadEndPath;
-            _stdinPump = Context.ActorOf(PumpProtocol.Input(stdio.Stdin, _stdinPipe, _settings.StdinCloseGrace), "stdin");
+            _stdinPump = Context.Watch(Context.ActorOf(PumpProtocol.Input(stdio.Stdin, _stdinPipe, _settings.StdinCloseGrace), "stdin"));
         }
         var pipe = _stdinPipe;
         _guest = GuestThread.Launch(
@@ -70,6 +76,9 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         foreach (var output in _outputs)
             output.Abort();
         _stdinPipe?.Dispose();
+        // Stopped after the guest ended but before the exit went up (this actor failed): the status must not be lost.
+        if (_finished is { } finished && !_reported)
+            Context.Parent.Tell(new ProcessExited(ExecId, _pid, (uint)finished.Status, finished.At, finished.Trap));
     }
 
     private OutputBuffer? OpenOutput(string target, string stream)
@@ -78,8 +87,9 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
             return null;
         var buffer = new OutputBuffer(_settings.OutputBufferBytes);
         _outputs.Add(buffer);
+        _outputByStream[stream] = buffer;
         _undrained.Add(stream);
-        Context.ActorOf(PumpProtocol.Output(buffer, target, stream), stream);
+        Context.Watch(Context.ActorOf(PumpProtocol.Output(buffer, target, stream), stream));
         return buffer;
     }
 
@@ -144,6 +154,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
                     output.Abort();
                 foreach (var stream in _undrained)
                     Context.Stop(Context.Child(stream));
+                _undrained.Clear();
                 Report(finished);
             });
             Receive<Signal>(_ => { });
@@ -165,6 +176,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
     {
         // A killed guest's buffers end early, so a pump may drain before the exit is known.
         Receive<PumpProtocol.PumpDrained>(drained => _undrained.Remove(drained.Stream));
+        Receive<Terminated>(OnPumpTerminated);
         Receive<CloseStdin>(_ => _stdinPump?.Tell(new PumpProtocol.CloseInput(false)));
         Receive<PumpProtocol.ReaderGone>(gone =>
             _log.Info("{Container}/{Exec}: the {Stream} reader went away; further output is discarded", _launch.ContainerId, Label, gone.Stream));
@@ -221,8 +233,21 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         _stdinPump?.Tell(new PumpProtocol.CloseInput(true));
     }
 
+    /// <summary>A pump that stops before it drained has failed: drop the rest of its stream so the guest never blocks on it.</summary>
+    private void OnPumpTerminated(Terminated terminated)
+    {
+        var stream = terminated.ActorRef.Path.Name;
+        if (!_undrained.Remove(stream))
+            return;
+        _log.Error("{Container}/{Exec}: the {Stream} pump failed; the rest of that stream is discarded", _launch.ContainerId, Label, stream);
+        _outputByStream.GetValueOrDefault(stream)?.Abort();
+        if (_finished is { } finished && !_reported && _undrained.Count == 0)
+            Report(finished);
+    }
+
     private void Finished(GuestFinished finished)
     {
+        _finished = finished;
         if (finished.Trap is { } trap)
             _log.Warning("{Container}/{Exec}: guest trapped: {Trap}", _launch.ContainerId, Label, trap);
         foreach (var output in _outputs)
@@ -234,6 +259,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
     private void Report(GuestFinished finished)
     {
         Timers.CancelAll();
+        _reported = true;
         Context.Parent.Tell(new ProcessExited(ExecId, _pid, (uint)finished.Status, finished.At, finished.Trap));
         Become(Stopped);
     }

@@ -109,6 +109,11 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
             Sender.Tell(invalid);
             return;
         }
+        if (ValidateBundle(create.Bundle) is { } badBundle)
+        {
+            Sender.Tell(badBundle);
+            return;
+        }
         if (_stopping)
         {
             Sender.Tell(new Failure(FailureCode.Unavailable, "the shim is shutting down"));
@@ -210,6 +215,16 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
             return new Failure(FailureCode.InvalidArgument, $"invalid container id \"{id.Replace("\0", "\\0")}\"");
         return null;
     }
+
+    /// <summary>A bundle path with a NUL or relative to our cwd can only be a mistake or an attack.</summary>
+    internal static Failure? ValidateBundle(string bundle) =>
+        bundle.StartsWith('/') && !bundle.Contains('\0')
+            ? null
+            : new Failure(FailureCode.InvalidArgument, $"bundle must be an absolute path, got \"{bundle.Replace("\0", "\\0")}\"");
+
+    /// <summary>A container actor owns mounts and guests: one that fails is stopped (and reports), never restarted.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new StopOwnersStrategy(child => !child.Equals(_events) && child.Path.Name != "signals");
 
     [GeneratedRegex("[^A-Za-z0-9_.=+-]")]
     private static partial Regex SafeName();

@@ -6,7 +6,9 @@ namespace WasmKata.Linux.Process;
 /// <summary>The shim's listening Unix socket, bound in the start process before the address is printed.</summary>
 public static class UnixListener
 {
-    private const int Backlog = 128;
+    // Go's listeners (containerd's, runc's shim) ask for somaxconn; with 128, a pod starting a few hundred containers
+    // at once had clients' connects fail with EAGAIN while the shim was busy. The kernel caps it at somaxconn.
+    private const int Backlog = 4096;
     private const int MaxPathBytes = 107; // sun_path is 108 bytes including the terminating NUL
     private const uint DirectoryMode = 0x1C9; // 0711
     private const uint SocketMode = 0x180; // 0600

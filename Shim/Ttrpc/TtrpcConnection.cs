@@ -25,6 +25,7 @@ internal sealed class TtrpcConnection
     private readonly TtrpcHandlerRegistry _handlers;
     private readonly ILogger _log;
     private readonly FrameWriter _writer;
+    private readonly Action<int> _inFlight;
     private readonly SemaphoreSlim _slots = new(MaxOutstanding, MaxOutstanding);
     private readonly SemaphoreSlim _largeSlots = new(MaxOutstandingLarge, MaxOutstandingLarge);
 
@@ -32,8 +33,9 @@ internal sealed class TtrpcConnection
     // and it owns no timer or wait handle.
     private readonly CancellationTokenSource _closed = new();
 
-    public TtrpcConnection(Socket socket, TtrpcHandlerRegistry handlers, ILogger log)
+    public TtrpcConnection(Socket socket, TtrpcHandlerRegistry handlers, ILogger log, Action<int>? inFlight = null)
     {
+        _inFlight = inFlight ?? (static _ => { });
         _socket = socket;
         _handlers = handlers;
         _log = log;
@@ -118,18 +120,24 @@ internal sealed class TtrpcConnection
             }
         }
 
+        _inFlight(1);
         _ = Task.Run(() => DispatchAsync(header.StreamId, request, large), CancellationToken.None);
     }
 
     private async Task<Request?> ReadRequestAsync(FrameHeader header, CancellationToken token)
     {
         var length = (int)header.Length;
-        var body = ArrayPool<byte>.Shared.Rent(length);
+        // Only bodies of the size real requests have come from the shared pool: it keeps what it is given back for
+        // good, so MiB-sized bodies (a broken or hostile client) would stay allocated after the client is gone.
+        var pooled = length < LargePayload;
+        var body = pooled ? ArrayPool<byte>.Shared.Rent(length) : await ReceiveLargeAsync(length, token).ConfigureAwait(false);
         try
         {
-            if (length > 0)
+            // A peer gone before the first byte of the body must not leave a pooled array's old bytes to be parsed
+            // as a request (they may be another client's).
+            if (pooled && length > 0 && !await SocketIo.ReceiveExactlyAsync(_socket, body.AsMemory(0, length), token).ConfigureAwait(false))
             {
-                await SocketIo.ReceiveExactlyAsync(_socket, body.AsMemory(0, length), token).ConfigureAwait(false);
+                throw new EndOfStreamException("connection closed before the request body");
             }
 
             // Parsing copies the payload out, so the pooled body can go back at once.
@@ -144,8 +152,37 @@ internal sealed class TtrpcConnection
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(body);
+            if (pooled)
+            {
+                ArrayPool<byte>.Shared.Return(body);
+            }
         }
+    }
+
+    /// <summary>
+    /// Receives a large body into a buffer that grows with what has arrived, so a client that announces 4 MiB and
+    /// then stalls holds 64 KiB of the shim's memory, not 4 MiB.
+    /// </summary>
+    private async Task<byte[]> ReceiveLargeAsync(int length, CancellationToken token)
+    {
+        var buffer = new byte[LargePayload];
+        var filled = 0;
+        while (filled < length)
+        {
+            if (filled == buffer.Length)
+            {
+                Array.Resize(ref buffer, (int)Math.Min(length, 2L * buffer.Length));
+            }
+
+            if (!await SocketIo.ReceiveExactlyAsync(_socket, buffer.AsMemory(filled, buffer.Length - filled), token).ConfigureAwait(false))
+            {
+                throw new EndOfStreamException($"connection closed after {filled} of {length} bytes");
+            }
+
+            filled = buffer.Length;
+        }
+
+        return buffer;
     }
 
     private async Task DispatchAsync(uint streamId, Request request, bool large)
@@ -188,6 +225,7 @@ internal sealed class TtrpcConnection
             }
 
             _slots.Release();
+            _inFlight(-1);
         }
     }
 

@@ -20,6 +20,7 @@ internal sealed class TtrpcServer : IAsyncDisposable
     private readonly ConcurrentDictionary<TtrpcConnection, Task> _connections = new();
     private Task? _acceptLoop;
     private int _disposed;
+    private int _inFlight;
 
     public TtrpcServer(Socket listener, ILogger? log = null)
     {
@@ -40,6 +41,12 @@ internal sealed class TtrpcServer : IAsyncDisposable
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage =>
         _handlers.Add(serviceName, method, TtrpcHandlers.Typed(handler));
+
+    /// <summary>Connections being served now.</summary>
+    public int ConnectionCount => _connections.Count;
+
+    /// <summary>Requests whose handler has not yet finished (or whose reply is still being written).</summary>
+    public int RequestsInFlight => Volatile.Read(ref _inFlight);
 
     /// <summary>Registers methods once under several service names, e.g. containerd.task.v2.Task and containerd.task.v3.Task.</summary>
     public TtrpcServiceBuilder Service(params string[] serviceNames) => new(_handlers, serviceNames);
@@ -112,7 +119,7 @@ internal sealed class TtrpcServer : IAsyncDisposable
                 continue;
             }
 
-            var connection = new TtrpcConnection(client, _handlers, _log);
+            var connection = new TtrpcConnection(client, _handlers, _log, delta => Interlocked.Add(ref _inFlight, delta));
             var task = Task.Run(() => connection.RunAsync(token), CancellationToken.None);
             _connections[connection] = task;
             _ = task.ContinueWith(

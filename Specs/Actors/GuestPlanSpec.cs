@@ -111,6 +111,17 @@ public sealed class GuestPlanSpec : IDisposable
     }
 
     [Fact]
+    public void A_bind_mount_whose_source_does_not_exist_must_be_refused_as_not_found()
+    {
+        var mounts = new[] { new OciMount { Destination = "/data", Type = "bind", Source = Path.Combine(_root, "gone"), Options = ["rbind"] } };
+
+        var refused = Assert.Throws<GuestPlanException>(() => GuestPlan.Preopens(mounts));
+
+        Assert.Equal(FailureCode.NotFound, refused.Code);
+        Assert.Contains(Path.Combine(_root, "gone"), refused.Message);
+    }
+
+    [Fact]
     public void Rootfs_path_must_be_relative_to_the_bundle_unless_absolute()
     {
         Assert.Equal("/b/rootfs", GuestPlan.RootfsPath(new OciSpec { Root = new OciRoot { Path = "rootfs" } }, "/b"));

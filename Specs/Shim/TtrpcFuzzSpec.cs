@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using Akka.Actor;
+using WasmKata.Actors;
+using WasmKata.Actors.Engine;
+using WasmKata.Actors.Sandbox;
+using WasmKata.Shim.Protos.TaskApi;
+using WasmKata.Shim.Service;
+using WasmKata.Shim.Ttrpc;
+using WasmKata.Specs.Actors;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace WasmKata.Specs.Shim;
+
+/// <summary>
+/// A time-bounded fuzz run of the real ttrpc server serving the real task API over a real sandbox actor.
+/// WASMKATA_FUZZ_SECONDS sets the budget (default 15), WASMKATA_FUZZ_SEED replays a run (every failure names its seed).
+/// </summary>
+[Collection(QuietCollection.Name)]
+[Trait("Category", "Fuzz")]
+public sealed class TtrpcFuzzSpec(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Answer = TimeSpan.FromSeconds(10);
+
+    private readonly UnixSocketDir _dir = new();
+    private readonly string _stateRoot = Directory.CreateTempSubdirectory("wk-fuzz-state-").FullName;
+    private ActorSystem _system = null!;
+    private WasmEngine _engine = null!;
+    private TtrpcServer _server = null!;
+    private IActorRef _sandbox = null!;
+    private Task _serving = null!;
+    private int _shutdowns;
+
+    private string SocketPath => _dir.SocketPath();
+
+    public Task InitializeAsync()
+    {
+        _system = ActorSystem.Create("fuzz", "akka.loglevel = ERROR\nakka.log-dead-letters = off");
+        _engine = new WasmEngine(new EngineOptions());
+        var settings = new RuntimeSettings { Namespace = "fuzz", StateRoot = _stateRoot, ReapOrphans = false };
+        _sandbox = _system.ActorOf(SandboxProtocol.Props(_engine, new RecordingEventSink(), settings, new NoExit()), "sandbox");
+        _server = new TtrpcServer(UnixSocketDir.Listen(SocketPath));
+        new TaskService(_sandbox, () => Interlocked.Increment(ref _shutdowns)).Register(_server);
+        _serving = _server.RunAsync();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        await _system.Terminate();
+        _engine.Dispose();
+        _dir.Dispose();
+        Directory.Delete(_stateRoot, recursive: true);
+    }
+
+    [Fact]
+    public async Task Fuzzed_input_must_get_errors_or_closed_connections_and_leave_the_server_serving_bounded_and_idle()
+    {
+        var seed = FuzzRun.SeedFromEnvironment();
+        var budget = TimeSpan.FromSeconds(Environment.GetEnvironmentVariable("WASMKATA_FUZZ_SECONDS") is { Length: > 0 } b ? double.Parse(b) : 15);
+        var because = $"(fuzz seed {seed}: rerun with WASMKATA_FUZZ_SEED={seed})";
+        output.WriteLine($"fuzz seed {seed}, budget {budget.TotalSeconds} s");
+
+        // Warm up the paths the run takes, then take the baseline.
+        await AssertServingAsync(because);
+        var heapBefore = GC.GetTotalMemory(forceFullCollection: true);
+        var threadsBefore = Process.GetCurrentProcess().Threads.Count;
+
+        var run = new FuzzRun(SocketPath, seed, budget);
+        await run.RunAsync();
+        // Every client is gone: no connection may linger, no handler may still run.
+        await EventuallyAsync(() => _server.ConnectionCount == 0 && _server.RequestsInFlight == 0, Answer,
+            () => $"{_server.ConnectionCount} connections and {_server.RequestsInFlight} requests still open after the clients left {because}");
+        await AssertServingAsync(because);
+        var heapAfter = GC.GetTotalMemory(forceFullCollection: true);
+        var threadsAfter = Process.GetCurrentProcess().Threads.Count;
+
+        run.Report(output);
+        output.WriteLine($"Shutdown requests honoured: {_shutdowns}");
+        output.WriteLine($"GC heap: {heapBefore >> 10} KiB before, {heapAfter >> 10} KiB after; threads: {threadsBefore} before, {threadsAfter} after");
+
+        run.AssertSane(1000);
+        Assert.True(heapAfter - heapBefore < 64L << 20, $"GC heap grew from {heapBefore} to {heapAfter} bytes {because}");
+        // The thread pool keeps the workers it injected under load for ~20 s; a stuck handler shows in RequestsInFlight.
+        Assert.True(threadsAfter - threadsBefore < 64, $"threads grew from {threadsBefore} to {threadsAfter} {because}");
+        var left = await _sandbox.Ask<SandboxProtocol.ContainerList>(SandboxProtocol.ListContainers.Instance, Answer);
+        Assert.True(left.Ids.Count == 0, $"fuzzing created containers: {string.Join(", ", left.Ids)} {because}");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_stateRoot));
+    }
+
+    /// <summary>The server still works for a new client: Connect answers with our pid, State of nothing is NotFound.</summary>
+    private async Task AssertServingAsync(string because)
+    {
+        await using var client = await TtrpcClient.ConnectAsync(SocketPath).WaitAsync(Answer);
+        var connected = await client.CallAsync<ConnectRequest, ConnectResponse>(TaskService.ServiceNames[0], "Connect", new ConnectRequest { Id = "probe" })
+            .WaitAsync(Answer);
+        Assert.True(connected.ShimPid == (uint)Environment.ProcessId, $"Connect answered pid {connected.ShimPid} {because}");
+        var missing = await Assert.ThrowsAsync<TtrpcException>(() =>
+            client.CallAsync<StateRequest, StateResponse>(TaskService.ServiceNames[1], "State", new StateRequest { Id = "probe" }).WaitAsync(Answer));
+        Assert.True(missing.Code == StatusCode.NotFound, $"State of an unknown container answered {missing.Code} {because}");
+    }
+
+    private static async Task EventuallyAsync(Func<bool> condition, TimeSpan timeout, Func<string> message)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > timeout)
+            {
+                Assert.Fail(message());
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private sealed class NoExit : IShimLifetime
+    {
+        public void RequestExit()
+        {
+        }
+    }
+
+}
