@@ -23,9 +23,6 @@ namespace WasmKata.Shim.Actions;
 /// </summary>
 internal static class ServeAction
 {
-    /// <summary>How <c>start</c> tells the daemon which configuration.toml the first container named.</summary>
-    public const string ConfigEnvironmentVariable = "WASMKATA_CONFIG_PATH";
-
     public static async Task<int> RunAsync(ShimArgs args)
     {
         var bundle = Directory.GetCurrentDirectory();
@@ -33,7 +30,7 @@ internal static class ServeAction
         string? configError = null;
         try
         {
-            config = ConfigLoader.Load(Environment.GetEnvironmentVariable(ConfigEnvironmentVariable));
+            config = ConfigLoader.Load(Environment.GetEnvironmentVariable(StartAction.ConfigEnvironmentVariable));
         }
         catch (ConfigException e)
         {

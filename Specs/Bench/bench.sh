@@ -54,6 +54,7 @@ TPUT_WORKERS=${BENCH_TPUT_WORKERS:-4}
 
 WASM_RUNTIME=io.containerd.wasmkata.v2
 WASM_SHIM=containerd-shim-wasmkata-v2
+WASM_DAEMON=wasmkata-shimd # the managed shim the native front starts as the daemon (its /proc/PID/exe)
 RUNC_SHIM=containerd-shim-runc-v2
 GROUP_ANNOTATION=io.kubernetes.cri.sandbox-id
 # Its own containerd, apart from the tests' (/tmp/wk-e2e-*) and the demo's (/run/wasmkata-demo).
@@ -300,7 +301,7 @@ bench_cold() {
 # N sleeping containers of KIND in one sandbox; fills DENSITY[kind.*].
 density_of() {
   local kind=$1 n=$DENSITY_N group="density-$1-$TAG" prefix="dens-$1-$TAG-" i
-  local shim_name=$WASM_SHIM
+  local shim_name=$WASM_DAEMON
   [[ $kind == wasm ]] || shim_name=$RUNC_SHIM
 
   start_sleeper "$kind" "${prefix}1" "$group"
