@@ -78,6 +78,9 @@ public sealed partial class Guest : IDisposable
         {
             ApplyMemoryLimit(store);
             store.SetWasiConfiguration(BuildWasi());
+            _context.Stdout = _stdio.Stdout;
+            _context.Stderr = _stdio.Stderr;
+            _context.WasiFdWrite = _engine.Passthrough(store);
             _context.MonotonicBase = Stopwatch.GetTimestamp();
             store.SetEpochDeadline(1);
             store.SetEpochDeadlineCallback(OnEpoch);
@@ -86,6 +89,7 @@ public sealed partial class Guest : IDisposable
                 ? "missing `_start` export (only WASI command modules can run)"
                 : "`_start` must take no parameters and return nothing");
             _memory = instance.GetMemory("memory");
+            _context.Memory = _memory;
             SampleMemory();
             _oomBaseline = true;
         }
@@ -281,6 +285,8 @@ public sealed partial class Guest : IDisposable
     private void ReleaseStore()
     {
         _memory = null;
+        _context.Memory = null;
+        _context.WasiFdWrite = null;
         _start = null;
         _store?.Dispose();
         _store = null;
