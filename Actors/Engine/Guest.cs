@@ -96,6 +96,8 @@ public sealed partial class Guest : IDisposable
         catch (Exception e)
         {
             store.Dispose();
+            _context.Stdin?.Dispose();
+            _context.Stdin = null;
             if (_context.KillRequested)
             {
                 // Killed while instantiating (say, in a long start function): not a start failure; Run reports the kill.
@@ -240,8 +242,10 @@ public sealed partial class Guest : IDisposable
             wasi.WithPreopenedDirectory(preopen.HostPath, preopen.GuestPath, !preopen.ReadOnly);
         }
 
+        // Wasmtime would read stdin ahead on a thread of its own, one per guest, for good: our fd_read reads the
+        // pipe on the guest's thread when the guest asks.
         if (_stdio.StdinPath is { } stdin)
-            wasi.WithStandardInput(stdin);
+            _context.Stdin = new FileStream(stdin, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
         if (_stdio.Stdout is { } stdout)
             wasi.WithStandardOutputCallback(Forward(stdout, "stdout"));
         if (_stdio.Stderr is { } stderr)
@@ -287,6 +291,8 @@ public sealed partial class Guest : IDisposable
         _memory = null;
         _context.Memory = null;
         _context.WasiFdWrite = null;
+        _context.Stdin?.Dispose();
+        _context.Stdin = null;
         _start = null;
         _store?.Dispose();
         _store = null;

@@ -30,7 +30,10 @@ internal sealed class GuestContext
     /// <summary>Where our <c>fd_write</c> puts fd 2; null leaves it to Wasmtime's WASI.</summary>
     public IGuestOutput? Stderr { get; set; }
 
-    /// <summary>Wasmtime's own <c>fd_write</c> in this guest's store: every other fd.</summary>
+    /// <summary>Where our <c>fd_read</c> reads fd 0 (the stdin pipe), on the guest's thread; null leaves it to Wasmtime's WASI.</summary>
+    public Stream? Stdin { get; set; }
+
+    /// <summary>Wasmtime's own <c>fd_write</c> and <c>fd_read</c> in this guest's store: every other fd.</summary>
     public WasiPassthrough? WasiFdWrite { get; set; }
 
     /// <summary>The guest's exported memory once instantiated (before that our functions ask the caller).</summary>

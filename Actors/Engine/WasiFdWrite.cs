@@ -87,13 +87,16 @@ internal static class WasiFdWrite
     internal const string PassthroughWat = """
         (module
           (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
           (memory (export "memory") 1)
           (func (export "fd_write") (param i32 i32 i32 i32) (result i32)
-            (call $fd_write (local.get 0) (local.get 1) (local.get 2) (local.get 3))))
+            (call $fd_write (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
+          (func (export "fd_read") (param i32 i32 i32 i32) (result i32)
+            (call $fd_read (local.get 0) (local.get 1) (local.get 2) (local.get 3))))
         """;
 
-    private const int ScratchData = 16;
-    private const int ScratchChunk = 1 << 20;
+    internal const int ScratchData = 16;
+    internal const int ScratchChunk = 1 << 20;
     private const int PageSize = 65536;
 
     // Gathers the guest's iovecs into the scratch memory a chunk at a time and lets Wasmtime write each chunk; a
@@ -154,7 +157,7 @@ internal static class WasiFdWrite
         return ErrnoSuccess;
     }
 
-    private static void EnsureScratch(Memory scratch, long bytes)
+    internal static void EnsureScratch(Memory scratch, long bytes)
     {
         var have = scratch.GetLength();
         if (bytes > have)
@@ -162,5 +165,5 @@ internal static class WasiFdWrite
     }
 }
 
-/// <summary>Wasmtime's <c>fd_write</c> in one guest's store, with the scratch memory it reads from.</summary>
-internal sealed record WasiPassthrough(Memory Scratch, Func<int, int, int, int, int> FdWrite);
+/// <summary>Wasmtime's <c>fd_write</c> and <c>fd_read</c> in one guest's store, with the scratch memory they use.</summary>
+internal sealed record WasiPassthrough(Memory Scratch, Func<int, int, int, int, int> FdWrite, Func<int, int, int, int, int> FdRead);

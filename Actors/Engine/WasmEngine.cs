@@ -8,7 +8,7 @@ namespace WasmKata.Actors.Engine;
 
 /// <summary>The one Wasmtime engine of a shim process: compiled modules, the shared linker and the epoch ticker.</summary>
 /// <remarks>
-/// The linker has WASI preview 1 with our own <c>proc_exit</c>, <c>poll_oneoff</c> and <c>fd_write</c> in place of Wasmtime's. The
+/// The linker has WASI preview 1 with our own <c>proc_exit</c>, <c>poll_oneoff</c>, <c>fd_write</c> and <c>fd_read</c> in place of Wasmtime's. The
 /// ticker advances the epoch so running guests reach their epoch callback. Dispose only after every guest finished.
 /// </remarks>
 public sealed class WasmEngine : IDisposable
@@ -83,7 +83,7 @@ public sealed class WasmEngine : IDisposable
     internal WasmtimeEngine Engine => _engine;
 
     /// <summary>
-    /// Wasmtime's own <c>fd_write</c> for <paramref name="store"/>, reached through a tiny instance of its own (WASI
+    /// Wasmtime's own <c>fd_write</c> and <c>fd_read</c> for <paramref name="store"/>, reached through a tiny instance of its own (WASI
     /// finds its buffers in the calling instance's memory, so a host function cannot call it directly).
     /// </summary>
     internal WasiPassthrough Passthrough(Store store)
@@ -92,7 +92,9 @@ public sealed class WasmEngine : IDisposable
         return new WasiPassthrough(
             instance.GetMemory("memory") ?? throw new InvalidOperationException("the passthrough module exports no memory"),
             instance.GetFunction("fd_write")?.WrapFunc<int, int, int, int, int>()
-                ?? throw new InvalidOperationException("the passthrough module exports no fd_write"));
+                ?? throw new InvalidOperationException("the passthrough module exports no fd_write"),
+            instance.GetFunction("fd_read")?.WrapFunc<int, int, int, int, int>()
+                ?? throw new InvalidOperationException("the passthrough module exports no fd_read"));
     }
 
     /// <summary>
