@@ -817,7 +817,8 @@ report_breakdown() {
   detail "## 6. Where a cold start goes (one traced run each)" "" \
     "Kernel exec/exit tracepoints (perf) and each process's first accept4 (a daemon serving), in ms from" \
     "\`ctr\`'s exec; every process descends from the bench or from containerd. The shim runs three times:" \
-    "the start action, the daemon it spawns, and (for each container) the delete action." "" \
+    "the start action and (for each container) the delete action, both answered by the native front, and the" \
+    "daemon (wasmkata-shimd, the managed shim) that the start action spawns." "" \
     '```' "$BREAKDOWN" '```' ""
 }
 
