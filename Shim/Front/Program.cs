@@ -7,15 +7,24 @@ using WasmKata.Shim.Actions;
 var self = Environment.ProcessPath!;
 var managed = Path.Combine(Path.GetDirectoryName(self)!, StartAction.DaemonExecutable);
 var shimArgs = ShimArgs.Parse(args);
-if (!shimArgs.Version && !shimArgs.Info)
+try
 {
-    switch (shimArgs.Action)
+    if (!shimArgs.Version && !shimArgs.Info)
     {
-        case "start":
-            return StartAction.Run(shimArgs, Console.Out, managed, self);
-        case "delete":
-            return DeleteAction.Run(shimArgs, Console.OpenStandardOutput(), new StateStore(StateStore.DefaultRootPath));
+        switch (shimArgs.Action)
+        {
+            case "start":
+                return StartAction.Run(shimArgs, Console.Out, managed, self);
+            case "delete":
+                return DeleteAction.Run(shimArgs, Console.OpenStandardOutput(), new StateStore(StateStore.DefaultRootPath));
+        }
     }
+    Exec.Replace(managed, [self, .. args]);
+    return 127;
 }
-Exec.Replace(managed, [self, .. args]);
-return 127;
+catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+{
+    // containerd puts a shim's stderr in its own log: one line that says what failed.
+    Console.Error.WriteLine($"containerd-shim-wasmkata-v2: {e.Message}");
+    return 1;
+}
