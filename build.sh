@@ -33,6 +33,12 @@ publish_programs() {
     dotnet publish "$REPO/${program%%:*}" --nologo -c "$CONFIGURATION" -r "$RID" --self-contained false \
       --no-build -o "$dir"
   done
+  # containerd runs the shim for start and delete of every container: a native (NativeAOT) front answers those
+  # and execs the managed shim, renamed wasmkata-shimd, for everything else (the daemon above all).
+  mv "$dir/containerd-shim-wasmkata-v2" "$dir/wasmkata-shimd"
+  dotnet publish "$REPO/Shim/Front/WasmKata.Shim.Front.csproj" --nologo -c "$CONFIGURATION" -r "$RID" \
+    --no-build -o "$OUT/front"
+  cp "$OUT/front/wasmkata-shim-front" "$dir/containerd-shim-wasmkata-v2"
 }
 
 build_guests() {

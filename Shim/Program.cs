@@ -12,7 +12,7 @@ if (shimArgs.Info)
     return InfoAction.Run(Console.OpenStandardOutput());
 return shimArgs.Action switch
 {
-    "start" => StartAction.Run(shimArgs, Console.Out),
+    "start" => StartAction.Run(shimArgs, Console.Out, Environment.ProcessPath!, Environment.ProcessPath!),
     "delete" => DeleteAction.Run(shimArgs, Console.OpenStandardOutput(), new StateStore(StateStore.DefaultRootPath)),
     "serve" => await ServeAction.RunAsync(shimArgs),
     _ => Usage(shimArgs.Action),

@@ -78,6 +78,9 @@ public sealed partial class Guest : IDisposable
         {
             ApplyMemoryLimit(store);
             store.SetWasiConfiguration(BuildWasi());
+            _context.Stdout = _stdio.Stdout;
+            _context.Stderr = _stdio.Stderr;
+            _context.WasiFdWrite = _engine.Passthrough(store);
             _context.MonotonicBase = Stopwatch.GetTimestamp();
             store.SetEpochDeadline(1);
             store.SetEpochDeadlineCallback(OnEpoch);
@@ -87,12 +90,15 @@ public sealed partial class Guest : IDisposable
                 : "`_start` must take no parameters and return nothing");
             _memory = instance.GetMemory("memory");
             _context.BeforeBlocking = SampleMemory;
+            _context.Memory = _memory;
             SampleMemory();
             _oomBaseline = true;
         }
         catch (Exception e)
         {
             store.Dispose();
+            _context.Stdin?.Dispose();
+            _context.Stdin = null;
             if (_context.KillRequested)
             {
                 // Killed while instantiating (say, in a long start function): not a start failure; Run reports the kill.
@@ -237,8 +243,10 @@ public sealed partial class Guest : IDisposable
             wasi.WithPreopenedDirectory(preopen.HostPath, preopen.GuestPath, !preopen.ReadOnly);
         }
 
+        // Wasmtime would read stdin ahead on a thread of its own, one per guest, for good: our fd_read reads the
+        // pipe on the guest's thread when the guest asks.
         if (_stdio.StdinPath is { } stdin)
-            wasi.WithStandardInput(stdin);
+            _context.Stdin = new FileStream(stdin, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
         if (_stdio.Stdout is { } stdout)
             wasi.WithStandardOutputCallback(Forward(stdout, "stdout"));
         if (_stdio.Stderr is { } stderr)
@@ -282,6 +290,10 @@ public sealed partial class Guest : IDisposable
     private void ReleaseStore()
     {
         _memory = null;
+        _context.Memory = null;
+        _context.WasiFdWrite = null;
+        _context.Stdin?.Dispose();
+        _context.Stdin = null;
         _start = null;
         _store?.Dispose();
         _store = null;

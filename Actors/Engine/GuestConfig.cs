@@ -31,8 +31,9 @@ public sealed record GuestStdio(string? StdinPath, IGuestOutput? Stdout, IGuestO
 
 /// <summary>Receives what a guest writes to one of its output streams.</summary>
 /// <remarks>
-/// Called on a Wasmtime thread (not the guest's) while the guest waits, one call at a time; it may block for
-/// backpressure. An exception is logged and that data dropped; the stream stays open.
+/// Called on the guest's own thread (our <c>fd_write</c>), one call at a time; it may block for backpressure. Output
+/// that reaches Wasmtime's WASI instead (e.g. <c>fd_pwrite</c>) arrives on a Wasmtime thread. An exception from the
+/// shadowed path fails that <c>fd_write</c> with EIO; from Wasmtime's, it is logged and the data dropped.
 /// </remarks>
 public interface IGuestOutput
 {

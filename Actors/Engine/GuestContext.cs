@@ -24,6 +24,21 @@ internal sealed class GuestContext
     private int _wakeups;
     private int _outcome = Running;
 
+    /// <summary>Where our <c>fd_write</c> puts fd 1; null leaves it to Wasmtime's WASI.</summary>
+    public IGuestOutput? Stdout { get; set; }
+
+    /// <summary>Where our <c>fd_write</c> puts fd 2; null leaves it to Wasmtime's WASI.</summary>
+    public IGuestOutput? Stderr { get; set; }
+
+    /// <summary>Where our <c>fd_read</c> reads fd 0 (the stdin pipe), on the guest's thread; null leaves it to Wasmtime's WASI.</summary>
+    public Stream? Stdin { get; set; }
+
+    /// <summary>Wasmtime's own <c>fd_write</c> and <c>fd_read</c> in this guest's store: every other fd.</summary>
+    public WasiPassthrough? WasiFdWrite { get; set; }
+
+    /// <summary>The guest's exported memory once instantiated (before that our functions ask the caller).</summary>
+    public Wasmtime.Memory? Memory { get; set; }
+
     /// <summary>Stopwatch timestamp taken right after the WASI context (and its monotonic clock) was created.</summary>
     public long MonotonicBase { get; set; }
 

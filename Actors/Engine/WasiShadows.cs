@@ -4,7 +4,7 @@ using Wasmtime;
 
 namespace WasmKata.Actors.Engine;
 
-/// <summary>Our replacements for the WASI preview 1 functions <c>proc_exit</c> and <c>poll_oneoff</c>.</summary>
+/// <summary>Our replacements for the WASI preview 1 functions <c>proc_exit</c>, <c>poll_oneoff</c>, <c>fd_write</c> (<see cref="WasiFdWrite"/>) and <c>fd_read</c> (<see cref="WasiFdRead"/>).</summary>
 /// <remarks>
 /// <c>proc_exit</c>: Wasmtime's loses exit codes of 126 and more (ExitCode is null for them). <c>poll_oneoff</c>:
 /// Wasmtime's sleeps cannot be interrupted, and a killed guest must end within milliseconds. Both end the guest by
@@ -43,6 +43,12 @@ internal static class WasiShadows
         linker.DefineFunction(Wasi, "poll_oneoff",
             (Caller caller, int subscriptions, int events, int count, int eventCountOut) =>
                 PollOneoff(caller, (uint)subscriptions, (uint)events, (uint)count, (uint)eventCountOut));
+        linker.DefineFunction(Wasi, "fd_write",
+            (Caller caller, int fd, int iovs, int iovsCount, int nwritten) =>
+                WasiFdWrite.Write(caller, fd, (uint)iovs, (uint)iovsCount, (uint)nwritten));
+        linker.DefineFunction(Wasi, "fd_read",
+            (Caller caller, int fd, int iovs, int iovsCount, int nread) =>
+                WasiFdRead.Read(caller, fd, (uint)iovs, (uint)iovsCount, (uint)nread));
     }
 
     private static GuestContext Context(Caller caller) =>

@@ -8,13 +8,16 @@ namespace WasmKata.Actors.Engine;
 
 /// <summary>The one Wasmtime engine of a shim process: compiled modules, the shared linker and the epoch ticker.</summary>
 /// <remarks>
-/// The linker has WASI preview 1 with our own <c>proc_exit</c> and <c>poll_oneoff</c> in place of Wasmtime's. The
+/// The linker has WASI preview 1 with our own <c>proc_exit</c>, <c>poll_oneoff</c>, <c>fd_write</c> and <c>fd_read</c> in place of Wasmtime's. The
 /// ticker advances the epoch so running guests reach their epoch callback. Dispose only after every guest finished.
 /// </remarks>
 public sealed class WasmEngine : IDisposable
 {
     private readonly WasmtimeEngine _engine;
     private readonly Linker _linker;
+    // WASI alone, unshadowed: where our fd_write finds Wasmtime's for the fds it does not handle itself.
+    private readonly Linker _wasi;
+    private readonly Lazy<Wasmtime.Module> _passthrough;
     private readonly ModuleLoader _loader;
     private readonly Timer _ticker;
     private readonly Lock _gate = new();
@@ -53,6 +56,9 @@ public sealed class WasmEngine : IDisposable
 
         try
         {
+            _wasi = new Linker(_engine);
+            _wasi.DefineWasi();
+            _passthrough = new Lazy<Wasmtime.Module>(() => Wasmtime.Module.FromText(_engine, "wasi-passthrough", WasiFdWrite.PassthroughWat));
             _linker = new Linker(_engine);
             _linker.DefineWasi();
             _linker.AllowShadowing = true;
@@ -62,6 +68,7 @@ public sealed class WasmEngine : IDisposable
         catch
         {
             _linker?.Dispose();
+            _wasi?.Dispose();
             _engine.Dispose();
             throw;
         }
@@ -74,6 +81,21 @@ public sealed class WasmEngine : IDisposable
     internal Linker Linker => _linker;
 
     internal WasmtimeEngine Engine => _engine;
+
+    /// <summary>
+    /// Wasmtime's own <c>fd_write</c> and <c>fd_read</c> for <paramref name="store"/>, reached through a tiny instance of its own (WASI
+    /// finds its buffers in the calling instance's memory, so a host function cannot call it directly).
+    /// </summary>
+    internal WasiPassthrough Passthrough(Store store)
+    {
+        var instance = _wasi.Instantiate(store, _passthrough.Value);
+        return new WasiPassthrough(
+            instance.GetMemory("memory") ?? throw new InvalidOperationException("the passthrough module exports no memory"),
+            instance.GetFunction("fd_write")?.WrapFunc<int, int, int, int, int>()
+                ?? throw new InvalidOperationException("the passthrough module exports no fd_write"),
+            instance.GetFunction("fd_read")?.WrapFunc<int, int, int, int, int>()
+                ?? throw new InvalidOperationException("the passthrough module exports no fd_read"));
+    }
 
     /// <summary>
     /// Reads, validates and compiles (or finds already compiled) the core module at <paramref name="hostPath"/>.
@@ -115,6 +137,9 @@ public sealed class WasmEngine : IDisposable
                 stopped.WaitOne();
         }
         _linker.Dispose();
+        _wasi.Dispose();
+        if (_passthrough.IsValueCreated)
+            _passthrough.Value.Dispose();
         _loader.Dispose();
         _engine.Dispose();
     }

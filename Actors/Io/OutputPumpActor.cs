@@ -5,7 +5,8 @@ using WasmKata.Linux.Io;
 namespace WasmKata.Actors.Io;
 
 /// <summary>
-/// Moves a guest's output from its buffer to containerd, one chunk in flight at a time, without a thread of its own.
+/// Moves a guest's output from its buffer to containerd, one chunk in flight at a time, without a thread of its own:
+/// one async loop per stream, whose end (or a write failure) comes back as a message.
 /// When the reader goes away the rest is read and dropped, so the guest is never wedged.
 /// </summary>
 internal sealed class OutputPumpActor : ReceiveActor
@@ -23,10 +24,8 @@ internal sealed class OutputPumpActor : ReceiveActor
         _buffer = buffer;
         _target = target;
         _stream = stream;
-        Receive<Chunk>(chunk => Write(chunk.Data));
-        Receive<Written>(_ => ReadNext());
         Receive<WriteFailed>(OnWriteFailed);
-        Receive<EndOfStream>(_ => Finish());
+        Receive<EndOfStream>(end => Finish(end.Bytes));
         Receive<Status.Failure>(f => Fail(f.Cause));
     }
 
@@ -41,7 +40,7 @@ internal sealed class OutputPumpActor : ReceiveActor
             // Without a reader the output still has to be consumed, or the guest would block on a full buffer.
             _log.Warning("{Stream}: cannot open {Target}: {Error}; output is discarded", _stream, _target, e.Message);
         }
-        ReadNext();
+        Pump();
     }
 
     protected override void PostStop()
@@ -51,38 +50,42 @@ internal sealed class OutputPumpActor : ReceiveActor
         _stop.Dispose();
     }
 
-    private void ReadNext()
-    {
-        _buffer.ReadAsync(_stop.Token).AsTask().PipeTo(Self,
-            success: data => data is { } d ? new Chunk(d) : EndOfStream.Instance,
-            failure: e => new Status.Failure(e));
-    }
+    // One task moves chunk after chunk (no message per chunk) and reports only how it ended.
+    private void Pump() => PumpAsync(_out, _bytes, _stop.Token).PipeTo(Self, failure: e => new Status.Failure(e));
 
-    private void Write(ReadOnlyMemory<byte> data)
+    private async Task<object> PumpAsync(OutputTarget? target, long bytes, CancellationToken cancellationToken)
     {
-        _bytes += data.Length;
-        if (_out is null)
+        while (await _buffer.ReadAsync(cancellationToken).ConfigureAwait(false) is { } chunk)
         {
-            ReadNext();
-            return;
+            bytes += chunk.Length;
+            if (target is null)
+                continue;
+            try
+            {
+                await target.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException and not ObjectDisposedException)
+            {
+                return new WriteFailed(e, bytes);
+            }
         }
-        _out.WriteAsync(data, _stop.Token).AsTask().PipeTo(Self,
-            success: () => Written.Instance,
-            failure: e => new WriteFailed(e));
+        return new EndOfStream(bytes);
     }
 
     private void OnWriteFailed(WriteFailed failed)
     {
+        _bytes = failed.Bytes;
         if (failed.Cause is not BrokenPipeException)
             _log.Warning("{Stream}: write to {Target} failed: {Error}; output is discarded", _stream, _target, failed.Cause.Message);
         _out?.Dispose();
         _out = null;
         Context.Parent.Tell(new PumpProtocol.ReaderGone(_stream));
-        ReadNext();
+        Pump();
     }
 
-    private void Finish()
+    private void Finish(long bytes)
     {
+        _bytes = bytes;
         _out?.Dispose();
         _out = null;
         Context.Parent.Tell(new PumpProtocol.PumpDrained(_stream, _bytes));
@@ -97,17 +100,7 @@ internal sealed class OutputPumpActor : ReceiveActor
         throw new IOException($"{_stream} pump failed", cause);
     }
 
-    private sealed record Chunk(ReadOnlyMemory<byte> Data);
+    private sealed record WriteFailed(Exception Cause, long Bytes);
 
-    private sealed record Written
-    {
-        public static readonly Written Instance = new();
-    }
-
-    private sealed record WriteFailed(Exception Cause);
-
-    private sealed record EndOfStream
-    {
-        public static readonly EndOfStream Instance = new();
-    }
+    private sealed record EndOfStream(long Bytes);
 }

@@ -1,7 +1,6 @@
 using WasmKata.Actors.Oci;
 using WasmKata.Config;
 using WasmKata.Linux.Cgroups;
-using WasmKata.Linux.Systemd;
 
 namespace WasmKata.Actors.Sandbox;
 
@@ -72,22 +71,11 @@ public sealed record SandboxCgroupPlan(string Driver, string Path, string System
     }
 
     /// <summary>Removes the cgroup of this plan (a crashed shim's, from its saved state); gone already is fine.</summary>
-    public async Task RemoveAsync(CancellationToken cancellationToken = default)
-    {
-        var driver = await ConnectAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await driver.RemoveAsync(CgroupsPath.Parse(Path), cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            (driver as IDisposable)?.Dispose();
-        }
-    }
+    public Task RemoveAsync(CancellationToken cancellationToken = default) =>
+        CgroupDrivers.RemoveAsync(Driver, Path, SystemdAddress, cancellationToken);
 
-    private async Task<ICgroupDriver> ConnectAsync(CancellationToken cancellationToken) => Driver == "systemd"
-        ? await SystemdCgroupDriver.ConnectAsync(SystemdAddress.Length > 0 ? [SystemdAddress] : null, cancellationToken).ConfigureAwait(false)
-        : new CgroupfsDriver();
+    private Task<ICgroupDriver> ConnectAsync(CancellationToken cancellationToken) =>
+        CgroupDrivers.ConnectAsync(Driver, SystemdAddress, cancellationToken);
 }
 
 /// <summary>The sandbox's live host cgroup and the driver (a D-Bus connection for systemd) that made it.</summary>

@@ -16,6 +16,7 @@ internal static partial class Interop
     internal const int F_GETFL = 3;
     internal const int F_SETFL = 4;
     internal const int F_DUPFD_CLOEXEC = 1030;
+    internal const int F_SETPIPE_SZ = 1031;
     internal const int FD_CLOEXEC = 1;
 
     /// <summary>open(2); an invalid handle means failure, with errno available from <see cref="Errno.Last"/>.</summary>

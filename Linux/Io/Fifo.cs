@@ -15,10 +15,14 @@ public static class Fifo
         }
     }
 
+    /// <summary>The pipe capacity <see cref="OpenWriter"/> asks for: 1 MiB, the kernel's default maximum.</summary>
+    public const int WriterPipeBytes = 1 << 20;
+
     /// <summary>
     /// Opens <paramref name="path"/> for writing. With no reader yet (ENXIO) it falls back to O_RDWR, which
     /// keeps the FIFO open so data waits in the pipe buffer until the reader arrives.
     /// </summary>
+
     public static AsyncFd OpenWriter(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -34,6 +38,9 @@ public static class Fifo
             UnixErrors.ThrowLast("open FIFO for writing", path);
         }
 
+        // A bigger pipe means fewer waits for the reader (the kernel allocates the pages only as they fill).
+        // Best effort: an unprivileged process may be refused beyond /proc/sys/fs/pipe-max-size.
+        _ = Interop.Fcntl(fd, Interop.F_SETPIPE_SZ, WriterPipeBytes);
         return new AsyncFd(fd, path);
     }
 

@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using WasmKata.Actors.Persist;
-using WasmKata.Actors.Sandbox;
+using WasmKata.Linux.Cgroups;
 using WasmKata.Linux.Process;
 using WasmKata.Linux.Systemd;
 using WasmKata.Linux.Mounts;
@@ -45,7 +45,7 @@ internal static class DeleteAction
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            new SandboxCgroupPlan(driver, path, state.SystemdAddress ?? "").RemoveAsync(timeout.Token).GetAwaiter().GetResult();
+            CgroupDrivers.RemoveAsync(driver, path, state.SystemdAddress ?? "", timeout.Token).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is IOException or OperationCanceledException or ArgumentException or SystemdException)
         {

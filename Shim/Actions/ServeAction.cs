@@ -1,7 +1,5 @@
+using System.Diagnostics;
 using Akka.Actor;
-using Akka.Hosting;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Serilog;
 using WasmKata.Actors;
 using WasmKata.Actors.Engine;
@@ -18,22 +16,20 @@ using WasmKata.Shim.Ttrpc;
 namespace WasmKata.Shim.Actions;
 
 /// <summary>
-/// The daemon: adopts the listening socket (fd 3) from <c>start</c>, runs the actor tree under Akka.Hosting and
+/// The daemon: adopts the listening socket (fd 3) from <c>start</c>, runs the actor tree in a plain actor system and
 /// serves the task API until containerd shuts it down (or SIGTERM), then removes its socket and exits.
 /// </summary>
 internal static class ServeAction
 {
-    /// <summary>How <c>start</c> tells the daemon which configuration.toml the first container named.</summary>
-    public const string ConfigEnvironmentVariable = "WASMKATA_CONFIG_PATH";
-
     public static async Task<int> RunAsync(ShimArgs args)
     {
+        var started = Stopwatch.StartNew();
         var bundle = Directory.GetCurrentDirectory();
         ShimConfig config;
         string? configError = null;
         try
         {
-            config = ConfigLoader.Load(Environment.GetEnvironmentVariable(ConfigEnvironmentVariable));
+            config = ConfigLoader.Load(Environment.GetEnvironmentVariable(StartAction.ConfigEnvironmentVariable));
         }
         catch (ConfigException e)
         {
@@ -51,44 +47,40 @@ internal static class ServeAction
             Self.SetChildSubreaper();
             using var listener = UnixListener.AdoptInherited();
             var socketPath = listener.LocalEndPoint?.ToString() ?? "";
-            using var engine = new WasmEngine(new EngineOptions
+            var beforeStart = started.Elapsed;
+            var engineOptions = new EngineOptions
             {
                 EpochTick = TimeSpan.FromMilliseconds(config.EpochTickMs),
                 ModuleCacheDirectory = config.CompileCacheDir.Length > 0 ? config.CompileCacheDir : null,
                 PoolingAllocator = config.PoolingAllocator,
-            }, Log.Logger);
+            };
+            // Wasmtime's engine, the actor system and the events connection start side by side: together they are
+            // most of what a cold start waits for.
+            var engineStarting = Task.Run(() => new WasmEngine(engineOptions, Log.Logger));
             var settings = new RuntimeSettings { DrainTimeout = TimeSpan.FromMilliseconds(config.DrainTimeoutMs), Namespace = args.Namespace };
             var ttrpcAddress = Environment.GetEnvironmentVariable("TTRPC_ADDRESS") ?? args.Address + ".ttrpc";
             await using var sink = new TtrpcEventSink(ttrpcAddress, args.Namespace);
             var lifetime = new Lifetime();
 
-            using var host = new HostBuilder()
-                .ConfigureServices(services => services.AddAkka("wasmkata", builder =>
-                {
-                    builder.AddHocon("akka.log-dead-letters = off\nakka.log-dead-letters-during-shutdown = off", HoconAddMode.Prepend);
-                    builder.ConfigureLoggers(loggers =>
-                    {
-                        loggers.LogLevel = debug ? Akka.Event.LogLevel.DebugLevel : Akka.Event.LogLevel.InfoLevel;
-                        loggers.ClearLoggers();
-                        loggers.AddLogger<SerilogAkkaLogger>();
-                    });
-                    builder.WithActors((system, registry) =>
-                        registry.Register<SandboxMarker>(system.ActorOf(SandboxProtocol.Props(engine, sink, settings, lifetime), "sandbox")));
-                    builder.WithInspection(new InspectionOptions { ShimId = args.Id, Namespace = args.Namespace, Bundle = bundle });
-                }))
-                .Build();
-            await host.StartAsync();
-            var sandbox = host.Services.GetRequiredService<ActorRegistry>().Get<SandboxMarker>();
+            var eventsConnected = Task.Run(() => sink.ConnectAsync(lifetime.Token));
+            using var system = ActorSystem.Create("wasmkata", AkkaConfig(debug));
+            var actorsStarted = started.Elapsed;
+            using var engine = await engineStarting;
+            var sandbox = system.ActorOf(SandboxProtocol.Props(engine, sink, settings, lifetime), "sandbox");
+            InspectionHosting.Start(system, new InspectionOptions { ShimId = args.Id, Namespace = args.Namespace, Bundle = bundle });
+            await eventsConnected;
 
             await using var server = new TtrpcServer(listener);
             new TaskService(sandbox, lifetime.RequestExit).Register(server);
-            log.Information("serving {Id} on {Socket}", args.Id, socketPath);
+            log.Information("serving {Id} on {Socket}, {Ms} ms after the daemon started (config and log {LogMs} ms, actor system {ActorsMs} ms)",
+                args.Id, socketPath, (long)started.Elapsed.TotalMilliseconds, (long)beforeStart.TotalMilliseconds,
+                (long)(actorsStarted - beforeStart).TotalMilliseconds);
             var serving = server.RunAsync(lifetime.Token);
             await lifetime.Exited;
             // Let the last reply (Shutdown's) leave before the connections close.
             await Task.Delay(50);
             await server.DisposeAsync();
-            await host.StopAsync();
+            await CoordinatedShutdown.Get(system).Run(CoordinatedShutdown.ClrExitReason.Instance);
             if (socketPath.Length > 0)
                 File.Delete(socketPath);
             log.Information("shim for {Id} exited", args.Id);
@@ -106,8 +98,18 @@ internal static class ServeAction
         }
     }
 
-    /// <summary>The key under which the sandbox actor is registered.</summary>
-    private sealed class SandboxMarker;
+    /// <summary>
+    /// A plain actor system, no Microsoft.Extensions.Hosting around it: that saved a good part of the daemon's
+    /// start-up, which a cold <c>ctr run</c> waits for. Actor logs go to Serilog.
+    /// </summary>
+    private static Akka.Configuration.Config AkkaConfig(bool debug) => Akka.Configuration.ConfigurationFactory.ParseString($$"""
+        akka {
+          loglevel = {{(debug ? "DEBUG" : "INFO")}}
+          loggers = ["{{typeof(SerilogAkkaLogger).AssemblyQualifiedName}}"]
+          log-dead-letters = off
+          log-dead-letters-during-shutdown = off
+        }
+        """);
 
     /// <summary>Completes once the actor tree or the Shutdown RPC asks the shim to exit.</summary>
     private sealed class Lifetime : IShimLifetime

@@ -11,7 +11,17 @@ namespace WasmKata.Shim.Actions;
 /// </summary>
 internal static class StartAction
 {
-    public static int Run(ShimArgs args, TextWriter stdout)
+    /// <summary>How <c>start</c> tells the daemon which configuration.toml the first container named.</summary>
+    public const string ConfigEnvironmentVariable = "WASMKATA_CONFIG_PATH";
+
+    /// <summary>The managed shim beside the native front (build.sh installs both); the front starts it as the daemon.</summary>
+    public const string DaemonExecutable = "wasmkata-shimd";
+
+    /// <summary>
+    /// Runs the action; the daemon is <paramref name="daemon"/> started with argv[0] <paramref name="argv0"/> (the
+    /// name containerd knows the shim by).
+    /// </summary>
+    public static int Run(ShimArgs args, TextWriter stdout, string daemon, string argv0)
     {
         // containerd sends runtime options (or 2.3+ bootstrap params) on stdin; read it all so it never blocks.
         var input = new MemoryStream();
@@ -34,8 +44,8 @@ internal static class StartAction
         {
             using var listener = UnixListener.Bind(socketPath, replaceStale: true);
             // The daemon's engine settings come from the same configuration.toml the first container names.
-            var env = new Dictionary<string, string> { [ServeAction.ConfigEnvironmentVariable] = configPath };
-            Daemon.Spawn(Environment.ProcessPath!, [Environment.ProcessPath!, .. args.ToArgs("serve")], listener.SafeHandle, bundle, env);
+            var env = new Dictionary<string, string> { [ConfigEnvironmentVariable] = configPath };
+            Daemon.Spawn(daemon, [argv0, .. args.ToArgs("serve")], listener.SafeHandle, bundle, env);
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {

@@ -68,6 +68,24 @@ internal sealed class TtrpcEventSink : IEventSink, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Connects ahead of the first event, so it does not wait for the connection; a failure is left for
+    /// <see cref="PublishAsync"/> to retry. Call before any event is published.
+    /// </summary>
+    public async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        if (_client is not null)
+            return;
+        try
+        {
+            _client = await TtrpcClient.ConnectAsync(_socketPath, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsConnectionFailure(ex) || ex is OperationCanceledException)
+        {
+            // PublishAsync connects again.
+        }
+    }
+
     /// <summary>Closes the connection.</summary>
     public ValueTask DisposeAsync() => DropClientAsync();
 

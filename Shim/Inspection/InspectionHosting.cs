@@ -18,16 +18,21 @@ public static class InspectionHosting
     {
         if (!options.Enabled)
             return builder;
-        return builder.WithActors((system, _) =>
+        return builder.WithActors((system, _) => Start(system, options));
+    }
+
+    /// <summary>The same for a plain actor system (the daemon's): call once, right after creating it.</summary>
+    public static void Start(ActorSystem system, InspectionOptions options)
+    {
+        if (!options.Enabled)
+            return;
+        var identity = new ShimIdentity(Environment.ProcessId, options.ShimId, options.Namespace, options.Bundle, DateTimeOffset.UtcNow);
+        var inspection = system.ActorOf(InspectionProtocol.Props(options.SandboxPath, identity), "inspection");
+        var node = InspectionNode.Launch(options, inspection, Logging.GetLogger(system, "inspection"));
+        CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "stop-inspection", async () =>
         {
-            var identity = new ShimIdentity(Environment.ProcessId, options.ShimId, options.Namespace, options.Bundle, DateTimeOffset.UtcNow);
-            var inspection = system.ActorOf(InspectionProtocol.Props(options.SandboxPath, identity), "inspection");
-            var node = InspectionNode.Launch(options, inspection, Logging.GetLogger(system, "inspection"));
-            CoordinatedShutdown.Get(system).AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "stop-inspection", async () =>
-            {
-                await node.StopAsync();
-                return Done.Instance;
-            });
+            await node.StopAsync();
+            return Done.Instance;
         });
     }
 }
