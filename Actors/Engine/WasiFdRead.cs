@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using Wasmtime;
+using static WasmKata.Actors.Engine.WasiIovecs;
 
 namespace WasmKata.Actors.Engine;
 
@@ -12,34 +12,16 @@ namespace WasmKata.Actors.Engine;
 /// </remarks>
 internal static class WasiFdRead
 {
-    private const int ErrnoSuccess = 0;
-    private const int ErrnoFault = 21;
-    private const int ErrnoInval = 28;
-    private const int ErrnoIo = 29;
-    private const int IovecSize = 8;
-    private const uint MaxIovecs = 1024;
     private const int StdinChunk = 64 * 1024;
 
     public static int Read(Caller caller, int fd, uint iovsPtr, uint iovsCount, uint nreadPtr)
     {
         var context = caller.GetData() as GuestContext ?? throw new InvalidOperationException("the store was not created by WasmEngine");
         context.ThrowIfKilled();
-        if (iovsCount > MaxIovecs)
-            return ErrnoInval;
         var memory = context.Memory ?? caller.GetMemory("memory") ?? throw new GuestStopException("fd_read: the module exports no memory");
-        var length = (ulong)memory.GetLength();
-        if (iovsPtr + (ulong)iovsCount * IovecSize > length || nreadPtr + 4UL > length)
-            return ErrnoFault;
-        var iovs = memory.GetSpan(iovsPtr, (int)(iovsCount * IovecSize));
-        ulong total = 0;
-        for (var i = 0; i < iovsCount; i++)
-        {
-            var buf = BinaryPrimitives.ReadUInt32LittleEndian(iovs[(i * IovecSize)..]);
-            var len = BinaryPrimitives.ReadUInt32LittleEndian(iovs[(i * IovecSize + 4)..]);
-            if (buf + (ulong)len > length)
-                return ErrnoFault;
-            total += len;
-        }
+        var checkedList = WasiIovecs.Check(memory, iovsPtr, iovsCount, nreadPtr, out var iovs, out var total);
+        if (checkedList != ErrnoSuccess)
+            return checkedList;
 
         int n;
         if (fd == 0 && context.Stdin is { } stdin)
@@ -57,7 +39,7 @@ internal static class WasiFdRead
                 context.ThrowIfKilled();
                 return ErrnoIo;
             }
-            Scatter(rented.AsSpan(0, n), memory, iovs, (int)iovsCount);
+            Scatter(rented.AsSpan(0, n), memory, iovs);
             System.Buffers.ArrayPool<byte>.Shared.Return(rented);
             context.ThrowIfKilled();
         }
@@ -72,18 +54,18 @@ internal static class WasiFdRead
             if (errno != ErrnoSuccess)
                 return errno;
             n = wasi.Scratch.ReadInt32(8);
-            Scatter(wasi.Scratch.GetSpan(WasiFdWrite.ScratchData, n), memory, iovs, (int)iovsCount);
+            Scatter(wasi.Scratch.GetSpan(WasiFdWrite.ScratchData, n), memory, iovs);
         }
         memory.WriteInt32(nreadPtr, n);
         return ErrnoSuccess;
     }
 
-    private static void Scatter(ReadOnlySpan<byte> from, Memory memory, ReadOnlySpan<byte> iovs, int count)
+    private static void Scatter(ReadOnlySpan<byte> from, Memory memory, ReadOnlySpan<byte> iovs)
     {
-        for (var i = 0; i < count && !from.IsEmpty; i++)
+        for (var i = 0; i < WasiIovecs.Count(iovs) && !from.IsEmpty; i++)
         {
-            var buf = BinaryPrimitives.ReadUInt32LittleEndian(iovs[(i * IovecSize)..]);
-            var len = (int)Math.Min(BinaryPrimitives.ReadUInt32LittleEndian(iovs[(i * IovecSize + 4)..]), (uint)from.Length);
+            var (buf, whole) = WasiIovecs.At(iovs, i);
+            var len = (int)Math.Min(whole, (uint)from.Length);
             from[..len].CopyTo(memory.GetSpan(buf, len));
             from = from[len..];
         }

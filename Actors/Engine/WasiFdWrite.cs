@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using Wasmtime;
+using static WasmKata.Actors.Engine.WasiIovecs;
 
 namespace WasmKata.Actors.Engine;
 
@@ -13,15 +13,6 @@ namespace WasmKata.Actors.Engine;
 /// </remarks>
 internal static class WasiFdWrite
 {
-    private const int ErrnoSuccess = 0;
-    private const int ErrnoFault = 21;
-    private const int ErrnoInval = 28;
-    private const int ErrnoIo = 29;
-    private const int IovecSize = 8;
-
-    // Mirrors the cap of most kernels (IOV_MAX); more is EINVAL, as writev says.
-    private const uint MaxIovecs = 1024;
-
     public static int Write(Caller caller, int fd, uint iovsPtr, uint iovsCount, uint nwrittenPtr)
     {
         var context = caller.GetData() as GuestContext ?? throw new InvalidOperationException("the store was not created by WasmEngine");
@@ -32,38 +23,25 @@ internal static class WasiFdWrite
             _ => null,
         };
         context.ThrowIfKilled();
-        if (iovsCount > MaxIovecs)
-            return ErrnoInval;
         var memory = context.Memory ?? caller.GetMemory("memory") ?? throw new GuestStopException("fd_write: the module exports no memory");
-        var length = (ulong)memory.GetLength();
-        if (iovsPtr + (ulong)iovsCount * IovecSize > length || nwrittenPtr + 4UL > length)
-            return ErrnoFault;
 
-        // Check every buffer first; nothing below may grow the memory, so the spans stay valid.
-        var iovs = memory.GetSpan(iovsPtr, (int)(iovsCount * IovecSize));
-        ulong total = 0;
-        for (var i = 0; i < iovsCount; i++)
-        {
-            var buf = BinaryPrimitives.ReadUInt32LittleEndian(iovs[(i * IovecSize)..]);
-            var len = BinaryPrimitives.ReadUInt32LittleEndian(iovs[(i * IovecSize + 4)..]);
-            if (buf + (ulong)len > length)
-                return ErrnoFault;
-            total += len;
-        }
+        // Every buffer is checked first; nothing below may grow the memory, so the spans stay valid.
+        var checkedList = WasiIovecs.Check(memory, iovsPtr, iovsCount, nwrittenPtr, out var iovs, out var total);
+        if (checkedList != ErrnoSuccess)
+            return checkedList;
         if (total > int.MaxValue)
             return ErrnoInval;
         if (output is null)
         {
             var wasi = context.WasiFdWrite ?? throw new GuestStopException("fd_write: no WASI passthrough in this store");
-            return Passthrough(wasi, memory, fd, iovs, (int)iovsCount, nwrittenPtr);
+            return Passthrough(wasi, memory, fd, iovs, nwrittenPtr);
         }
 
         try
         {
-            for (var i = 0; i < iovsCount; i++)
+            for (var i = 0; i < WasiIovecs.Count(iovs); i++)
             {
-                var buf = BinaryPrimitives.ReadUInt32LittleEndian(iovs[(i * IovecSize)..]);
-                var len = BinaryPrimitives.ReadUInt32LittleEndian(iovs[(i * IovecSize + 4)..]);
+                var (buf, len) = WasiIovecs.At(iovs, i);
                 if (len > 0)
                     output.Write(memory.GetSpan(buf, (int)len));
             }
@@ -101,16 +79,16 @@ internal static class WasiFdWrite
 
     // Gathers the guest's iovecs into the scratch memory a chunk at a time and lets Wasmtime write each chunk; a
     // short write ends the call with what was written, as writev does.
-    private static int Passthrough(WasiPassthrough wasi, Memory memory, int fd, ReadOnlySpan<byte> iovs, int count, uint nwrittenPtr)
+    private static int Passthrough(WasiPassthrough wasi, Memory memory, int fd, ReadOnlySpan<byte> iovs, uint nwrittenPtr)
     {
         long written = 0;
         var chunk = 0;
         var errno = ErrnoSuccess;
         var flushed = false;
-        for (var i = 0; i < count; i++)
+        for (var i = 0; i < WasiIovecs.Count(iovs); i++)
         {
-            var buf = BinaryPrimitives.ReadUInt32LittleEndian(iovs[(i * IovecSize)..]);
-            var len = (int)BinaryPrimitives.ReadUInt32LittleEndian(iovs[(i * IovecSize + 4)..]);
+            var (buf, whole) = WasiIovecs.At(iovs, i);
+            var len = (int)whole;
             while (len > 0)
             {
                 var n = Math.Min(len, ScratchChunk - chunk);

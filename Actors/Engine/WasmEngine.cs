@@ -32,7 +32,9 @@ public sealed class WasmEngine : IDisposable
         Options = options;
         _log = logger ?? Serilog.Core.Logger.None;
 
-        using var config = new Wasmtime.Config().WithEpochInterruption(true);
+        // No parallel compilation: Wasmtime would keep a rayon pool (a thread per core, for good) that helps little on the
+        // small modules guests are, and a compile happens once per module digest (the disk cache has the rest).
+        using var config = new Wasmtime.Config().WithEpochInterruption(true).WithParallelCompilation(false);
         PoolingAllocationConfig? pooling = null;
         try
         {
