@@ -27,6 +27,10 @@ public sealed class FullDiskSpec : TestKit
     protected override void AfterAll()
     {
         base.AfterAll();
+
+        // TestKit stops the actor system only after this: stop it first, or a container still shutting down writes its
+        // state while the directory is being deleted.
+        Shutdown();
         Mounts.UnmountAll(_stateRoot);
         Directory.Delete(_stateRoot, recursive: true);
     }

@@ -31,6 +31,10 @@ public sealed class SandboxActorSpec : TestKit
     protected override void AfterAll()
     {
         base.AfterAll();
+
+        // TestKit stops the actor system only after this: stop it first, or a container still shutting down writes its
+        // state while the directory is being deleted.
+        Shutdown();
         foreach (var bundle in _bundles)
             bundle.Dispose();
         _engine.Dispose();

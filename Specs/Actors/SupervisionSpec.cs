@@ -51,6 +51,10 @@ public sealed class SupervisionSpec : TestKit
     protected override void AfterAll()
     {
         base.AfterAll();
+
+        // TestKit stops the actor system only after this: stop it first, or a container still shutting down writes its
+        // state while the directory is being deleted.
+        Shutdown();
         foreach (var reader in _readers)
             reader.Dispose();
         foreach (var bundle in _bundles)
@@ -83,8 +87,10 @@ public sealed class SupervisionSpec : TestKit
     [Fact]
     public async Task A_process_actor_that_fails_after_its_guest_exited_must_still_report_the_guests_status()
     {
-        // The guest exits 7 with 256 KiB still queued for a reader that does not read: the exit waits for the drain.
-        var (bundle, fifo) = BundleWithStalledStdout(WriteThenExit(256, 7));
+        // The guest exits 7 with output still queued for a reader that does not read: the exit waits for the drain.
+        // 1056 KiB is more than the FIFO holds (1 MiB once widened, 64 KiB if the kernel refused) and no more than FIFO
+        // plus the 1 MiB output buffer, so the guest itself finishes either way.
+        var (bundle, fifo) = BundleWithStalledStdout(WriteThenExit(1056, 7));
         var pid = await Create("drainfail", bundle, fifo);
         var wait = _sandbox.Ask<object>(new WaitTask("drainfail", ""), Long);
         await Ask<Started>(new StartTask("drainfail", ""));
