@@ -3,9 +3,10 @@
 #   Sourced:  wasmkata_ensure_deps
 #   Run:      Specs/EndToEnd/deps.sh
 # containerd brings ctr and runc; clang/lld/wasi-libc/compiler-rt compile the C guests to wasm32-wasi;
-# wabt brings wat2wasm; busybox-static is the runc self-check image's only binary.
+# wabt brings wat2wasm; busybox-static is the runc self-check image's only binary; gcc and zlib1g-dev link the
+# shim's NativeAOT front.
 
-WASMKATA_DEPS=(containerd wabt clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 busybox-static systemd dbus)
+WASMKATA_DEPS=(containerd wabt clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 busybox-static systemd dbus gcc zlib1g-dev)
 
 wasmkata_missing_deps() {
   local pkg
