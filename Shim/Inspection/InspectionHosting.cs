@@ -1,7 +1,6 @@
 using Akka;
 using Akka.Actor;
 using Akka.Event;
-using Akka.Hosting;
 using WasmKata.Actors.Inspection;
 
 namespace WasmKata.Shim.Inspection;
@@ -12,16 +11,9 @@ public static class InspectionHosting
     /// <summary>
     /// Creates the inspection actor next to the sandbox at once (so it sees every event), starts the cluster-enabled
     /// inspection system in the background after <see cref="InspectionOptions.StartDelay"/>, and takes it down at the
-    /// start of the shim's coordinated shutdown. Serving containerd never waits for any of it.
+    /// start of the shim's coordinated shutdown. Serving containerd never waits for any of it. Call once, right after
+    /// creating the daemon's actor system.
     /// </summary>
-    public static AkkaConfigurationBuilder WithInspection(this AkkaConfigurationBuilder builder, InspectionOptions options)
-    {
-        if (!options.Enabled)
-            return builder;
-        return builder.WithActors((system, _) => Start(system, options));
-    }
-
-    /// <summary>The same for a plain actor system (the daemon's): call once, right after creating it.</summary>
     public static void Start(ActorSystem system, InspectionOptions options)
     {
         if (!options.Enabled)
