@@ -80,7 +80,7 @@ public sealed partial class Guest : IDisposable
             store.SetWasiConfiguration(BuildWasi());
             _context.Stdout = _stdio.Stdout;
             _context.Stderr = _stdio.Stderr;
-            _context.WasiFdWrite = _engine.Passthrough(store);
+            _context.Passthrough = _engine.Passthrough(store);
             _context.MonotonicBase = Stopwatch.GetTimestamp();
             store.SetEpochDeadline(1);
             store.SetEpochDeadlineCallback(OnEpoch);
@@ -291,7 +291,7 @@ public sealed partial class Guest : IDisposable
     {
         _memory = null;
         _context.Memory = null;
-        _context.WasiFdWrite = null;
+        _context.Passthrough = null;
         _context.Stdin?.Dispose();
         _context.Stdin = null;
         _start = null;

@@ -34,7 +34,7 @@ internal sealed class GuestContext
     public Stream? Stdin { get; set; }
 
     /// <summary>Wasmtime's own <c>fd_write</c> and <c>fd_read</c> in this guest's store: every other fd.</summary>
-    public WasiPassthrough? WasiFdWrite { get; set; }
+    public WasiPassthrough? Passthrough { get; set; }
 
     /// <summary>The guest's exported memory once instantiated (before that our functions ask the caller).</summary>
     public Wasmtime.Memory? Memory { get; set; }

@@ -45,7 +45,7 @@ internal static class WasiFdRead
         }
         else
         {
-            var wasi = context.WasiFdWrite ?? throw new GuestStopException("fd_read: no WASI passthrough in this store");
+            var wasi = context.Passthrough ?? throw new GuestStopException("fd_read: no WASI passthrough in this store");
             var want = (int)Math.Min(total, WasiFdWrite.ScratchChunk);
             WasiFdWrite.EnsureScratch(wasi.Scratch, WasiFdWrite.ScratchData + want);
             wasi.Scratch.WriteInt32(0, WasiFdWrite.ScratchData);

@@ -33,7 +33,7 @@ internal static class WasiFdWrite
             return ErrnoInval;
         if (output is null)
         {
-            var wasi = context.WasiFdWrite ?? throw new GuestStopException("fd_write: no WASI passthrough in this store");
+            var wasi = context.Passthrough ?? throw new GuestStopException("fd_write: no WASI passthrough in this store");
             return Passthrough(wasi, memory, fd, iovs, nwrittenPtr);
         }
 

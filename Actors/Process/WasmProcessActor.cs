@@ -17,8 +17,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
     private readonly WasmEngine _engine;
     private readonly RuntimeSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly List<OutputBuffer> _outputs = [];
-    private readonly Dictionary<string, OutputBuffer> _outputByStream = [];
+    private readonly Dictionary<string, OutputBuffer> _outputs = [];
     private readonly HashSet<string> _undrained = [];
     private GuestInputPipe? _stdinPipe;
     private IActorRef? _stdinPump;
@@ -73,7 +72,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
     {
         // Stopped from above (delete, shutdown) while the guest may still run: end it and release everything.
         _guest?.Kill(9);
-        foreach (var output in _outputs)
+        foreach (var output in _outputs.Values)
             output.Abort();
         _stdinPipe?.Dispose();
         // Stopped after the guest ended but before the exit went up (this actor failed): the status must not be lost.
@@ -86,8 +85,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         if (target.Length == 0)
             return null;
         var buffer = new OutputBuffer(_settings.OutputBufferBytes);
-        _outputs.Add(buffer);
-        _outputByStream[stream] = buffer;
+        _outputs[stream] = buffer;
         _undrained.Add(stream);
         Context.Watch(Context.ActorOf(PumpProtocol.Output(buffer, target, stream), stream));
         return buffer;
@@ -150,7 +148,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
             {
                 _log.Warning("{Container}/{Exec}: output of {Streams} did not drain in {Timeout}; reporting the exit anyway",
                     _launch.ContainerId, Label, string.Join(",", _undrained), _settings.DrainTimeout);
-                foreach (var output in _outputs)
+                foreach (var output in _outputs.Values)
                     output.Abort();
                 foreach (var stream in _undrained)
                     Context.Stop(Context.Child(stream));
@@ -228,7 +226,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
             return;
         }
         _guest.Kill(signal.Number);
-        foreach (var output in _outputs)
+        foreach (var output in _outputs.Values)
             output.Abort();
         _stdinPump?.Tell(new PumpProtocol.CloseInput(true));
     }
@@ -240,7 +238,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         if (!_undrained.Remove(stream))
             return;
         _log.Error("{Container}/{Exec}: the {Stream} pump failed; the rest of that stream is discarded", _launch.ContainerId, Label, stream);
-        _outputByStream.GetValueOrDefault(stream)?.Abort();
+        _outputs.GetValueOrDefault(stream)?.Abort();
         if (_finished is { } finished && !_reported && _undrained.Count == 0)
             Report(finished);
     }
@@ -250,7 +248,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         _finished = finished;
         if (finished.Trap is { } trap)
             _log.Warning("{Container}/{Exec}: guest trapped: {Trap}", _launch.ContainerId, Label, trap);
-        foreach (var output in _outputs)
+        foreach (var output in _outputs.Values)
             output.Complete();
         _stdinPump?.Tell(new PumpProtocol.CloseInput(true));
         Draining(finished);

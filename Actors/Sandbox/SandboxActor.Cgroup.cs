@@ -11,15 +11,15 @@ namespace WasmKata.Actors.Sandbox;
 internal sealed partial class SandboxActor
 {
     /// <summary>Starts placing the shim in the first container's cgroup; false when there is none to make.</summary>
-    private bool PlaceInCgroup(CreateTask create)
+    private bool PlaceInCgroup(CreateTask create, OciSpec spec)
     {
         SandboxCgroupPlan? plan;
         try
         {
-            // A spec or configuration that cannot be read is the container's to report, with its own message.
-            plan = SandboxCgroupPlan.For(OciJson.ReadSpec(create.Bundle), ConfigLoader.Load(create.ConfigPath));
+            // A configuration that cannot be read is the container's to report, with its own message.
+            plan = SandboxCgroupPlan.For(spec, ConfigLoader.Load(create.ConfigPath));
         }
-        catch (Exception e) when (e is OciSpecException or ConfigException)
+        catch (ConfigException)
         {
             return false;
         }

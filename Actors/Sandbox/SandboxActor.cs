@@ -124,13 +124,18 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
             Sender.Tell(new Failure(FailureCode.AlreadyExists, $"container {create.ContainerId}: already exists"));
             return;
         }
-        if (EnsureNamespaces(create.Bundle) is { } failed)
+        // The first container's spec decides the sandbox's namespaces and host cgroup; one that cannot be read is the
+        // container's to report, with its own message.
+        if ((_namespaces is null || !_cgroupDecided) && TryReadSpec(create.Bundle) is { } spec)
         {
-            Sender.Tell(failed);
-            return;
+            if (EnsureNamespaces(spec) is { } failed)
+            {
+                Sender.Tell(failed);
+                return;
+            }
+            if (!_cgroupDecided && PlaceInCgroup(create, spec))
+                return;
         }
-        if (!_cgroupDecided && PlaceInCgroup(create))
-            return;
         SpawnContainer(create, Sender);
     }
 
@@ -142,20 +147,23 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
         _containers[create.ContainerId] = container;
     }
 
-    /// <summary>The first container's spec decides the sandbox's namespaces; later containers share them.</summary>
-    private Failure? EnsureNamespaces(string bundle)
+    private static OciSpec? TryReadSpec(string bundle)
     {
-        if (_namespaces is not null)
-            return null;
-        OciSpec spec;
         try
         {
-            spec = OciJson.ReadSpec(bundle);
+            return OciJson.ReadSpec(bundle);
         }
         catch (OciSpecException)
         {
-            return null; // the container reports the bad spec itself
+            return null;
         }
+    }
+
+    /// <summary>The first container's spec decides the sandbox's namespaces; later containers share them.</summary>
+    private Failure? EnsureNamespaces(OciSpec spec)
+    {
+        if (_namespaces is not null)
+            return null;
         var requests = (spec.Linux?.Namespaces ?? [])
             .Where(n => n.Type is not null)
             .Select(n => new NamespaceRequest(n.Type!, n.Path ?? ""));

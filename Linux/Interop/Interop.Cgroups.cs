@@ -6,7 +6,4 @@ internal static partial class Interop
 {
     [LibraryImport(Libc, EntryPoint = "rmdir", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Rmdir(string path);
-
-    [LibraryImport(Libc, EntryPoint = "geteuid")]
-    internal static partial uint GetEuid();
 }

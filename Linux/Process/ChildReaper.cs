@@ -153,7 +153,7 @@ public static class ChildReaper
         return Interop.WaitId(Interop.P_PID, (uint)pid, &info, Interop.WEXITED | Interop.WNOHANG | Interop.WNOWAIT) == 0 && info.Pid == pid;
     }
 
-    private static bool TryReadStat(int pid, out ProcStat stat)
+    internal static bool TryReadStat(int pid, out ProcStat stat)
     {
         string text;
         try

@@ -26,7 +26,6 @@ public static class Daemon
         IReadOnlyDictionary<string, string>? extraEnv = null)
     {
         ArgumentNullException.ThrowIfNull(listenSocket);
-        Spawner.Validate(executable, argv, workingDirectory);
         var added = false;
         listenSocket.DangerousAddRef(ref added);
         try

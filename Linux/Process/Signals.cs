@@ -43,20 +43,11 @@ public static class Signals
             return false;
         }
 
-        try
-        {
-            if (Path.GetFileName(Directory.ResolveLinkTarget("/proc/self", returnFinalTarget: false)?.FullName) != Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture))
-            {
-                return true;
-            }
+        var ownPidNamespace = Path.GetFileName(Directory.ResolveLinkTarget("/proc/self", returnFinalTarget: false)?.FullName)
+            == Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..][0] != 'Z';
-        }
-        catch (IOException)
-        {
-            return false; // gone meanwhile
-        }
+        // A pid /proc cannot read any more has gone meanwhile.
+        return !ownPidNamespace || (ChildReaper.TryReadStat(pid, out var stat) && stat.State != 'Z');
     }
 
     /// <summary>waitpid(pid, WNOHANG) for a child this process started natively; true once it was reaped.</summary>

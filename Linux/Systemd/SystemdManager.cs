@@ -374,7 +374,7 @@ public sealed class SystemdManager : IDisposable
             {
                 ConnectionStream = stream,
                 SupportsFdPassing = false,
-                UserId = Interop.GetEuid().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                UserId = Self.EffectiveUserId.ToString(System.Globalization.CultureInfo.InvariantCulture),
             };
         }
     }
