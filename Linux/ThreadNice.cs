@@ -24,6 +24,36 @@ public static class ThreadNice
     }
 
     /// <summary>
+    /// Sets every thread of this process to <paramref name="nice"/>; threads started meanwhile by a thread not yet
+    /// changed inherit the old value, so it goes over /proc/self/task until a pass finds nothing new.
+    /// </summary>
+    public static void SetAllThreads(int nice)
+    {
+        var done = new HashSet<int>();
+        for (var pass = 0; pass < 10; pass++)
+        {
+            var changed = false;
+            foreach (var entry in Directory.EnumerateDirectories("/proc/self/task"))
+            {
+                if (!int.TryParse(Path.GetFileName(entry), out var tid) || !done.Add(tid))
+                    continue;
+                changed = true;
+                try
+                {
+                    SetNice(tid, nice);
+                }
+                catch (ArgumentException)
+                {
+                    // Exited while we looked.
+                }
+            }
+
+            if (!changed)
+                return;
+        }
+    }
+
+    /// <summary>
     /// The nice value whose CFS weight is closest to <paramref name="shares"/> (cgroup v1 cpu.shares, 1024 = nice 0): the
     /// kernel's weight table steps by about 1.25 per nice level.
     /// </summary>

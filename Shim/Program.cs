@@ -15,6 +15,7 @@ return shimArgs.Action switch
     "start" => StartAction.Run(shimArgs, Console.Out, Environment.ProcessPath!, Environment.ProcessPath!),
     "delete" => DeleteAction.Run(shimArgs, Console.OpenStandardOutput(), new StateStore(StateStore.DefaultRootPath)),
     "serve" => await ServeAction.RunAsync(shimArgs),
+    "spare" => await SpareAction.RunAsync(shimArgs),
     _ => Usage(shimArgs.Action),
 };
 

@@ -14,37 +14,33 @@ public static class Daemon
 
     /// <summary>
     /// posix_spawn with a new session, stdio on /dev/null (so the start process's stdout pipe can reach EOF),
-    /// <paramref name="listenSocket"/> as fd 3, every other fd closed, signals unblocked and at their defaults,
+    /// <paramref name="listenSocket"/> as fd 3 (none for a spare), every other fd closed, signals unblocked and at their defaults,
     /// cwd <paramref name="workingDirectory"/>, and the current environment plus <paramref name="extraEnv"/>.
     /// <paramref name="argv"/> is the full vector including argv[0]. Returns the child's pid.
     /// </summary>
     public static int Spawn(
         string executable,
         IReadOnlyList<string> argv,
-        SafeHandle listenSocket,
+        SafeHandle? listenSocket,
         string workingDirectory,
         IReadOnlyDictionary<string, string>? extraEnv = null)
     {
-        ArgumentNullException.ThrowIfNull(listenSocket);
         var added = false;
-        listenSocket.DangerousAddRef(ref added);
+        listenSocket?.DangerousAddRef(ref added);
         try
         {
             // dup2 first, in case the socket sits on 0-2.
-            ChildFd[] fds =
-            [
-                ChildFd.Dup((int)listenSocket.DangerousGetHandle(), ListenerFd),
-                ChildFd.Open(0, DevNull, Interop.O_RDONLY),
-                ChildFd.Open(1, DevNull, Interop.O_WRONLY),
-                ChildFd.Open(2, DevNull, Interop.O_WRONLY),
-            ];
-            return Spawner.Spawn(executable, argv, MergeEnvironment(extraEnv), workingDirectory, fds, ListenerFd + 1);
+            List<ChildFd> fds = listenSocket is null ? [] : [ChildFd.Dup((int)listenSocket.DangerousGetHandle(), ListenerFd)];
+            fds.Add(ChildFd.Open(0, DevNull, Interop.O_RDONLY));
+            fds.Add(ChildFd.Open(1, DevNull, Interop.O_WRONLY));
+            fds.Add(ChildFd.Open(2, DevNull, Interop.O_WRONLY));
+            return Spawner.Spawn(executable, argv, MergeEnvironment(extraEnv), workingDirectory, fds, listenSocket is null ? 3 : ListenerFd + 1);
         }
         finally
         {
             if (added)
             {
-                listenSocket.DangerousRelease();
+                listenSocket!.DangerousRelease();
             }
         }
     }

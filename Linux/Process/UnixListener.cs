@@ -91,21 +91,32 @@ public static class UnixListener
             UnixErrors.ThrowLast("fcntl(F_SETFD, FD_CLOEXEC) on the inherited listener", $"fd {fd}");
         }
 
+        return Adopt(new SafeSocketHandle(fd, ownsHandle: true), $"Inherited fd {fd}");
+    }
+
+    /// <summary>
+    /// Takes over <paramref name="handle"/> (the listening socket a spare is handed); <see cref="InvalidOperationException"/>
+    /// naming <paramref name="what"/> when it is not a listening Unix socket, and the handle is closed then.
+    /// </summary>
+    public static Socket Adopt(SafeSocketHandle handle, string what)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
         Socket socket;
         try
         {
-            socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+            socket = new Socket(handle);
         }
         catch (SocketException e)
         {
-            throw new InvalidOperationException($"Inherited fd {fd} is not a socket: {e.Message}", e);
+            handle.Dispose();
+            throw new InvalidOperationException($"{what} is not a socket: {e.Message}", e);
         }
 
         if (socket.AddressFamily != AddressFamily.Unix
             || (int)socket.GetSocketOption(SocketOptionLevel.Socket, SocketOptionName.AcceptConnection)! == 0)
         {
             socket.Dispose();
-            throw new InvalidOperationException($"Inherited fd {fd} is not a listening Unix socket.");
+            throw new InvalidOperationException($"{what} is not a listening Unix socket.");
         }
 
         return socket;

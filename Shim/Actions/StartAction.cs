@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using WasmKata.Actors.Oci;
 using WasmKata.Linux.Process;
 using WasmKata.Shim.Service;
+using WasmKata.Shim.Spare;
 
 namespace WasmKata.Shim.Actions;
 
@@ -14,7 +15,10 @@ internal static class StartAction
     /// <summary>How <c>start</c> tells the daemon which configuration.toml the first container named.</summary>
     public const string ConfigEnvironmentVariable = "WASMKATA_CONFIG_PATH";
 
-    /// <summary>The managed shim beside the native front (build.sh installs both); the front starts it as the daemon.</summary>
+    /// <summary>
+    /// The managed shim beside the native front (build.sh installs both); the front starts it as the daemon, and as
+    /// the spare that the next start hands its socket to.
+    /// </summary>
     public const string DaemonExecutable = "wasmkata-shimd";
 
     /// <summary>
@@ -40,12 +44,17 @@ internal static class StartAction
         }
         var socketPath = ShimAddress.SocketPath(args.Address, args.Namespace, ShimAddress.GroupOf(args.Id, spec));
         var address = ShimAddress.ToUri(socketPath);
+        // The daemon's engine settings come from the same configuration.toml the first container names.
+        var env = new Dictionary<string, string> { [ConfigEnvironmentVariable] = configPath };
+        var spareKey = SpareOptions.IdleTimeout() is null ? null : SpareOptions.Key(args, configPath, daemon);
+        var newSandbox = false;
         try
         {
             using var listener = UnixListener.Bind(socketPath, replaceStale: true);
-            // The daemon's engine settings come from the same configuration.toml the first container names.
-            var env = new Dictionary<string, string> { [ConfigEnvironmentVariable] = configPath };
-            Daemon.Spawn(daemon, [argv0, .. args.ToArgs("serve")], listener.SafeHandle, bundle, env);
+            newSandbox = true;
+            var missed = spareKey is null ? "spares are off" : SpareHandover.TryHandOver(HandoverFor(args, spareKey, bundle, configPath), listener.SafeHandle);
+            if (missed is not null)
+                Daemon.Spawn(daemon, [argv0, .. args.ToArgs("serve")], listener.SafeHandle, bundle, new Dictionary<string, string>(env) { [SpareOptions.MissedVariable] = missed });
         }
         catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
@@ -53,6 +62,16 @@ internal static class StartAction
         }
         File.WriteAllText(Path.Combine(bundle, "address"), address);
         stdout.Write(address);
+        stdout.Flush();
+        // Only a start that made a sandbox used a daemon up (or started one cold); a container joining one did not.
+        if (newSandbox && spareKey is not null)
+            SpareHandover.StartIfNone(spareKey, daemon, argv0, args, env);
         return 0;
     }
+
+    private static HandoverMessage HandoverFor(ShimArgs args, string key, string bundle, string configPath) => new(
+        key, args.Id, bundle, args.Namespace, args.Address, TtrpcAddress(args), args.PublishBinary, args.Debug, configPath);
+
+    /// <summary>containerd's events (ttrpc) socket: TTRPC_ADDRESS in the environment it gives shims, else beside its address.</summary>
+    public static string TtrpcAddress(ShimArgs args) => Environment.GetEnvironmentVariable("TTRPC_ADDRESS") ?? args.Address + ".ttrpc";
 }

@@ -86,6 +86,12 @@ internal sealed class TtrpcEventSink : IEventSink, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Completes when the connection <see cref="ConnectAsync"/> made closes, at once when it made none: a spare, which
+    /// sends no events, learns this way that containerd stopped.
+    /// </summary>
+    public Task Disconnected => _client?.Closed ?? Task.CompletedTask;
+
     /// <summary>Closes the connection.</summary>
     public ValueTask DisposeAsync() => DropClientAsync();
 

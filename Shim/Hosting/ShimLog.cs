@@ -11,6 +11,12 @@ internal static class ShimLog
 {
     private const string Template = "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffZ} {Level:u3} wasmkata[{ProcessId}] {Message:lj}{NewLine}{Exception}";
 
+    /// <summary>
+    /// A logger that writes through whatever <see cref="Log.Logger"/> is at the time: for parts made before the log is
+    /// known (a spare's engine, which lives on into the sandbox it is handed).
+    /// </summary>
+    public static ILogger Current { get; } = new LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Sink(new CurrentLogSink()).CreateLogger();
+
     /// <summary>A logger writing to <paramref name="path"/> when it can be opened, and nowhere otherwise.</summary>
     public static Logger Create(string? path, bool debug)
     {
@@ -36,6 +42,11 @@ internal static class ShimLog
         {
             return null;
         }
+    }
+
+    private sealed class CurrentLogSink : ILogEventSink
+    {
+        public void Emit(LogEvent logEvent) => Log.Logger.Write(logEvent);
     }
 
     /// <summary>Writes each event as one line; a reader that went away only silences the log.</summary>

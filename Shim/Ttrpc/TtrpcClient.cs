@@ -30,6 +30,9 @@ internal sealed class TtrpcClient : IAsyncDisposable
     /// <summary>True once the connection has closed; calls then fail at once.</summary>
     public bool IsClosed => _closedBecause is not null;
 
+    /// <summary>Completes once the connection has closed (the server went away, or this client was disposed).</summary>
+    public Task Closed => _readLoop;
+
     /// <summary>Connects to the unix socket at <paramref name="socketPath"/> (a leading unix:// is accepted).</summary>
     public static async Task<TtrpcClient> ConnectAsync(string socketPath, CancellationToken cancellationToken = default)
     {

@@ -181,8 +181,40 @@ public class ContainerdFixture : IAsyncLifetime
     public static IReadOnlySet<string> ShimSockets() =>
         Directory.Exists(ShimSocketDir) ? Directory.GetFiles(ShimSocketDir).ToHashSet() : new HashSet<string>();
 
-    /// <summary>Pids of wasmkata shims serving this run's containerd (their -address is its socket).</summary>
-    public IReadOnlyList<int> ShimProcesses()
+    /// <summary>
+    /// Pids of wasmkata shims serving this run's containerd (their -address is its socket). Spares waiting for a
+    /// hand-over are not shims yet (<see cref="SpareProcesses"/>); an adopted one is.
+    /// </summary>
+    public IReadOnlyList<int> ShimProcesses() => ProcessesOfThisContainerd().Where(pid => !IsWaitingSpare(pid)).ToList();
+
+    /// <summary>Pids of spares of this run's containerd that wait for a hand-over.</summary>
+    public IReadOnlyList<int> SpareProcesses() => ProcessesOfThisContainerd().Where(IsWaitingSpare).ToList();
+
+    /// <summary>
+    /// A spare until adopted: its action is <c>spare</c> and it is named wasmkata-spare, or (before it names itself,
+    /// while its comm is still the executable's) it runs at nice 19, which it leaves only when adopted.
+    /// </summary>
+    public static bool IsWaitingSpare(int pid)
+    {
+        try
+        {
+            var argv = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+            if (argv.Length == 0 || argv[^1] != "spare")
+            {
+                return false;
+            }
+
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var nice = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16];
+            return File.ReadAllText($"/proc/{pid}/comm").Trim() == "wasmkata-spare" || nice == "19";
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private List<int> ProcessesOfThisContainerd()
     {
         var pids = new List<int>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))

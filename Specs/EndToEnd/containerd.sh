@@ -140,6 +140,17 @@ wasmkata_containerd_shims() {
   done
 }
 
+# True while one of the pids runs (a zombie does not: the specs' test host may be the one to reap it).
+wasmkata_any_running() {
+  local pid stat
+  for pid in "$@"; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    stat=${stat##*) }
+    [[ ${stat:0:1} == Z ]] || return 0
+  done
+  return 1
+}
+
 # Kills and deletes every task left in any namespace, while containerd still answers; a killed shim would
 # otherwise leave its containers' processes running.
 wasmkata_containerd_kill_tasks() {
@@ -178,8 +189,20 @@ wasmkata_containerd_stop() {
     fi
   fi
 
-  # Shims outlive containerd by design; these ones belong to this instance only.
-  local shims
+  # Shims outlive containerd by design; these ones belong to this instance only. Spares (comm wasmkata-spare) end
+  # with containerd's events connection and remove their sockets: SIGTERM does the same, then wait for them.
+  local shims spares=()
+  mapfile -t shims < <(wasmkata_containerd_shims "$run_dir/containerd.sock")
+  for pid in "${shims[@]}"; do
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) != wasmkata-spare ]] || spares+=("$pid")
+  done
+  if ((${#spares[@]} > 0)); then
+    kill -TERM "${spares[@]}" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+      wasmkata_any_running "${spares[@]}" || break
+      sleep 0.1
+    done
+  fi
   mapfile -t shims < <(wasmkata_containerd_shims "$run_dir/containerd.sock")
   if ((${#shims[@]} > 0)); then
     kill -KILL "${shims[@]}" 2>/dev/null || true

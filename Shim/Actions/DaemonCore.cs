@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Akka.Actor;
+using Serilog;
+using WasmKata.Actors;
+using WasmKata.Actors.Engine;
+using WasmKata.Actors.Sandbox;
+using WasmKata.Config;
+using WasmKata.Linux;
+using WasmKata.Shim.Events;
+using WasmKata.Shim.Hosting;
+using WasmKata.Shim.Inspection;
+using WasmKata.Shim.Service;
+using WasmKata.Shim.Ttrpc;
+
+namespace WasmKata.Shim.Actions;
+
+/// <summary>
+/// A shim daemon, in the two halves a spare takes apart: <see cref="StartAsync"/> does what needs no sandbox (the
+/// engine, the actor system, the events connection to containerd), <see cref="ServeAsync"/> serves one sandbox's task
+/// API on its listening socket until containerd is done with it. A cold daemon runs both at once.
+/// </summary>
+internal sealed class DaemonCore : IAsyncDisposable
+{
+    private readonly ShimArgs _args;
+    private readonly Lifetime _lifetime;
+
+    private DaemonCore(ShimArgs args, ShimConfig config, WasmEngine engine, ActorSystem system, TtrpcEventSink sink, Lifetime lifetime)
+    {
+        _args = args;
+        Config = config;
+        Engine = engine;
+        System = system;
+        Sink = sink;
+        _lifetime = lifetime;
+    }
+
+    public ShimConfig Config { get; }
+
+    public WasmEngine Engine { get; }
+
+    public ActorSystem System { get; }
+
+    /// <summary>The events connection; a spare watches it to learn that containerd went away.</summary>
+    public TtrpcEventSink Sink { get; }
+
+    /// <summary>
+    /// The configuration.toml <c>start</c> named (WASMKATA_CONFIG_PATH), or defaults and the reason when it is bad: Create
+    /// then refuses containers with that message, the daemon itself runs on defaults.
+    /// </summary>
+    public static (ShimConfig Config, string? Error) LoadConfig()
+    {
+        try
+        {
+            return (ConfigLoader.Load(Environment.GetEnvironmentVariable(StartAction.ConfigEnvironmentVariable)), null);
+        }
+        catch (ConfigException e)
+        {
+            return (new ShimConfig(), e.Message);
+        }
+    }
+
+    /// <summary>Starts Wasmtime's engine, the actor system and the events connection side by side.</summary>
+    public static async Task<DaemonCore> StartAsync(ShimArgs args, ShimConfig config, bool debug)
+    {
+        Self.SetChildSubreaper();
+        var engineOptions = new EngineOptions
+        {
+            EpochTick = TimeSpan.FromMilliseconds(config.EpochTickMs),
+            ModuleCacheDirectory = config.CompileCacheDir.Length > 0 ? config.CompileCacheDir : null,
+            PoolingAllocator = config.PoolingAllocator,
+        };
+        // Together these are most of what a cold start waits for. The engine logs through whatever the log is when it
+        // writes: a spare opens the sandbox's log only when it is adopted.
+        var engineStarting = Task.Run(() => new WasmEngine(engineOptions, ShimLog.Current));
+        var sink = new TtrpcEventSink(StartAction.TtrpcAddress(args), args.Namespace);
+        var lifetime = new Lifetime();
+        var eventsConnected = Task.Run(() => sink.ConnectAsync(lifetime.Token));
+        var system = ActorSystem.Create("wasmkata", AkkaConfig(debug));
+        var engine = await engineStarting;
+        await eventsConnected;
+        return new DaemonCore(args, config, engine, system, sink, lifetime);
+    }
+
+    /// <summary>
+    /// Serves sandbox <paramref name="id"/> (bundle <paramref name="bundle"/>) on <paramref name="listener"/> until the
+    /// actor tree or the Shutdown RPC ends it, then removes the socket; <paramref name="serving"/> runs once requests
+    /// are taken. The log line names the time since <paramref name="since"/>, which <paramref name="started"/> measures.
+    /// </summary>
+    public async Task<int> ServeAsync(Socket listener, string id, string bundle, ILogger log, Stopwatch started, string since, Action? serving = null)
+    {
+        var socketPath = listener.LocalEndPoint?.ToString() ?? "";
+        var settings = new RuntimeSettings { DrainTimeout = TimeSpan.FromMilliseconds(Config.DrainTimeoutMs), Namespace = _args.Namespace };
+        var sandbox = System.ActorOf(SandboxProtocol.Props(Engine, Sink, settings, _lifetime), "sandbox");
+        InspectionHosting.Start(System, new InspectionOptions { ShimId = id, Namespace = _args.Namespace, Bundle = bundle });
+
+        await using var server = new TtrpcServer(listener);
+        new TaskService(sandbox, _lifetime.RequestExit).Register(server);
+        var running = server.RunAsync(_lifetime.Token);
+        log.Information("serving {Id} on {Socket}, {Ms} ms after {Since}", id, socketPath, (long)started.Elapsed.TotalMilliseconds, since);
+        serving?.Invoke();
+        await _lifetime.Exited;
+        // Let the last reply (Shutdown's) leave before the connections close.
+        await Task.Delay(50);
+        await server.DisposeAsync();
+        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        if (socketPath.Length > 0)
+            File.Delete(socketPath);
+        log.Information("shim for {Id} exited", id);
+        _ = running;
+        return 0;
+    }
+
+    /// <summary>Ends what <see cref="StartAsync"/> started (a spare that was never adopted).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await System.Terminate();
+        Engine.Dispose();
+        await Sink.DisposeAsync();
+    }
+
+    /// <summary>
+    /// A plain actor system, no Microsoft.Extensions.Hosting around it: that saved a good part of the daemon's
+    /// start-up, which a cold <c>ctr run</c> waits for. Actor logs go to Serilog.
+    /// </summary>
+    private static Akka.Configuration.Config AkkaConfig(bool debug) => Akka.Configuration.ConfigurationFactory.ParseString($$"""
+        akka {
+          loglevel = {{(debug ? "DEBUG" : "INFO")}}
+          loggers = ["{{typeof(SerilogAkkaLogger).AssemblyQualifiedName}}"]
+          log-dead-letters = off
+          log-dead-letters-during-shutdown = off
+        }
+        """);
+
+    /// <summary>Completes once the actor tree or the Shutdown RPC asks the shim to exit.</summary>
+    private sealed class Lifetime : IShimLifetime
+    {
+        private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly CancellationTokenSource _cts = new();
+
+        public Task Exited => _exited.Task;
+
+        public CancellationToken Token => _cts.Token;
+
+        public void RequestExit() => _exited.TrySetResult();
+    }
+}
