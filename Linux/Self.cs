@@ -30,21 +30,13 @@ public static class Self
     }
 
     /// <summary>
-    /// prctl(PR_SET_NAME): the calling thread's name, which for the main thread is the process's <c>comm</c> (what ps
-    /// and /proc/PID/comm show); the kernel keeps the first 15 bytes.
+    /// The process's name (the main thread's <c>comm</c>, what ps and /proc/PID/comm show; the kernel keeps 15 bytes),
+    /// from any thread: prctl(PR_SET_NAME) would name only the calling one, and this writes the main thread's.
     /// </summary>
-    public static unsafe void SetThreadName(string name)
+    public static void SetProcessName(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        var bytes = new byte[16];
-        System.Text.Encoding.UTF8.GetBytes(name.AsSpan(0, Math.Min(name.Length, 15)), bytes);
-        fixed (byte* pointer = bytes)
-        {
-            if (Interop.Prctl(Interop.PR_SET_NAME, (nuint)pointer, 0, 0, 0) != 0)
-            {
-                UnixErrors.ThrowLast("prctl(PR_SET_NAME)");
-            }
-        }
+        File.WriteAllText("/proc/self/comm", name);
     }
 
     /// <summary>Whether <see cref="SetChildSubreaper"/> is in effect.</summary>

@@ -4,7 +4,6 @@ namespace WasmKata.Linux;
 
 internal static partial class Interop
 {
-    internal const int PR_SET_NAME = 15;
     internal const int PR_SET_CHILD_SUBREAPER = 36;
     internal const int PR_GET_CHILD_SUBREAPER = 37;
     internal const int SC_CLK_TCK = 2;

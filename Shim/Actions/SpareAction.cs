@@ -33,7 +33,7 @@ internal static class SpareAction
             return 2;
         }
 
-        Self.SetThreadName(SpareOptions.SpareName);
+        Self.SetProcessName(SpareOptions.SpareName);
         ThreadNice.SetAllThreads(19);
         var socketPath = SpareOptions.SocketPath(key);
         Socket spareListener;
@@ -111,7 +111,7 @@ internal static class SpareAction
         {
             // First out of the lowest priority: from here on containerd waits for this process.
             ThreadNice.SetAllThreads(0);
-            Self.SetThreadName(SpareOptions.DaemonName);
+            Self.SetProcessName(SpareOptions.DaemonName);
             Answer(connection, HandoverMessage.Taken, null);
             Directory.SetCurrentDirectory(message.Bundle);
             Log.Logger = ShimLog.Create(Path.Combine(message.Bundle, "log"), debug);

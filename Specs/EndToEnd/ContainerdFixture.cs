@@ -55,6 +55,9 @@ public class ContainerdFixture : IAsyncLifetime
     /// <summary>Options of `containerd.sh start` beyond the shim directory.</summary>
     protected virtual IEnumerable<string> StartOptions => [];
 
+    /// <summary>Variables added to containerd's environment (which it passes on to shims), as NAME=VALUE.</summary>
+    protected virtual IEnumerable<string> ContainerdEnvironment => [];
+
     public virtual async Task InitializeAsync()
     {
         if (!Environment.IsPrivilegedProcess)
@@ -64,7 +67,7 @@ public class ContainerdFixture : IAsyncLifetime
         }
 
         var start = await ChildProcess.RunAsync(
-            "bash", [ScriptPath("containerd.sh"), "start", "--shim-dir", ShimDir, .. StartOptions, RunDir], TimeSpan.FromSeconds(60));
+            "env", [.. ContainerdEnvironment, "bash", ScriptPath("containerd.sh"), "start", "--shim-dir", ShimDir, .. StartOptions, RunDir], TimeSpan.FromSeconds(60));
         if (start.ExitCode != 0)
         {
             throw new InvalidOperationException("could not start the private containerd: " + start.Describe());
