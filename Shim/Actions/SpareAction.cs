@@ -174,8 +174,14 @@ internal static class SpareAction
         try
         {
             connection.Send([answer, .. Encoding.UTF8.GetBytes(reason ?? "")]);
-            if (answer != HandoverMessage.Taken)
-                connection.Shutdown(SocketShutdown.Send);
+            if (answer == HandoverMessage.Taken)
+                return;
+            connection.Shutdown(SocketShutdown.Send);
+            // A Unix socket closed with unread input resets its peer, which may then lose the answer: read it away.
+            var rest = new byte[4096];
+            while (connection.Available > 0 && connection.Receive(rest) > 0)
+            {
+            }
         }
         catch (SocketException)
         {

@@ -76,6 +76,8 @@ internal sealed class ShimUnderTest : IAsyncDisposable
                 info.ArgumentList.Add(arg);
             info.Environment["TTRPC_ADDRESS"] = Path.Combine(root, "events.sock");
             info.Environment["WASMKATA_INSPECT"] = inspection ? "on" : "off";
+            // Each shim here has a namespace of its own, so no start of this key ever comes to adopt a spare.
+            info.Environment["WASMKATA_SPARE_SECONDS"] = "0";
             using var start = Process.Start(info)!;
             start.StandardInput.Close();
             var address = await start.StandardOutput.ReadToEndAsync().WaitAsync(Patience);
