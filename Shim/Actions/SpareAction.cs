@@ -59,6 +59,7 @@ internal static class SpareAction
             signalled.TrySetResult();
         })).ToList();
         var starting = DaemonCore.StartAsync(args, config, debug);
+        var rehearsal = RehearseAsync(starting);
         var ending = Task.WhenAny(signalled.Task, Task.Delay(idle.Value), ContainerdGoneAsync(starting));
         try
         {
@@ -79,7 +80,7 @@ internal static class SpareAction
                 spareListener.Dispose();
                 File.Delete(socketPath);
                 signals.ForEach(s => s.Dispose());
-                return await AdoptAsync(connection, message, listener, starting, started, debug, configError);
+                return await AdoptAsync(connection, message, listener, starting, rehearsal, started, debug, configError);
             }
         }
         finally
@@ -93,17 +94,19 @@ internal static class SpareAction
         try
         {
             await using var core = await starting;
+            await rehearsal;
         }
-        catch (Exception e) when (e is IOException or SocketException or InvalidOperationException)
+        catch (Exception)
         {
-            // It never started; nothing to stop.
+            // It never started (which is why it exits now): nothing to stop.
         }
 
         return 0;
     }
 
     private static async Task<int> AdoptAsync(
-        Socket connection, HandoverMessage message, Socket listener, Task<DaemonCore> starting, Stopwatch started, bool debug, string? configError)
+        Socket connection, HandoverMessage message, Socket listener, Task<DaemonCore> starting, Task rehearsal, Stopwatch started, bool debug,
+        string? configError)
     {
         var handedOver = Stopwatch.StartNew();
         var answered = false;
@@ -136,8 +139,25 @@ internal static class SpareAction
         finally
         {
             listener.Dispose();
+            await rehearsal;
             await Log.CloseAndFlushAsync();
         }
+    }
+
+    /// <summary>Once started, the spare rehearses a container (<see cref="SpareRehearsal"/>); it never fails.</summary>
+    private static async Task RehearseAsync(Task<DaemonCore> starting)
+    {
+        DaemonCore core;
+        try
+        {
+            core = await starting;
+        }
+        catch (Exception)
+        {
+            return; // A spare that cannot start exits for it.
+        }
+
+        await SpareRehearsal.RunAsync(core);
     }
 
     /// <summary>One hand-over from <paramref name="connection"/>: the message and the socket, or why it is refused.</summary>
