@@ -123,6 +123,8 @@ internal static class SpareAction
                 log.Warning("configuration: {Error}; using defaults", configError);
             log.Information("spare {Pid} adopted for {Id}, {Ms} ms after it started", Environment.ProcessId, message.Id, (long)started.Elapsed.TotalMilliseconds);
             await using var core = await starting;
+            // A rehearsal still under way ends first (at normal priority now): the daemon then serves its sandbox alone.
+            await rehearsal;
             return await core.ServeAsync(listener, message.Id, message.Bundle, log, handedOver, "the hand-over", () =>
             {
                 answered = true;
@@ -139,7 +141,6 @@ internal static class SpareAction
         finally
         {
             listener.Dispose();
-            await rehearsal;
             await Log.CloseAndFlushAsync();
         }
     }

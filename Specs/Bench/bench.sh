@@ -226,8 +226,12 @@ wait_tasks() { # PREFIX STATUS COUNT SECONDS
 
 # Pids of this containerd's shims whose executable is named NAME.
 shim_pids() {
-  local pid
+  local pid stat
   for pid in $(wasmkata_containerd_shims "$SOCK"); do
+    # A spare waiting for a hand-over is no sandbox's shim yet: named wasmkata-spare, or at nice 19 until it names itself.
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    stat=${stat##*) }
+    [[ $(cat "/proc/$pid/comm" 2>/dev/null) != wasmkata-spare && $(cut -d' ' -f17 <<<"$stat") != 19 ]] || continue
     [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */"$1" ]] && echo "$pid"
   done
   return 0
