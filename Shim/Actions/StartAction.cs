@@ -15,7 +15,7 @@ internal static class StartAction
     public const string ConfigEnvironmentVariable = "WASMKATA_CONFIG_PATH";
 
     /// <summary>The managed shim beside the native front (build.sh installs both); the front starts it as the daemon.</summary>
-    public const string DaemonExecutable = "wasmkata-shimd";
+    public const string DaemonExecutable = "shimd/wasmkata-shimd";
 
     /// <summary>
     /// Runs the action; the daemon is <paramref name="daemon"/> started with argv[0] <paramref name="argv0"/> (the

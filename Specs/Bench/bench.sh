@@ -375,6 +375,11 @@ tput_worker() {
   done
 }
 
+# CPU time the whole machine spent busy (all CPUs, user + system + interrupts), in ms, from /proc/stat.
+busy_cpu_ms() {
+  awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { print int(($2 + $3 + $4 + $7 + $8 + $9) * 1000 / hz) }' /proc/stat
+}
+
 bench_throughput() {
   log "3. throughput: $TPUT_WORKERS workers x up to $TPUT_N runs (or ${TPUT_SECONDS} s), wasm then runc"
   declare -gA TPUT=()
@@ -382,7 +387,8 @@ bench_throughput() {
   for kind in wasm runc; do
     file="$WORK/tput-$kind.txt"
     : >"$file"
-    local t0 t1 deadline workers=()
+    local t0 t1 deadline workers=() busy0
+    busy0=$(busy_cpu_ms)
     t0=$(now_us)
     deadline=$((t0 + TPUT_SECONDS * 1000000))
     for ((w = 0; w < TPUT_WORKERS; w++)); do
@@ -393,6 +399,7 @@ bench_throughput() {
     wait "${workers[@]}" || true
     for w in "${workers[@]}"; do forget "$w"; done
     t1=$(now_us)
+    TPUT[$kind.cpu_ms]=$(($(busy_cpu_ms) - busy0))
     TPUT[$kind.wall_us]=$((t1 - t0))
     TPUT[$kind.ok]=$(awk '$1 == 1' "$file" | wc -l)
     TPUT[$kind.failed]=$(awk '$1 != 1' "$file" | wc -l)
@@ -754,6 +761,11 @@ report_density() {
     ""
 }
 
+cpu_per_container() {
+  local ok=${TPUT[$1.ok]}
+  ((ok > 0)) && echo $((TPUT[$1.cpu_ms] / ok)) || echo "-"
+}
+
 report_throughput() {
   local tw=${TPUT[wasm.rate100]} tr=${TPUT[runc.rate100]}
   summary "| 3 | throughput, $TPUT_WORKERS in parallel (containers/s) | $(ratio "$tw" 100) | $(ratio "$tr" 100) | $(ratio "$tw" "$tr") | ratio >= 1 | $(met $((tw >= tr))) |"
@@ -766,6 +778,7 @@ report_throughput() {
     "| wall time | $(ms "${TPUT[wasm.wall_us]}") ms | $(ms "${TPUT[runc.wall_us]}") ms |" \
     "| containers per second | $(ratio "$tw" 100) | $(ratio "$tr" 100) |" \
     "| median \`ctr run\` under this load | $(ms "${TPUT[wasm.p50]}") ms | $(ms "${TPUT[runc.p50]}") ms |" \
+    "| machine CPU time per container (ctr, containerd, shims, runtime; from /proc/stat) | $(cpu_per_container wasm) ms | $(cpu_per_container runc) ms |" \
     ""
 }
 
