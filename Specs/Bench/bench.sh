@@ -234,6 +234,13 @@ shim_pids() {
 }
 
 # Sum of FIELD (kB or count) over PIDS, from /proc/PID/status (VmRSS, Threads) or smaps_rollup (Pss).
+# Thread names of the PIDs, most common first: "100 guest dens-wasm-1, 9 .NET TP Worker, ...".
+thread_names() {
+  local pid
+  for pid in "$@"; do cat /proc/"$pid"/task/*/comm 2>/dev/null; done |
+    sed 's/^guest .*/guest (one per guest)/' | sort | uniq -c | sort -rn | awk '{ n = $1; $1 = ""; printf "%s%d x%s", sep, n, $0; sep = ", " }'
+}
+
 proc_sum() {
   local field=$1 pid total=0 value file; shift
   for pid in "$@"; do
@@ -314,6 +321,7 @@ density_of() {
   DENSITY[$kind.pss1]=$(proc_sum Pss "${shims[@]}" "${pids[@]}")
   DENSITY[$kind.shimrss1]=$(proc_sum VmRSS "${shims[@]}")
   DENSITY[$kind.threads1]=$(proc_sum Threads "${shims[@]}" "${pids[@]}")
+  DENSITY[$kind.names1]=$(thread_names "${shims[@]}")
 
   local t0 t1
   t0=$(now_us)
@@ -333,6 +341,7 @@ density_of() {
   DENSITY[$kind.shimrss]=$(proc_sum VmRSS "${shims[@]}")
   DENSITY[$kind.threads]=$(proc_sum Threads "${shims[@]}" "${pids[@]}")
   DENSITY[$kind.shimthreads]=$(proc_sum Threads "${shims[@]}")
+  DENSITY[$kind.names]=$(thread_names "${shims[@]}")
   sample density "$kind" "${DENSITY[$kind.rss]}" "kB RSS of ${#shims[@]} shim(s) + ${#pids[@]} guest processes"
 
   # Tear down: kill and delete every task, then the containers; then wait for the shim to go.
@@ -755,6 +764,8 @@ report_density() {
     "| per extra container (RSS / PSS growth / $extra) | $(ratio "${per[wasm.rss]}" $MIB) / $(ratio "${per[wasm.pss]}" $MIB) MiB | $(ratio "${per[runc.rss]}" $MIB) / $(ratio "${per[runc.pss]}" $MIB) MiB |" \
     "| threads with 1 / $n containers | ${DENSITY[wasm.threads1]} / ${DENSITY[wasm.threads]} | ${DENSITY[runc.threads1]} / ${DENSITY[runc.threads]} |" \
     "| threads per extra container | $(ratio "$wgrowth" $extra) | $(ratio "$rgrowth" $extra) |" \
+    "| shim threads by name, 1 container | ${DENSITY[wasm.names1]} | ${DENSITY[runc.names1]} |" \
+    "| shim threads by name, $n containers | ${DENSITY[wasm.names]} | ${DENSITY[runc.names]} |" \
     "| starting containers 2..$n (\`ctr run -d\`, one after another) | $(ms "${DENSITY[wasm.start_us]}") ms ($(ms $((DENSITY[wasm.start_us] / extra))) ms each) | $(ms "${DENSITY[runc.start_us]}") ms ($(ms $((DENSITY[runc.start_us] / extra))) ms each) |" \
     "| teardown (\`ctr task delete -f\` + \`ctr containers rm\`, all $n) | $(ms "${DENSITY[wasm.teardown_us]}") ms | $(ms "${DENSITY[runc.teardown_us]}") ms |" \
     "| shim gone, after the teardown | $gone_w | $gone_r |" \
