@@ -11,11 +11,11 @@ OUT="$REPO/out"
 CONFIGURATION=Release
 RID=linux-x64
 
-# Published programs, one "project:executable" per line.
+# Published programs, one "project:executable" per line (the shim's front and daemon are published apart, below).
 PROGRAMS=(
-  "Shim/WasmKata.Shim.csproj:containerd-shim-wasmkata-v2"
   "Shim/Cli/WasmKata.Cli.csproj:wasmkata"
 )
+SHIM=containerd-shim-wasmkata-v2
 
 # The demo and the end-to-end specs share these: one image builder, one containerd set-up.
 source "$REPO/Specs/EndToEnd/deps.sh"
@@ -26,7 +26,7 @@ log() {
   printf '==> %s\n' "$*" >&2
 }
 
-# Publishes every program framework-dependent into DIR; the apphosts need the whole folder beside them.
+# Publishes every program into DIR: the apphosts need the whole folder beside them.
 publish_programs() {
   local dir=$1 program
   for program in "${PROGRAMS[@]}"; do
@@ -34,11 +34,16 @@ publish_programs() {
       --no-build -o "$dir"
   done
   # containerd runs the shim for start and delete of every container: a native (NativeAOT) front answers those
-  # and execs the managed shim, renamed wasmkata-shimd, for everything else (the daemon above all).
-  mv "$dir/containerd-shim-wasmkata-v2" "$dir/wasmkata-shimd"
+  # and execs the managed shim, renamed wasmkata-shimd, for everything else (the daemon above all). Every new
+  # sandbox waits for the daemon's start-up, so it is self-contained with the runtime and every package compiled
+  # ahead of time into one composite image: generic code across assemblies is precompiled too (framework-dependent
+  # ReadyToRun left ~2,000 methods per start to the JIT; about 1,330 ms of CPU per daemon against ~580 now).
+  dotnet publish "$REPO/Shim/WasmKata.Shim.csproj" --nologo -c "$CONFIGURATION" -r "$RID" --self-contained true \
+    -p:PublishReadyToRunComposite=true -o "$dir/shimd"
+  mv "$dir/shimd/$SHIM" "$dir/shimd/wasmkata-shimd"
   dotnet publish "$REPO/Shim/Front/WasmKata.Shim.Front.csproj" --nologo -c "$CONFIGURATION" -r "$RID" \
     --no-build -o "$OUT/front"
-  cp "$OUT/front/wasmkata-shim-front" "$dir/containerd-shim-wasmkata-v2"
+  cp "$OUT/front/wasmkata-shim-front" "$dir/$SHIM"
 }
 
 build_guests() {
@@ -135,7 +140,7 @@ cmd_install() {
   rm -rf "$lib"
   mkdir -p "$lib" "$prefix/bin"
   publish_programs "$lib"
-  for program in "${PROGRAMS[@]}"; do
+  for program in "${PROGRAMS[@]}" ":$SHIM"; do
     name=${program#*:}
     ln -sfn "../lib/wasmkata/$name" "$prefix/bin/$name"
     log "$prefix/bin/$name -> $lib/$name"

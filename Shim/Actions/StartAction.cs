@@ -19,7 +19,7 @@ internal static class StartAction
     /// The managed shim beside the native front (build.sh installs both); the front starts it as the daemon, and as
     /// the spare that the next start hands its socket to.
     /// </summary>
-    public const string DaemonExecutable = "wasmkata-shimd";
+    public const string DaemonExecutable = "shimd/wasmkata-shimd";
 
     /// <summary>
     /// Runs the action; the daemon is <paramref name="daemon"/> started with argv[0] <paramref name="argv0"/> (the

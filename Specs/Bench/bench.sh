@@ -238,6 +238,13 @@ shim_pids() {
 }
 
 # Sum of FIELD (kB or count) over PIDS, from /proc/PID/status (VmRSS, Threads) or smaps_rollup (Pss).
+# Thread names of the PIDs, most common first: "100 guest dens-wasm-1, 9 .NET TP Worker, ...".
+thread_names() {
+  local pid
+  for pid in "$@"; do cat /proc/"$pid"/task/*/comm 2>/dev/null; done |
+    sed 's/^guest .*/guest (one per guest)/' | sort | uniq -c | sort -rn | awk '{ n = $1; $1 = ""; printf "%s%d x%s", sep, n, $0; sep = ", " }'
+}
+
 proc_sum() {
   local field=$1 pid total=0 value file; shift
   for pid in "$@"; do
@@ -318,6 +325,7 @@ density_of() {
   DENSITY[$kind.pss1]=$(proc_sum Pss "${shims[@]}" "${pids[@]}")
   DENSITY[$kind.shimrss1]=$(proc_sum VmRSS "${shims[@]}")
   DENSITY[$kind.threads1]=$(proc_sum Threads "${shims[@]}" "${pids[@]}")
+  DENSITY[$kind.names1]=$(thread_names "${shims[@]}")
 
   local t0 t1
   t0=$(now_us)
@@ -337,6 +345,7 @@ density_of() {
   DENSITY[$kind.shimrss]=$(proc_sum VmRSS "${shims[@]}")
   DENSITY[$kind.threads]=$(proc_sum Threads "${shims[@]}" "${pids[@]}")
   DENSITY[$kind.shimthreads]=$(proc_sum Threads "${shims[@]}")
+  DENSITY[$kind.names]=$(thread_names "${shims[@]}")
   sample density "$kind" "${DENSITY[$kind.rss]}" "kB RSS of ${#shims[@]} shim(s) + ${#pids[@]} guest processes"
 
   # Tear down: kill and delete every task, then the containers; then wait for the shim to go.
@@ -379,6 +388,11 @@ tput_worker() {
   done
 }
 
+# CPU time the whole machine spent busy (all CPUs, user + system + interrupts), in ms, from /proc/stat.
+busy_cpu_ms() {
+  awk -v hz="$(getconf CLK_TCK)" '$1 == "cpu" { print int(($2 + $3 + $4 + $7 + $8 + $9) * 1000 / hz) }' /proc/stat
+}
+
 bench_throughput() {
   log "3. throughput: $TPUT_WORKERS workers x up to $TPUT_N runs (or ${TPUT_SECONDS} s), wasm then runc"
   declare -gA TPUT=()
@@ -386,7 +400,8 @@ bench_throughput() {
   for kind in wasm runc; do
     file="$WORK/tput-$kind.txt"
     : >"$file"
-    local t0 t1 deadline workers=()
+    local t0 t1 deadline workers=() busy0
+    busy0=$(busy_cpu_ms)
     t0=$(now_us)
     deadline=$((t0 + TPUT_SECONDS * 1000000))
     for ((w = 0; w < TPUT_WORKERS; w++)); do
@@ -397,6 +412,7 @@ bench_throughput() {
     wait "${workers[@]}" || true
     for w in "${workers[@]}"; do forget "$w"; done
     t1=$(now_us)
+    TPUT[$kind.cpu_ms]=$(($(busy_cpu_ms) - busy0))
     TPUT[$kind.wall_us]=$((t1 - t0))
     TPUT[$kind.ok]=$(awk '$1 == 1' "$file" | wc -l)
     TPUT[$kind.failed]=$(awk '$1 != 1' "$file" | wc -l)
@@ -752,10 +768,17 @@ report_density() {
     "| per extra container (RSS / PSS growth / $extra) | $(ratio "${per[wasm.rss]}" $MIB) / $(ratio "${per[wasm.pss]}" $MIB) MiB | $(ratio "${per[runc.rss]}" $MIB) / $(ratio "${per[runc.pss]}" $MIB) MiB |" \
     "| threads with 1 / $n containers | ${DENSITY[wasm.threads1]} / ${DENSITY[wasm.threads]} | ${DENSITY[runc.threads1]} / ${DENSITY[runc.threads]} |" \
     "| threads per extra container | $(ratio "$wgrowth" $extra) | $(ratio "$rgrowth" $extra) |" \
+    "| shim threads by name, 1 container | ${DENSITY[wasm.names1]} | ${DENSITY[runc.names1]} |" \
+    "| shim threads by name, $n containers | ${DENSITY[wasm.names]} | ${DENSITY[runc.names]} |" \
     "| starting containers 2..$n (\`ctr run -d\`, one after another) | $(ms "${DENSITY[wasm.start_us]}") ms ($(ms $((DENSITY[wasm.start_us] / extra))) ms each) | $(ms "${DENSITY[runc.start_us]}") ms ($(ms $((DENSITY[runc.start_us] / extra))) ms each) |" \
     "| teardown (\`ctr task delete -f\` + \`ctr containers rm\`, all $n) | $(ms "${DENSITY[wasm.teardown_us]}") ms | $(ms "${DENSITY[runc.teardown_us]}") ms |" \
     "| shim gone, after the teardown | $gone_w | $gone_r |" \
     ""
+}
+
+cpu_per_container() {
+  local ok=${TPUT[$1.ok]}
+  ((ok > 0)) && echo $((TPUT[$1.cpu_ms] / ok)) || echo "-"
 }
 
 report_throughput() {
@@ -770,6 +793,7 @@ report_throughput() {
     "| wall time | $(ms "${TPUT[wasm.wall_us]}") ms | $(ms "${TPUT[runc.wall_us]}") ms |" \
     "| containers per second | $(ratio "$tw" 100) | $(ratio "$tr" 100) |" \
     "| median \`ctr run\` under this load | $(ms "${TPUT[wasm.p50]}") ms | $(ms "${TPUT[runc.p50]}") ms |" \
+    "| machine CPU time per container (ctr, containerd, shims, runtime; from /proc/stat) | $(cpu_per_container wasm) ms | $(cpu_per_container runc) ms |" \
     ""
 }
 
