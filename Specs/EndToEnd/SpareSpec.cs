@@ -135,6 +135,26 @@ public sealed class SpareSpec(ContainerdFixture fixture)
         Assert.False(File.Exists(socket), $"the spare of the stopped containerd left {socket} behind");
     }
 
+    [Fact]
+    public async Task Stopping_a_fixture_s_containerd_must_leave_no_spare_behind()
+    {
+        var containerd = await SpareContainerd.StartAsync(null);
+        int spare;
+        string socket;
+        try
+        {
+            spare = await FreshSpareAsync(containerd, containerd.Ctr);
+            socket = await SpareSocketAsync(spare);
+        }
+        finally
+        {
+            await containerd.DisposeAsync();
+        }
+
+        Assert.False(ContainerdFixture.IsRunning(spare), $"spare {spare} outlived the fixture");
+        Assert.False(File.Exists(socket), $"the fixture's stop left {socket} behind");
+    }
+
     /// <summary>Runs a container through the shim and returns the spare its start left (the new one, for this key).</summary>
     private static async Task<int> FreshSpareAsync(ContainerdFixture containerd, Ctr ctr)
     {
