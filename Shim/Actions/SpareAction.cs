@@ -47,6 +47,7 @@ internal static class SpareAction
             return 0; // A live spare has this key already.
         }
 
+        SweepLeftovers();
         var (config, configError) = DaemonCore.LoadConfig();
         var debug = args.Debug || config.LogLevel == "debug";
         Log.Logger = ShimLog.Create(null, debug);
@@ -179,6 +180,31 @@ internal static class SpareAction
         {
             fd?.Dispose();
             return (null, null, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// Removes what spares that were killed left in the spare directory: sockets nobody listens on (a spare binds and
+    /// listens in one go, so only one older than a minute is surely stale) and the rehearsal folders of dead processes.
+    /// </summary>
+    private static void SweepLeftovers()
+    {
+        foreach (var entry in Directory.EnumerateFileSystemEntries(SpareOptions.Directory))
+        {
+            try
+            {
+                var name = Path.GetFileName(entry);
+                if (name.EndsWith(".sock", StringComparison.Ordinal) && DateTime.UtcNow - File.GetLastWriteTimeUtc(entry) > TimeSpan.FromMinutes(1)
+                    && !UnixListener.IsServing(entry))
+                    File.Delete(entry);
+                else if (name.StartsWith(SpareRehearsal.FolderPrefix, StringComparison.Ordinal)
+                         && int.TryParse(name.AsSpan(SpareRehearsal.FolderPrefix.Length), out var pid) && pid > 0 && !Signals.IsAlive(pid))
+                    Directory.Delete(entry, recursive: true);
+            }
+            catch (IOException)
+            {
+                // Gone meanwhile, or another spare sweeps too.
+            }
         }
     }
 

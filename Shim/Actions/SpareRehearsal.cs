@@ -20,6 +20,9 @@ namespace WasmKata.Shim.Actions;
 /// </summary>
 internal static class SpareRehearsal
 {
+    /// <summary>The rehearsal's folder in the spare directory is this and the spare's pid.</summary>
+    public const string FolderPrefix = "rehearsal-";
+
     private const string Id = "rehearsal";
 
     // wat2wasm of: (module (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
@@ -40,7 +43,7 @@ internal static class SpareRehearsal
     /// <summary>Runs it in a directory of its own under the spare directory; a failure only costs the warm-up.</summary>
     public static async Task RunAsync(DaemonCore core)
     {
-        var dir = Path.Combine(SpareOptions.Directory, "rehearsal-" + Environment.ProcessId);
+        var dir = Path.Combine(SpareOptions.Directory, FolderPrefix + Environment.ProcessId);
         IActorRef? sandbox = null;
         try
         {

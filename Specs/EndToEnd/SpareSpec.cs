@@ -77,6 +77,24 @@ public sealed class SpareSpec(ContainerdFixture fixture)
     }
 
     [Fact]
+    public async Task A_new_spare_must_sweep_stale_sockets_and_rehearsal_folders_that_killed_spares_left()
+    {
+        var stale = $"/run/wasmkata/spare/{Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8))}.sock";
+        Directory.CreateDirectory("/run/wasmkata/spare");
+        using (UnixListener.Bind(stale))
+        {
+            // Closed without removing its file, as a killed spare's is; a minute old, so surely not just being bound.
+        }
+
+        File.SetLastWriteTimeUtc(stale, DateTime.UtcNow - TimeSpan.FromMinutes(5));
+        var rehearsal = Directory.CreateDirectory("/run/wasmkata/spare/rehearsal-4194399").FullName; // above any pid
+
+        await FreshSpareAsync(fixture, Ctr);
+
+        await UntilAsync(() => !File.Exists(stale) && !Directory.Exists(rehearsal), $"{stale} or {rehearsal} was not swept");
+    }
+
+    [Fact]
     public async Task A_spare_that_does_not_answer_must_be_killed_and_the_start_served_cold()
     {
         var spare = await FreshSpareAsync(fixture, Ctr);
