@@ -10,10 +10,13 @@ namespace WasmKata.Shim.Spare;
 /// </summary>
 internal static class SpareOptions
 {
-    /// <summary>How long an unadopted spare waits, in seconds (containerd passes its environment on); 0 or off: no spares.</summary>
+    /// <summary>
+    /// How long an unadopted spare waits, in seconds (containerd passes its environment on); unset, 0 or off: no
+    /// spares (they are opt-in), on: <see cref="DefaultSeconds"/>.
+    /// </summary>
     public const string SwitchVariable = "WASMKATA_SPARE_SECONDS";
 
-    /// <summary>The default of <see cref="SwitchVariable"/>.</summary>
+    /// <summary>How long a spare waits when <see cref="SwitchVariable"/> is <c>on</c>.</summary>
     public const int DefaultSeconds = 30;
 
     /// <summary>The key a spare was started for; <c>start</c> sets it in the spare's environment.</summary>
@@ -31,17 +34,15 @@ internal static class SpareOptions
     /// <summary>The daemon's name (its comm) once adopted, as a cold daemon's is.</summary>
     public const string DaemonName = "wasmkata-shimd";
 
-    /// <summary>
-    /// How long an unadopted spare waits, from <see cref="SwitchVariable"/>: null when spares are off (0, off, false);
-    /// the default when it is unset or not a whole number of seconds.
-    /// </summary>
+    /// <summary>How long an unadopted spare waits, from <see cref="SwitchVariable"/>: null when spares are off.</summary>
     public static TimeSpan? IdleTimeout()
     {
         var value = Environment.GetEnvironmentVariable(SwitchVariable);
-        if (value is "0" or "off" or "false")
-            return null;
-        var seconds = int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) && parsed > 0 ? parsed : DefaultSeconds;
-        return TimeSpan.FromSeconds(seconds);
+        if (value == "on")
+            return TimeSpan.FromSeconds(DefaultSeconds);
+        return int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0
+            ? TimeSpan.FromSeconds(seconds)
+            : null;
     }
 
     /// <summary>The spare socket for <paramref name="key"/>.</summary>

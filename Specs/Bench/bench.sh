@@ -866,6 +866,7 @@ write_report() {
     printf '%s\n' "| containerd / runc | $(containerd --version | awk '{ print $3 }') / $(runc --version | awk 'NR == 1 { print $3 }') |"
     printf '%s\n' "| snapshotter | $SNAPSHOTTER |"
     printf '%s\n' "| shim | \`$SHIM_DIR/$WASM_SHIM\` from $SHIM_SOURCE |"
+    printf '%s\n' "| spare daemons (\`WASMKATA_SPARE_SECONDS\` in containerd's environment) | ${WASMKATA_SPARE_SECONDS:-unset: off} |"
     printf '%s\n' ""
     if ((${#SUMMARY[@]} > 0)); then
       printf '%s\n' "## Summary (ratio = WasmKata / runc, measured in this run)" "" \

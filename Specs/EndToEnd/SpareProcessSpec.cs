@@ -34,6 +34,7 @@ public sealed class SpareProcessSpec
             info.ArgumentList.Add(arg);
         info.Environment["TTRPC_ADDRESS"] = events;
         info.Environment[SpareOptions.KeyVariable] = key;
+        info.Environment[SpareOptions.SwitchVariable] = "30";
         info.Environment["WASMKATA_INSPECT"] = "off";
         using var spare = Process.Start(info)!;
         var socket = SpareOptions.SocketPath(key);

@@ -13,8 +13,14 @@ namespace WasmKata.Specs.EndToEnd;
 [Trait("Category", "EndToEnd")]
 [Trait("Requires", "root")]
 [Trait("Runtime", "wasmkata")]
-public sealed class SpareSpec(ContainerdFixture fixture)
+public sealed class SpareSpec(SpareSpec.SparesOnContainerd fixture) : IClassFixture<SpareSpec.SparesOnContainerd>
 {
+    /// <summary>Spares are opt-in: this spec's own containerd passes WASMKATA_SPARE_SECONDS=30 to its shims.</summary>
+    public sealed class SparesOnContainerd() : ContainerdFixture("spares-on", null)
+    {
+        protected override IEnumerable<string> ContainerdEnvironment => ["WASMKATA_SPARE_SECONDS=30"];
+    }
+
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     private Ctr Ctr => fixture.Ctr;
@@ -136,7 +142,7 @@ public sealed class SpareSpec(ContainerdFixture fixture)
     [Fact]
     public async Task A_stopped_containerd_must_end_its_spare_and_never_lend_it_to_another_containerd()
     {
-        await using var containerd = await SpareContainerd.StartAsync(null);
+        await using var containerd = await SpareContainerd.StartAsync("30");
         var spare = await FreshSpareAsync(containerd, containerd.Ctr);
         var socket = await SpareSocketAsync(spare);
 
@@ -156,7 +162,7 @@ public sealed class SpareSpec(ContainerdFixture fixture)
     [Fact]
     public async Task Stopping_a_fixture_s_containerd_must_leave_no_spare_behind()
     {
-        var containerd = await SpareContainerd.StartAsync(null);
+        var containerd = await SpareContainerd.StartAsync("30");
         int spare;
         string socket;
         try
