@@ -1,9 +1,9 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using WasmKata.Linux;
 using WasmKata.Linux.Process;
+using WasmKata.Shim.Ttrpc;
 
 namespace WasmKata.Shim.Spare;
 
@@ -16,8 +16,6 @@ internal static class SpareHandover
     /// <summary>How long a spare that took it may then need to serve: the rest of its start-up if it was still starting.</summary>
     public static readonly TimeSpan ServeTimeout = TimeSpan.FromSeconds(20);
 
-    private const int SolSocket = 1;
-    private const int SoPeerCred = 17;
     private const int SigKill = 9;
 
     /// <summary>
@@ -43,7 +41,7 @@ internal static class SpareHandover
         var spare = 0;
         try
         {
-            spare = PeerPid(connection);
+            spare = PeerCredentials.Of(connection).Pid;
             FdPassing.Send(connection, message.Encode(), listener);
             var answer = ReadByte(connection, TakeTimeout);
             if (answer == HandoverMessage.Taken)
@@ -99,13 +97,6 @@ internal static class SpareHandover
     {
         if (pid > 0)
             Signals.TrySend(pid, SigKill);
-    }
-
-    private static int PeerPid(Socket connection)
-    {
-        Span<byte> ucred = stackalloc byte[12];
-        connection.GetRawSocketOption(SolSocket, SoPeerCred, ucred);
-        return BinaryPrimitives.ReadInt32LittleEndian(ucred);
     }
 
     // A blocking socket: SO_RCVTIMEO bounds the wait (a timeout is a SocketException).

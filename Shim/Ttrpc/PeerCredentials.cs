@@ -15,20 +15,27 @@ internal static class PeerCredentials
     /// <summary>Whether the peer runs as the same effective user as this process (root for containerd).</summary>
     public static bool IsSameUser(Socket socket, out Peer peer)
     {
-        Span<byte> ucred = stackalloc byte[12];
         try
         {
-            socket.GetRawSocketOption(SolSocket, SoPeerCred, ucred);
+            peer = Of(socket);
         }
         catch (SocketException)
         {
             peer = default;
             return false;
         }
-        peer = new Peer(
+        return peer.Uid == WasmKata.Linux.Self.EffectiveUserId;
+    }
+
+    /// <summary>The peer of a connected unix socket; <see cref="SocketException"/> when the kernel cannot say.</summary>
+    public static Peer Of(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        Span<byte> ucred = stackalloc byte[12];
+        socket.GetRawSocketOption(SolSocket, SoPeerCred, ucred);
+        return new Peer(
             BinaryPrimitives.ReadInt32LittleEndian(ucred),
             BinaryPrimitives.ReadUInt32LittleEndian(ucred[4..]),
             BinaryPrimitives.ReadUInt32LittleEndian(ucred[8..]));
-        return peer.Uid == WasmKata.Linux.Self.EffectiveUserId;
     }
 }
