@@ -120,7 +120,7 @@ public sealed class InspectionNodeSpec : TestKit, IAsyncLifetime
             InspectionDirectory.Create(DirPath).Register(new ShimEntry(
                 stranger.Id, InspectionDirectory.ProcessStart(stranger.Id), port, "mute", "specs", DateTimeOffset.UtcNow));
 
-            var (code, stdout, stderr) = await Cli("ps", "--json", "--timeout", "4");
+            var (code, stdout, stderr) = await Cli("ps", "--json", "--timeout", "10");
 
             Assert.True(code == 0, stderr);
             Assert.Contains($"shim pid {stranger.Id} (sandbox mute, namespace specs, port {port}) did not answer", stderr);
@@ -208,7 +208,10 @@ public sealed class InspectionNodeSpec : TestKit, IAsyncLifetime
     {
         var stdout = new StringWriter();
         var stderr = new StringWriter();
-        var code = await CliProgram.RunAsync([.. args, "--dir", DirPath], stdout, stderr, CancellationToken.None);
+        // A loaded machine can take seconds for a first answer (a new remoting client, its TLS handshake): the specs
+        // give each shim longer than the CLI's 5 s unless they set their own.
+        string[] timeout = args.Contains("--timeout") ? [] : ["--timeout", "20"];
+        var code = await CliProgram.RunAsync([.. args, .. timeout, "--dir", DirPath], stdout, stderr, CancellationToken.None);
         return (code, stdout.ToString(), stderr.ToString());
     }
 
