@@ -28,7 +28,8 @@ internal static class CliProgram
         try
         {
             entries = Select(directory?.LiveEntries() ?? [], cli);
-            keys = entries.Count == 0 ? null : directory!.LoadKeys();
+            // Dormant shims load the keys only when woken: the first CLI of a host may be the one to make them.
+            keys = entries.Count == 0 ? null : directory!.LoadOrCreateKeys();
         }
         catch (UnauthorizedAccessException)
         {
@@ -44,7 +45,7 @@ internal static class CliProgram
             return 0;
         }
 
-        await using var client = InspectionClient.Start(keys);
+        await using var client = InspectionClient.Start(keys, directory!);
         if (cli.Command == "events")
             return await EventsCommand.RunAsync(client, directory!, cli, stdout, stderr, cancel);
 

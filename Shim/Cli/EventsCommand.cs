@@ -28,8 +28,11 @@ internal static class EventsCommand
                 await stderr.WriteLineAsync($"wasmkata: shim pid {gone} (sandbox {watched[gone].Id}) is gone");
                 watched.Remove(gone);
             }
-            foreach (var entry in live)
+            foreach (var listed in live)
             {
+                var entry = watched.TryGetValue(listed.Pid, out var known) ? known : await WakeAsync(client, listed, cli.Timeout, stderr);
+                if (entry is null)
+                    continue;
                 watched[entry.Pid] = entry;
                 client.Gateway(entry).Tell(new InspectionWire.SubscribeEvents(client.TokenFor(entry), LeaseSeconds), printer);
             }
@@ -45,6 +48,20 @@ internal static class EventsCommand
         foreach (var entry in watched.Values)
             client.Gateway(entry).Tell(new InspectionWire.UnsubscribeEvents(client.TokenFor(entry)), printer);
         return 0;
+    }
+
+    // A dormant shim that does not wake is named and tried again at the next renewal.
+    private static async Task<ShimEntry?> WakeAsync(InspectionClient client, ShimEntry entry, TimeSpan timeout, TextWriter stderr)
+    {
+        try
+        {
+            return await client.AwakeAsync(entry, timeout);
+        }
+        catch (Exception e) when (e is OperationCanceledException or System.Net.Sockets.SocketException or IOException)
+        {
+            await stderr.WriteLineAsync($"wasmkata: shim pid {entry.Pid} (sandbox {entry.Id}) did not wake: {e.Message}");
+            return null;
+        }
     }
 
     /// <summary>One line per event: time, shim, topic, container[/exec], pid, exit status.</summary>

@@ -60,7 +60,8 @@ internal sealed class ClusterJanitorActor : ReceiveActor, IWithTimers
         IReadOnlyList<ShimEntry> live;
         try
         {
-            live = _directory.LiveEntries();
+            // Dormant shims are not members (yet).
+            live = _directory.LiveEntries().Where(e => !e.Dormant).ToList();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -4,12 +4,21 @@ using System.Text.Json.Serialization;
 
 namespace WasmKata.Shim.Inspection;
 
-/// <summary>One live shim's entry: where its inspection system listens, and how to tell its pid was not reused.</summary>
-public sealed record ShimEntry(int Pid, long ProcessStart, int Port, string Id, string Namespace, DateTimeOffset RegisteredAt);
+/// <summary>
+/// One live shim's entry: where its inspection system listens (port 0: dormant, ring its bell first), and how to tell
+/// its pid was not reused.
+/// </summary>
+public sealed record ShimEntry(int Pid, long ProcessStart, int Port, string Id, string Namespace, DateTimeOffset RegisteredAt)
+{
+    /// <summary>Whether the shim has not started its inspection system yet (<see cref="InspectionBell"/>).</summary>
+    [JsonIgnore]
+    public bool Dormant => Port == 0;
+}
 
 /// <summary>
 /// The live-address directory (<c>/run/wasmkata/inspect</c>): mode 0700, root's. It holds <c>identity.pfx</c>, the
-/// host's TLS key every shim and the CLI present (mutual TLS, pinned), and one <c>PID.json</c> per live shim.
+/// host's TLS key every shim and the CLI present (mutual TLS, pinned), one <c>PID.json</c> per live shim and, for a
+/// dormant shim, its <c>PID.bell</c>.
 /// Entries of dead processes are removed by whoever lists them, so a crashed shim blocks nobody.
 /// Shared with the CLI as source.
 /// </summary>
@@ -79,6 +88,9 @@ internal sealed class InspectionDirectory
     /// <summary>Removes the entry of <paramref name="pid"/>, if any.</summary>
     public void Remove(int pid) => File.Delete(EntryPath(pid));
 
+    /// <summary>Where the bell of <paramref name="pid"/>'s shim is while it is dormant.</summary>
+    public string BellPath(int pid) => System.IO.Path.Combine(Path, pid.ToString(CultureInfo.InvariantCulture) + ".bell");
+
     /// <summary>Entries of live shims, oldest first; entries of dead processes (or unreadable ones) are deleted.</summary>
     public IReadOnlyList<ShimEntry> LiveEntries()
     {
@@ -106,6 +118,8 @@ internal sealed class InspectionDirectory
             try
             {
                 File.Delete(file);
+                // A dead shim's bell too (the file is named after its pid).
+                File.Delete(System.IO.Path.ChangeExtension(file, ".bell"));
             }
             catch (IOException)
             {

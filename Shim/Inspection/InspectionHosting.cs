@@ -9,10 +9,10 @@ namespace WasmKata.Shim.Inspection;
 public static class InspectionHosting
 {
     /// <summary>
-    /// Creates the inspection actor next to the sandbox at once (so it sees every event), starts the cluster-enabled
-    /// inspection system in the background after <see cref="InspectionOptions.StartDelay"/>, and takes it down at the
-    /// start of the shim's coordinated shutdown. Serving containerd never waits for any of it. Call once, right after
-    /// creating the daemon's actor system.
+    /// Creates the inspection actor next to the sandbox at once (so it sees every event), registers the shim for the
+    /// CLI to wake its cluster-enabled inspection system (<see cref="InspectionOptions.OnDemand"/>), and takes it down
+    /// at the start of the shim's coordinated shutdown. Serving containerd never waits for any of it. Call once, right
+    /// after creating the daemon's actor system.
     /// </summary>
     public static void Start(ActorSystem system, InspectionOptions options)
     {

@@ -8,8 +8,9 @@ namespace WasmKata.Shim.Inspection;
 
 /// <summary>
 /// The shim's second, cluster-enabled actor system: it holds only the gateway and the janitor, so the shim's own
-/// tree stays unreachable from the wire. It starts in the background after <see cref="InspectionOptions.StartDelay"/>,
-/// registers in the live-address directory once bound, and on exit removes its entry, leaves and terminates.
+/// tree stays unreachable from the wire. With <see cref="InspectionOptions.OnDemand"/> the shim first registers
+/// dormant (port 0) with a bell, and starts the system when a CLI rings; otherwise it starts it at once, in the
+/// background. Once bound it registers its port; on exit it removes its entry (and bell), leaves and terminates.
 /// </summary>
 internal sealed class InspectionNode
 {
@@ -36,7 +37,9 @@ internal sealed class InspectionNode
     private readonly IActorRef _inspection;
     private readonly ILoggingAdapter _log;
     private readonly CancellationTokenSource _stop = new();
-    private readonly Task<Running?> _running;
+    private readonly Lock _gate = new();
+    private readonly Task _dormant;
+    private Task<Running?>? _running;
     private int _stopped;
 
     private InspectionNode(InspectionOptions options, IActorRef inspection, ILoggingAdapter log)
@@ -44,15 +47,30 @@ internal sealed class InspectionNode
         _options = options;
         _inspection = inspection;
         _log = log;
-        _running = Task.Run(StartAsync);
+        _dormant = options.OnDemand ? Task.Run(SleepAsync) : Task.CompletedTask;
+        if (!options.OnDemand)
+            Wake();
     }
 
-    /// <summary>Starts the inspection system in the background; <paramref name="inspection"/> answers what it forwards.</summary>
+    /// <summary>
+    /// Registers the shim dormant and waits for a ring, or (not <see cref="InspectionOptions.OnDemand"/>) starts the
+    /// inspection system in the background; <paramref name="inspection"/> answers what it forwards.
+    /// </summary>
     public static InspectionNode Launch(InspectionOptions options, IActorRef inspection, ILoggingAdapter log) =>
         new(options, inspection, log);
 
-    /// <summary>Completes with the port once the system is bound and registered (null if it did not start).</summary>
-    public async Task<int?> PortAsync() => (await _running)?.Port;
+    /// <summary>Whether the inspection system was asked to start (a ring, or <see cref="PortAsync"/>).</summary>
+    public bool Awake
+    {
+        get
+        {
+            lock (_gate)
+                return _running is not null;
+        }
+    }
+
+    /// <summary>Wakes the node if dormant; completes with the port once bound and registered (null if it did not start).</summary>
+    public async Task<int?> PortAsync() => (await Wake())?.Port;
 
     /// <summary>Removes the entry, leaves the cluster (bounded by <see cref="InspectionOptions.LeaveTimeout"/>) and terminates.</summary>
     public async Task StopAsync()
@@ -60,7 +78,11 @@ internal sealed class InspectionNode
         if (Interlocked.Exchange(ref _stopped, 1) == 1)
             return;
         await _stop.CancelAsync();
-        var running = await _running;
+        await _dormant;
+        Task<Running?>? started;
+        lock (_gate)
+            started = _running;
+        var running = started is null ? null : await started;
         if (running is null)
             return;
         RemoveQuietly(running.Directory, Environment.ProcessId);
@@ -74,13 +96,43 @@ internal sealed class InspectionNode
         running.Keys.Dispose();
     }
 
+    private Task<Running?> Wake()
+    {
+        lock (_gate)
+            return _running ??= _stop.IsCancellationRequested ? Task.FromResult<Running?>(null) : Task.Run(StartAsync);
+    }
+
+    // Dormant: an entry with port 0 and a bell; the first ring starts the system, every ring gets its port.
+    private async Task SleepAsync()
+    {
+        InspectionDirectory directory;
+        System.Net.Sockets.Socket bell;
+        var pid = Environment.ProcessId;
+        try
+        {
+            directory = InspectionDirectory.Create(_options.Directory);
+            bell = InspectionBell.Listen(directory.BellPath(pid));
+            directory.Register(new ShimEntry(
+                pid, InspectionDirectory.ProcessStart(pid), 0, _options.ShimId, _options.Namespace, DateTimeOffset.UtcNow));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
+        {
+            // Inspection is for operators; the containers must run without it.
+            _log.Error(e, "inspection cannot register in {0}", _options.Directory);
+            return;
+        }
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => RemoveQuietly(directory, pid);
+        await InspectionBell.ServeAsync(bell, directory.BellPath(pid), async () => (await Wake())?.Port, _stop.Token);
+        RemoveQuietly(directory, pid);
+    }
+
     private async Task<Running?> StartAsync()
     {
         ActorSystem? system = null;
         InspectionKeys? keys = null;
         try
         {
-            await Task.Delay(_options.StartDelay, _stop.Token);
+            _stop.Token.ThrowIfCancellationRequested();
             var watch = Stopwatch.StartNew();
             var directory = InspectionDirectory.Create(_options.Directory);
             keys = directory.LoadOrCreateKeys();
@@ -90,8 +142,10 @@ internal sealed class InspectionNode
             system.ActorOf(GatewayActor.Props(_inspection, keys, pid, port, _options.SnapshotTimeout), InspectionWire.GatewayName);
             directory.Register(new ShimEntry(
                 pid, InspectionDirectory.ProcessStart(pid), port, _options.ShimId, _options.Namespace, DateTimeOffset.UtcNow));
-            // A shim that dies without stopping leaves its entry to the next lister; one that exits normally cleans up.
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => RemoveQuietly(directory, pid);
+            // A shim that dies without stopping leaves its entry to the next lister; one that exits normally cleans up
+            // (a dormant one set this up when it registered).
+            if (!_options.OnDemand)
+                AppDomain.CurrentDomain.ProcessExit += (_, _) => RemoveQuietly(directory, pid);
             system.ActorOf(ClusterJanitorActor.Props(directory, _options.JanitorInterval, 3 * _options.JanitorInterval), "janitor");
             _log.Info("inspection listening on 127.0.0.1:{0}, started in {1} ms", port, watch.ElapsedMilliseconds);
             // Stopped meanwhile: StopAsync awaits this result and takes it down.
@@ -117,6 +171,7 @@ internal sealed class InspectionNode
         try
         {
             directory.Remove(pid);
+            File.Delete(directory.BellPath(pid));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

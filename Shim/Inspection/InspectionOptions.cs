@@ -32,10 +32,11 @@ public sealed record InspectionOptions
     public string SandboxPath { get; init; } = "/user/sandbox";
 
     /// <summary>
-    /// How long after the shim's actor system is up the inspection system starts: it stays off containerd's path
-    /// (a short-lived container never pays for it), at the price of a shim being invisible for its first moments.
+    /// Whether the inspection system waits, dormant, for the first CLI to ring the shim's bell (<see cref="InspectionBell"/>)
+    /// instead of starting at once: a sandbox nobody inspects never pays the CPU, memory and threads of remoting, TLS and
+    /// the cluster. A dormant shim is listed all the same; the CLI wakes it, which costs that one call ~0.1-0.5 s.
     /// </summary>
-    public TimeSpan StartDelay { get; init; } = TimeSpan.FromSeconds(1);
+    public bool OnDemand { get; init; } = true;
 
     /// <summary>How long a snapshot may take before the gateway gives up on it.</summary>
     public TimeSpan SnapshotTimeout { get; init; } = TimeSpan.FromSeconds(3);

@@ -46,11 +46,12 @@ public sealed class InspectionNodeSpec : TestKit, IAsyncLifetime
         ShimId = "node-spec",
         Namespace = "specs",
         Directory = DirPath,
-        StartDelay = TimeSpan.Zero,
         JanitorInterval = TimeSpan.FromMilliseconds(500),
     };
 
-    public async Task InitializeAsync() => Assert.NotNull(await _node.PortAsync());
+    // Dormant until a spec or the CLI asks: registered (port 0, with a bell) in the background.
+    public async Task InitializeAsync() =>
+        await AwaitAssertAsync(() => Assert.Contains(InspectionDirectory.Create(DirPath).LiveEntries(), e => e.Pid == Environment.ProcessId), Long);
 
     public async Task DisposeAsync()
     {
@@ -90,6 +91,28 @@ public sealed class InspectionNodeSpec : TestKit, IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_dormant_shim_must_be_listed_and_start_inspection_only_when_the_cli_asks()
+    {
+        var directory = InspectionDirectory.Create(DirPath);
+        var bell = directory.BellPath(Environment.ProcessId);
+        Assert.True(Assert.Single(directory.LiveEntries()).Dormant);
+        Assert.True(File.Exists(bell));
+        Assert.False(_node.Awake);
+
+        var (code, stdout, stderr) = await Cli("ps", "--json");
+
+        Assert.True(code == 0, stderr);
+        Assert.True(_node.Awake);
+        using var json = JsonDocument.Parse(stdout);
+        Assert.Equal(Environment.ProcessId, Assert.Single(json.RootElement.GetProperty("shims").EnumerateArray())
+            .GetProperty("shim").GetProperty("pid").GetInt32());
+        var woken = Assert.Single(directory.LiveEntries());
+        Assert.Equal(await _node.PortAsync(), woken.Port);
+        // The bell still answers (with the same port) for CLIs that read the entry before it changed.
+        Assert.Equal(woken.Port, await InspectionBell.RingAsync(bell, Long));
+    }
+
+    [Fact]
     public async Task Ps_and_tree_must_print_tables_and_the_pumps()
     {
         var bundle = Bundle(Wat.Sleep);
@@ -112,26 +135,34 @@ public sealed class InspectionNodeSpec : TestKit, IAsyncLifetime
     [Fact]
     public async Task A_shim_that_does_not_answer_must_be_named_and_skipped()
     {
-        // A live process that is no shim, at a port where nothing listens.
+        // Live processes that are no shims: one at a port where nothing listens, one dormant with no bell.
         using var stranger = Process.Start("sleep", "60")!;
+        using var sleeper = Process.Start("sleep", "60")!;
         try
         {
             var port = UnusedPort();
-            InspectionDirectory.Create(DirPath).Register(new ShimEntry(
+            var directory = InspectionDirectory.Create(DirPath);
+            directory.Register(new ShimEntry(
                 stranger.Id, InspectionDirectory.ProcessStart(stranger.Id), port, "mute", "specs", DateTimeOffset.UtcNow));
+            directory.Register(new ShimEntry(
+                sleeper.Id, InspectionDirectory.ProcessStart(sleeper.Id), 0, "bell-less", "specs", DateTimeOffset.UtcNow));
 
             var (code, stdout, stderr) = await Cli("ps", "--json", "--timeout", "10");
 
             Assert.True(code == 0, stderr);
             Assert.Contains($"shim pid {stranger.Id} (sandbox mute, namespace specs, port {port}) did not answer", stderr);
+            Assert.Contains($"shim pid {sleeper.Id} (sandbox bell-less, namespace specs, port 0) did not wake", stderr);
             using var json = JsonDocument.Parse(stdout);
             Assert.Equal(Environment.ProcessId, Assert.Single(json.RootElement.GetProperty("shims").EnumerateArray())
                 .GetProperty("shim").GetProperty("pid").GetInt32());
-            Assert.Equal(stranger.Id, Assert.Single(json.RootElement.GetProperty("unanswered").EnumerateArray()).GetProperty("pid").GetInt32());
+            Assert.Equal(
+                new[] { stranger.Id, sleeper.Id }.Order(),
+                json.RootElement.GetProperty("unanswered").EnumerateArray().Select(u => u.GetProperty("pid").GetInt32()).Order());
         }
         finally
         {
             stranger.Kill();
+            sleeper.Kill();
         }
     }
 
@@ -191,6 +222,8 @@ public sealed class InspectionNodeSpec : TestKit, IAsyncLifetime
         await _node.StopAsync();
 
         Assert.DoesNotContain(directory.LiveEntries(), e => e.Pid == Environment.ProcessId);
+        Assert.False(File.Exists(directory.BellPath(Environment.ProcessId)));
+        Assert.False(_node.Awake);
         var (code, stdout, _) = await Cli("ps");
         Assert.Equal((0, "no wasmkata shim is running\n"), (code, stdout));
     }
