@@ -130,6 +130,12 @@ public sealed class PumpSpec : TestKit, IDisposable
         var buffer = new OutputBuffer(64 * 1024);
         ChildActorOf(PumpProtocol.Output(buffer, fifo, "stdout"));
         buffer.Write("x"u8);
+        // Opening write-only succeeds only once there is a reader: here, the pump's own read-write fd.
+        await AwaitAssertAsync(() =>
+        {
+            using var opened = Fifo.TryOpenWriteOnly(fifo);
+            Assert.NotNull(opened);
+        }, Long);
         using var reader = Fifo.OpenReader(fifo);
         await AwaitAssertAsync(() => Assert.Equal(1, reader.PipeBacklog().Unread), Long);
         var data = new byte[100 * 1024];
