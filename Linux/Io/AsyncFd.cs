@@ -160,7 +160,7 @@ public sealed class AsyncFd : IDisposable
                 UnixErrors.ThrowLast("ioctl(FIONREAD)", _description);
             }
 
-            return (unread, HasReaderLocked());
+            return (unread, PollForReader());
         }
         catch (ObjectDisposedException)
         {
@@ -175,8 +175,8 @@ public sealed class AsyncFd : IDisposable
         }
     }
 
-    // The kernel flags the write end of a pipe with POLLERR once no read end is open.
-    private unsafe bool HasReaderLocked()
+    // The kernel flags the write end of a pipe with POLLERR once no read end is open; the caller holds a reference.
+    private unsafe bool PollForReader()
     {
         var poll = new Interop.PollFd { Fd = _fd.DangerousFd, Events = Interop.POLLOUT };
         while (Interop.Poll(&poll, 1, 0) < 0)
