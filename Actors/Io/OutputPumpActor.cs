@@ -6,7 +6,8 @@ namespace WasmKata.Actors.Io;
 
 /// <summary>
 /// Moves a guest's output from its buffer to containerd, one chunk in flight at a time, without a thread of its own:
-/// one async loop per stream, whose end (or a write failure) comes back as a message.
+/// one async loop per stream, whose end (or a write failure) comes back as a message. It reports
+/// <see cref="PumpProtocol.PumpDrained"/> only once the reader has taken every byte out of the FIFO.
 /// When the reader goes away the rest is read and dropped, so the guest is never wedged.
 /// </summary>
 internal sealed class OutputPumpActor : ReceiveActor
@@ -25,7 +26,12 @@ internal sealed class OutputPumpActor : ReceiveActor
         _target = target;
         _stream = stream;
         Receive<WriteFailed>(OnWriteFailed);
-        Receive<EndOfStream>(end => Finish(end.Bytes));
+        Receive<EndOfStream>(end =>
+        {
+            if (end.Unread > 0)
+                _log.Info("{Stream}: the reader of {Target} left with {Unread} bytes unread", _stream, _target, end.Unread);
+            Finish(end.Bytes);
+        });
         Receive<Status.Failure>(f => Fail(f.Cause));
     }
 
@@ -69,7 +75,9 @@ internal sealed class OutputPumpActor : ReceiveActor
                 return new WriteFailed(e, bytes);
             }
         }
-        return new EndOfStream(bytes);
+        // Drained means read, not written: the exit goes out once this completes.
+        var unread = target is null ? 0 : await target.WaitUntilReadAsync(cancellationToken).ConfigureAwait(false);
+        return new EndOfStream(bytes, unread);
     }
 
     private void OnWriteFailed(WriteFailed failed)
@@ -102,5 +110,5 @@ internal sealed class OutputPumpActor : ReceiveActor
 
     private sealed record WriteFailed(Exception Cause, long Bytes);
 
-    private sealed record EndOfStream(long Bytes);
+    private sealed record EndOfStream(long Bytes, int Unread);
 }

@@ -17,7 +17,7 @@ public static class PumpProtocol
     /// <summary>Close the guest's stdin (CloseIO, kill, exit).</summary>
     public sealed record CloseInput(bool Now);
 
-    /// <summary>An output pump delivered everything and closed its target.</summary>
+    /// <summary>An output pump delivered everything, its reader took it all (or left), and it closed its target.</summary>
     public sealed record PumpDrained(string Stream, long Bytes);
 
     /// <summary>An output pump's reader went away; the rest of the stream is discarded.</summary>

@@ -139,6 +139,58 @@ public sealed class AsyncFd : IDisposable
     }
 
     /// <summary>
+    /// True when this fd is itself a reader of the FIFO it writes (opened O_RDWR because no reader was there yet): while
+    /// it is open the kernel counts it among the readers, and its <see cref="PipeBacklog"/> never says the readers left.
+    /// </summary>
+    public bool ReadsItself { get; internal init; }
+
+    /// <summary>
+    /// For a pipe or FIFO: the bytes written into it that no reader has taken yet (FIONREAD), and whether a reader is
+    /// still there to take them. Both ends of a pipe share the one buffer, so this works on the write end too.
+    /// </summary>
+    public (int Unread, bool HasReader) PipeBacklog()
+    {
+        var added = false;
+        try
+        {
+            // Keeps the number from being closed (and reused) while the two calls use it.
+            _fd.DangerousAddRef(ref added);
+            if (Interop.Ioctl(_fd, Interop.FIONREAD, out var unread) != 0)
+            {
+                UnixErrors.ThrowLast("ioctl(FIONREAD)", _description);
+            }
+
+            return (unread, PollForReader());
+        }
+        catch (ObjectDisposedException)
+        {
+            return (0, false);
+        }
+        finally
+        {
+            if (added)
+            {
+                _fd.DangerousRelease();
+            }
+        }
+    }
+
+    // The kernel flags the write end of a pipe with POLLERR once no read end is open; the caller holds a reference.
+    private unsafe bool PollForReader()
+    {
+        var poll = new Interop.PollFd { Fd = _fd.DangerousFd, Events = Interop.POLLOUT };
+        while (Interop.Poll(&poll, 1, 0) < 0)
+        {
+            if (Interop.Errno.Last != Interop.Errno.EINTR)
+            {
+                UnixErrors.ThrowLast("poll", _description);
+            }
+        }
+
+        return (poll.Revents & Interop.POLLERR) == 0;
+    }
+
+    /// <summary>
     /// Fails pending waits with <see cref="ObjectDisposedException"/> and closes the fd as soon as no syscall uses it,
     /// so an in-flight call can never reach a reused fd number.
     /// </summary>

@@ -27,10 +27,12 @@ public static class Fifo
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var fd = Interop.Open(path, Interop.O_WRONLY | Interop.O_NONBLOCK | Interop.O_CLOEXEC, 0);
+        var readsItself = false;
         if (fd.IsInvalid && Interop.Errno.Last == Interop.Errno.ENXIO)
         {
             // No reader yet. Being a reader ourselves means writes never see EPIPE and block once the buffer is full.
             fd = Interop.Open(path, Interop.O_RDWR | Interop.O_NONBLOCK | Interop.O_CLOEXEC, 0);
+            readsItself = true;
         }
 
         if (fd.IsInvalid)
@@ -41,7 +43,18 @@ public static class Fifo
         // A bigger pipe means fewer waits for the reader (the kernel allocates the pages only as they fill).
         // Best effort: an unprivileged process may be refused beyond /proc/sys/fs/pipe-max-size.
         _ = Interop.Fcntl(fd, Interop.F_SETPIPE_SZ, WriterPipeBytes);
-        return new AsyncFd(fd, path);
+        return new AsyncFd(fd, path) { ReadsItself = readsItself };
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> write-only if a reader has it open (this process's own O_RDWR writer counts), or
+    /// returns null: no reader, or no FIFO there any more.
+    /// </summary>
+    public static AsyncFd? TryOpenWriteOnly(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var fd = Interop.Open(path, Interop.O_WRONLY | Interop.O_NONBLOCK | Interop.O_CLOEXEC, 0);
+        return fd.IsInvalid ? null : new AsyncFd(fd, path);
     }
 
     /// <summary>

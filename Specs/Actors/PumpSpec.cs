@@ -68,6 +68,115 @@ public sealed class PumpSpec : TestKit, IDisposable
     }
 
     [Fact]
+    public async Task Drained_must_wait_until_the_reader_took_every_byte_out_of_the_fifo()
+    {
+        // ctr 1.6 closes its FIFO as soon as it learns of the exit and drops what is still in the pipe: an exit that
+        // went up on "written" rather than "read" lost the last 1 MiB of a 64 MiB stdout once.
+        var fifo = Path.Combine(_dir, "unread");
+        Fifo.Create(fifo);
+        using var reader = Fifo.OpenReader(fifo);
+        var buffer = new OutputBuffer(64 * 1024);
+        ChildActorOf(PumpProtocol.Output(buffer, fifo, "stdout"));
+        var data = new byte[200 * 1024];
+        new Random(7).NextBytes(data);
+        await Task.Run(() =>
+        {
+            buffer.Write(data);
+            buffer.Complete();
+        }).WaitAsync(Long);
+
+        // Everything is in the FIFO (widened to 1 MiB) and nothing is read.
+        await AwaitAssertAsync(() => Assert.Equal(data.Length, reader.PipeBacklog().Unread), Long);
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+
+        var received = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        while (received.Length < data.Length)
+        {
+            var n = await reader.ReadAsync(chunk).AsTask().WaitAsync(Long);
+            Assert.True(n > 0, $"EOF after {received.Length} of {data.Length} bytes");
+            received.Write(chunk, 0, n);
+        }
+        var drained = await ExpectMsgAsync<PumpProtocol.PumpDrained>(Long);
+        Assert.Equal(data.Length, drained.Bytes);
+        Assert.True(received.ToArray().AsSpan().SequenceEqual(data), "the bytes read differ from the bytes written");
+        Assert.Equal(0, await reader.ReadAsync(chunk).AsTask().WaitAsync(Long));
+    }
+
+    [Fact]
+    public async Task Drained_must_not_wait_for_a_reader_that_left_without_reading()
+    {
+        var fifo = Path.Combine(_dir, "abandoned");
+        Fifo.Create(fifo);
+        var reader = Fifo.OpenReader(fifo);
+        var buffer = new OutputBuffer(64 * 1024);
+        ChildActorOf(PumpProtocol.Output(buffer, fifo, "stdout"));
+        buffer.Write(new byte[8 * 1024]);
+        buffer.Complete();
+        await AwaitAssertAsync(() => Assert.Equal(8 * 1024, reader.PipeBacklog().Unread), Long);
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(100));
+
+        reader.Dispose();
+
+        Assert.Equal(8 * 1024, (await ExpectMsgAsync<PumpProtocol.PumpDrained>(Long)).Bytes);
+    }
+
+    [Fact]
+    public async Task Drained_must_also_wait_for_a_reader_that_opened_the_fifo_after_the_pump()
+    {
+        // Without a reader the pump holds the FIFO read-write, which makes it a reader too: that one must not count.
+        var fifo = Path.Combine(_dir, "late");
+        Fifo.Create(fifo);
+        var buffer = new OutputBuffer(64 * 1024);
+        ChildActorOf(PumpProtocol.Output(buffer, fifo, "stdout"));
+        buffer.Write("x"u8);
+        // Opening write-only succeeds only once there is a reader: here, the pump's own read-write fd.
+        await AwaitAssertAsync(() =>
+        {
+            using var opened = Fifo.TryOpenWriteOnly(fifo);
+            Assert.NotNull(opened);
+        }, Long);
+        using var reader = Fifo.OpenReader(fifo);
+        await AwaitAssertAsync(() => Assert.Equal(1, reader.PipeBacklog().Unread), Long);
+        var data = new byte[100 * 1024];
+        new Random(9).NextBytes(data);
+        await Task.Run(() =>
+        {
+            buffer.Write(data);
+            buffer.Complete();
+        }).WaitAsync(Long);
+        await AwaitAssertAsync(() => Assert.Equal(1 + data.Length, reader.PipeBacklog().Unread), Long);
+        var first = new byte[1];
+        Assert.Equal(1, await reader.ReadAsync(first).AsTask().WaitAsync(Long));
+
+        await ExpectNoMsgAsync(TimeSpan.FromMilliseconds(300));
+
+        var received = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        while (received.Length < data.Length)
+        {
+            var n = await reader.ReadAsync(chunk).AsTask().WaitAsync(Long);
+            Assert.True(n > 0, $"EOF after {received.Length} of {data.Length} bytes");
+            received.Write(chunk, 0, n);
+        }
+        Assert.Equal(1 + data.Length, (await ExpectMsgAsync<PumpProtocol.PumpDrained>(Long)).Bytes);
+        Assert.True(received.ToArray().AsSpan().SequenceEqual(data), "the bytes read differ from the bytes written");
+    }
+
+    [Fact]
+    public async Task Drained_must_not_wait_when_no_reader_ever_came()
+    {
+        var fifo = Path.Combine(_dir, "nobody");
+        Fifo.Create(fifo);
+        var buffer = new OutputBuffer(64 * 1024);
+        ChildActorOf(PumpProtocol.Output(buffer, fifo, "stdout"));
+        buffer.Write(new byte[8 * 1024]);
+        buffer.Complete();
+
+        Assert.Equal(8 * 1024, (await ExpectMsgAsync<PumpProtocol.PumpDrained>(Long)).Bytes);
+    }
+
+    [Fact]
     public async Task Stdin_must_flow_from_the_fifo_into_the_pipe_and_end_with_eof()
     {
         var fifo = Path.Combine(_dir, "stdin");

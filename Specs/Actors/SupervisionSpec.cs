@@ -34,7 +34,7 @@ public sealed class SupervisionSpec : TestKit
     }
 
     /// <summary>Writes <paramref name="kib"/> KiB to stdout in 16 KiB writes, then exits with <paramref name="code"/>.</summary>
-    private static string WriteThenExit(int kib, int code) => $$"""
+    internal static string WriteThenExit(int kib, int code) => $$"""
         (module
           (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
           (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))

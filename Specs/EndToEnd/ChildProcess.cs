@@ -28,12 +28,12 @@ public sealed class ChildProcess : IDisposable
     private readonly Lock _gate = new();
     private readonly Task _pumps;
 
-    private ChildProcess(Process process, byte[]? stdin)
+    private ChildProcess(Process process, byte[]? stdin, TimeSpan stdoutPause)
     {
         _process = process;
         _clock = Stopwatch.StartNew();
         CommandLine = string.Join(' ', process.StartInfo.ArgumentList.Prepend(process.StartInfo.FileName));
-        _pumps = Task.WhenAll(PumpStdoutAsync(), PumpStderrAsync(), FeedStdinAsync(stdin));
+        _pumps = Task.WhenAll(PumpStdoutAsync(stdoutPause), PumpStderrAsync(), FeedStdinAsync(stdin));
     }
 
     public string CommandLine { get; }
@@ -42,7 +42,8 @@ public sealed class ChildProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    public static ChildProcess Start(string file, IEnumerable<string> args, byte[]? stdin = null)
+    /// <summary>Starts a command; a <paramref name="stdoutPause"/> after each read of its stdout makes a slow reader.</summary>
+    public static ChildProcess Start(string file, IEnumerable<string> args, byte[]? stdin = null, TimeSpan stdoutPause = default)
     {
         var info = new ProcessStartInfo(file)
         {
@@ -57,7 +58,7 @@ public sealed class ChildProcess : IDisposable
         }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
-        return new ChildProcess(process, stdin);
+        return new ChildProcess(process, stdin, stdoutPause);
     }
 
     /// <summary>Runs a command to its end; on timeout kills it and fails with what it printed so far.</summary>
@@ -137,7 +138,7 @@ public sealed class ChildProcess : IDisposable
         }
     }
 
-    private async Task PumpStdoutAsync()
+    private async Task PumpStdoutAsync(TimeSpan pause)
     {
         var buffer = new byte[81920];
         var stream = _process.StandardOutput.BaseStream;
@@ -147,6 +148,11 @@ public sealed class ChildProcess : IDisposable
             lock (_gate)
             {
                 _stdout.Write(buffer, 0, n);
+            }
+
+            if (pause > TimeSpan.Zero)
+            {
+                await Task.Delay(pause);
             }
         }
     }

@@ -20,8 +20,8 @@ public sealed class Ctr(string address, string ns, Func<string> daemonLogTail)
     public Task<ProcessResult> RunAsync(params string[] args) => RunAsync(args, stdin: null);
 
     /// <summary>Starts `ctr ARGS` and leaves it running (a foreground `ctr run` to be killed from elsewhere).</summary>
-    public ChildProcess Start(IEnumerable<string> args, byte[]? stdin = null) =>
-        ChildProcess.Start("ctr", Global.Concat(args), stdin);
+    public ChildProcess Start(IEnumerable<string> args, byte[]? stdin = null, TimeSpan stdoutPause = default) =>
+        ChildProcess.Start("ctr", Global.Concat(args), stdin, stdoutPause);
 
     /// <summary>Arguments of `ctr run` with the native snapshotter; runtime null means containerd's default (runc).</summary>
     public static IEnumerable<string> RunArgs(

@@ -86,6 +86,27 @@ public sealed class WasmRunSpec(ContainerdFixture fixture)
         var run = await RunAsync(new WasmImage("bigout"), "bigout", command: ["/app.wasm", $"{mebibytes}"],
             timeout: TimeSpan.FromMinutes(2));
 
+        AssertBigout(run, mebibytes);
+    }
+
+    [Fact]
+    public async Task Bigout_must_arrive_whole_through_a_reader_slower_than_the_guest()
+    {
+        // When the guest ends, its output buffer and the FIFO (1 MiB each) are still full. ctr 1.6 closes its FIFO as
+        // soon as it has the exit and drops what the pipe holds: the shim must hold the exit until ctr has read it all.
+        const int mebibytes = 8;
+        var name = await fixture.Images.WasmAsync(new WasmImage("bigout"));
+        using var ctr = Ctr.Start(
+            Ctr.RunArgs(Ctr.WasmRuntime, name, ContainerdFixture.NewId("slowout"), null, "/app.wasm", $"{mebibytes}"),
+            stdoutPause: TimeSpan.FromMilliseconds(5));
+
+        var run = await ctr.WaitAsync(TimeSpan.FromMinutes(2), () => fixture.LogTail());
+
+        AssertBigout(run, mebibytes);
+    }
+
+    private void AssertBigout(ProcessResult run, int mebibytes)
+    {
         var summary = $"exit {run.ExitCode}, {run.Stdout.Length} bytes on stdout, stderr: {run.Stderr}\n" +
                       fixture.LogTail();
         Assert.True(run.ExitCode == 0, summary);

@@ -46,6 +46,24 @@ public sealed class FifoSpec : IDisposable
     }
 
     [Fact]
+    public async Task PipeBacklog_must_count_unread_bytes_and_see_the_reader_leave()
+    {
+        var reader = Fifo.OpenReader(_path);
+        using var writer = Fifo.OpenWriter(_path);
+        Assert.Equal((0, true), writer.PipeBacklog());
+
+        await writer.WriteAsync(new byte[5000]).Within();
+        Assert.Equal((5000, true), writer.PipeBacklog());
+        await Await.ReadExactly(reader, 3000);
+        Assert.Equal((2000, true), writer.PipeBacklog());
+
+        reader.Dispose();
+        Assert.False(writer.PipeBacklog().HasReader);
+        writer.Dispose();
+        Assert.Equal((0, false), writer.PipeBacklog());
+    }
+
+    [Fact]
     public async Task Reader_must_not_see_eof_before_a_writer_connects()
     {
         using var reader = Fifo.OpenReader(_path);
