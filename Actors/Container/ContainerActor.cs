@@ -387,8 +387,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         RunPoststop();
         _events.Tell(new TaskDeleted(Id, "", exited.Pid, exited.ExitStatus, exited.ExitedAt));
         replyTo.Tell(exited);
-        Context.Parent.Tell(new ContainerProtocol.ContainerDeleted(Id));
-        Context.Stop(Self);
+        BecomeGone(new Failure(FailureCode.NotFound, $"container {Id}: deleted"));
     }
 
     private void OnAddExec(AddExec add)
@@ -585,10 +584,32 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private void FailCreate(Failure failure)
     {
         _log.Warning("{Container}: create failed: {Message}", Id, failure.Message);
-        // The sandbox forgets the id before the client hears of the failure, so no later command reaches a dead actor.
-        Context.Parent.Tell(new ContainerProtocol.ContainerDeleted(Id));
-        Reply(Init, failure);
-        Context.Stop(Self);
+        // The sandbox forgets the id before the client hears of the failure, so no later command reaches this actor.
+        BecomeGone(failure);
+    }
+
+    /// <summary>
+    /// Deleted, or Create failed: asks the sandbox to forget the id and answers NotFound until it has, because commands
+    /// it routed here meanwhile (a Delete racing a failing Create, a second Delete) would otherwise reach a stopped actor
+    /// and their callers, who ask without a timeout, would wait for ever. Stashed commands get the same answer, and
+    /// whoever still waits on a reply of this container gets <paramref name="leftover"/>.
+    /// </summary>
+    private void BecomeGone(Failure leftover)
+    {
+        Context.Parent.Tell(new ContainerProtocol.ContainerDeleted(Id), Self);
+        foreach (var replyTo in _pendingReplies.Values.Concat(_pendingDeletes.Values).Concat(_waiters.Values.SelectMany(w => w)))
+            replyTo.Tell(leftover);
+        _pendingReplies.Clear();
+        _pendingDeletes.Clear();
+        _waiters.Clear();
+        Become(() =>
+        {
+            Receive<ConnectTask>(_ => Sender.Tell(new Connected((uint)Environment.ProcessId, 0)));
+            Receive<ITaskCommand>(_ => Sender.Tell(new Failure(FailureCode.NotFound, $"container {Id}: not found")));
+            Receive<ContainerProtocol.Forgotten>(_ => Context.Stop(Self));
+            ReceiveAny(_ => { });
+        });
+        Stash.UnstashAll();
     }
 
     private void WithProcess(string execId, Action<ProcessRecord> action)

@@ -12,6 +12,17 @@ public static class ContainerProtocol
         TaskProtocol.CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings, SandboxNamespaces namespaces) =>
         Akka.Actor.Props.Create(() => new ContainerActor(create, replyTo, events, engine, settings, namespaces));
 
-    /// <summary>The container was deleted and released its rootfs; it stops next.</summary>
+    /// <summary>
+    /// The container was deleted (or its Create failed) and released its rootfs. It answers every command routed to it
+    /// with NotFound until the sandbox replies <see cref="Forgotten"/>, then stops: commands the sandbox forwarded before
+    /// it took the id out of its map are answered, never lost in dead letters.
+    /// </summary>
     public sealed record ContainerDeleted(string ContainerId);
+
+    /// <summary>The sandbox's reply to <see cref="ContainerDeleted"/>: nothing more will be routed to the container.</summary>
+    public sealed record Forgotten
+    {
+        /// <summary>The one instance.</summary>
+        public static readonly Forgotten Instance = new();
+    }
 }

@@ -57,7 +57,13 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
         });
         Receive<QuerySandboxStats>(_ => OnQueryCgroupStats());
         Receive<ListContainers>(_ => Sender.Tell(new ContainerList(_containers.Keys.Order().ToList())));
-        Receive<ContainerProtocol.ContainerDeleted>(d => Forget(d.ContainerId));
+        Receive<ContainerProtocol.ContainerDeleted>(d =>
+        {
+            // Only the actor that holds the id may take it out of the map.
+            if (_containers.TryGetValue(d.ContainerId, out var container) && container.Equals(Sender))
+                Forget(d.ContainerId);
+            Sender.Tell(ContainerProtocol.Forgotten.Instance);
+        });
         Receive<Terminated>(t =>
         {
             var id = _containers.FirstOrDefault(c => c.Value.Equals(t.ActorRef)).Key;

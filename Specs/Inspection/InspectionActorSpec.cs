@@ -105,7 +105,13 @@ public sealed class InspectionActorSpec : TestKit
         await Ask<Done>(new AddExec("ex", "probe", """{"args":["/app.wasm"],"cwd":"/"}""", Stdio.None));
         await Ask<Started>(new StartTask("ex", "probe"));
 
+        // The start stamp comes with the exec-started event, which may reach the inspection actor after Start is answered.
         var snapshot = await Snapshot();
+        await AwaitAssertAsync(async () =>
+        {
+            snapshot = await Snapshot();
+            Assert.NotNull(snapshot.Containers.Single().Processes.LastOrDefault()?.StartedAt);
+        }, Long);
 
         var container = Assert.Single(snapshot.Containers);
         Assert.Equal(["", "probe"], container.Processes.Select(p => p.ExecId));

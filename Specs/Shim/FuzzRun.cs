@@ -17,6 +17,9 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
 {
     private static readonly TimeSpan Answer = TimeSpan.FromSeconds(10);
 
+    // How far back a failure shows what every worker sent before the input that failed.
+    private static readonly TimeSpan Lead = TimeSpan.FromSeconds(2);
+
     public FuzzTally Tally { get; } = new();
 
     public TimeSpan Elapsed { get; private set; }
@@ -35,7 +38,7 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
         try
         {
             await Task.WhenAll(Enumerable.Range(0, workers).Select(w => Task.Run(() =>
-                WorkerAsync(new TtrpcFuzzer(new Random(seed + w)), new Random(seed ^ (w + 1) * 7919), Tally, stalled, budget, Because))));
+                WorkerAsync(w, new TtrpcFuzzer(new Random(seed + w)), new Random(seed ^ (w + 1) * 7919), stalled))));
         }
         finally
         {
@@ -55,6 +58,11 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
 
         output.WriteLine($"answers by status code: {string.Join(", ", Tally.ByStatus.Select(p => $"{p.Key}={p.Value}"))}");
         output.WriteLine($"connections closed by the server: {Tally.ClosedByServer}");
+        output.WriteLine($"answer times: {Tally.AnswerTimes()}; slowest:");
+        foreach (var input in Tally.Slowest(5))
+        {
+            output.WriteLine("  " + input.Describe(Elapsed));
+        }
     }
 
     /// <summary>The checks every run ends with: enough inputs, and no Unknown status (a handler's unexpected exception).</summary>
@@ -65,7 +73,7 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
         Assert.True(unknown == 0, $"{unknown} answers were Unknown {Because}");
     }
 
-    private async Task WorkerAsync(TtrpcFuzzer fuzzer, Random random, FuzzTally tally, StalledClients stalled, TimeSpan budget, string because)
+    private async Task WorkerAsync(int worker, TtrpcFuzzer fuzzer, Random random, StalledClients stalled)
     {
         var deadline = Stopwatch.StartNew();
         var garbageIndex = 0;
@@ -74,41 +82,41 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
             var roll = random.Next(100);
             if (roll < 15)
             {
-                tally.Count(FuzzKind.RandomBytes);
-                await SendAndDrainAsync(fuzzer.RandomBytes(), tally, because);
+                await SendAndDrainAsync(Tally.Begin(worker, FuzzKind.RandomBytes, fuzzer.RandomBytes()));
             }
             else if (roll < 50)
             {
-                tally.Count(FuzzKind.MutatedFrames);
-                await SendAndDrainAsync(fuzzer.MutatedFrames(), tally, because);
+                await SendAndDrainAsync(Tally.Begin(worker, FuzzKind.MutatedFrames, fuzzer.MutatedFrames()));
             }
             else if (roll < 80)
             {
-                tally.Count(FuzzKind.GarbagePayload);
-                await RequestAsync(fuzzer.GarbagePayload(garbageIndex++), tally, because);
+                var request = fuzzer.GarbagePayload(garbageIndex++);
+                await RequestAsync(Tally.Begin(worker, FuzzKind.GarbagePayload, request.Frame, request.StreamId));
             }
             else if (roll < 96)
             {
-                tally.Count(FuzzKind.RandomFields);
-                await RequestAsync(fuzzer.RandomFields(), tally, because);
+                var request = fuzzer.RandomFields();
+                await RequestAsync(Tally.Begin(worker, FuzzKind.RandomFields, request.Frame, request.StreamId));
             }
             else
             {
-                tally.Count(FuzzKind.Stall);
+                var prefix = fuzzer.StallPrefix();
+                var input = Tally.Begin(worker, FuzzKind.Stall, prefix);
                 var socket = await RawTtrpc.ConnectAsync(socketPath);
-                await RawTtrpc.SendAsync(socket, fuzzer.StallPrefix());
+                await RawTtrpc.SendAsync(socket, prefix);
                 stalled.Add(socket);
+                Tally.Sent(input);
             }
         }
     }
 
     /// <summary>Sends bytes, ends the stream, and reads until the server closes: every frame it sends must be a well-formed response.</summary>
-    private async Task SendAndDrainAsync(byte[] bytes, FuzzTally tally, string because)
+    private async Task SendAndDrainAsync(FuzzInput input)
     {
         using var socket = await RawTtrpc.ConnectAsync(socketPath);
         try
         {
-            await RawTtrpc.SendAsync(socket, bytes);
+            await RawTtrpc.SendAsync(socket, input.Bytes);
             socket.Shutdown(SocketShutdown.Send);
         }
         catch (SocketException)
@@ -121,23 +129,22 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
         {
             while (await ReadFrameAsync(socket, timeout.Token) is { } frame)
             {
-                tally.Answered(CheckResponse(frame, because));
+                Tally.Answered(input, CheckResponse(frame, Because));
             }
         }
         catch (OperationCanceledException)
         {
-            Assert.Fail($"the server neither answered nor closed within {Answer} after {bytes.Length} bytes " +
-                        $"{Convert.ToHexString(bytes.AsSpan(0, Math.Min(64, bytes.Length)))} {because}");
+            Assert.Fail($"the server neither answered nor closed within {Answer} after {input.Bytes.Length} bytes {Because}{Tally.Explain(input, Lead)}");
         }
 
-        tally.Closed();
+        Tally.Closed(input);
     }
 
     /// <summary>Sends a well-formed request frame; it must be answered on its stream id.</summary>
-    private async Task RequestAsync((byte[] Frame, uint StreamId, string Method) request, FuzzTally tally, string because)
+    private async Task RequestAsync(FuzzInput input)
     {
         using var socket = await RawTtrpc.ConnectAsync(socketPath);
-        await RawTtrpc.SendAsync(socket, request.Frame);
+        await RawTtrpc.SendAsync(socket, input.Bytes);
         using var timeout = new CancellationTokenSource(Answer);
         RawFrame? frame;
         try
@@ -149,10 +156,10 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
             frame = null;
         }
 
-        var body = Request.Parser.ParseFrom(request.Frame.AsSpan(10));
-        Assert.True(frame is not null, $"no answer to {body.Service}/{body.Method} (stream {request.StreamId}) within {Answer} {because}");
-        Assert.True(frame.StreamId == request.StreamId, $"answer on stream {frame.StreamId}, asked on {request.StreamId} {because}");
-        tally.Answered(CheckResponse(frame, because));
+        var body = Request.Parser.ParseFrom(input.Bytes.AsSpan(10));
+        Assert.True(frame is not null, $"no answer to {body.Service}/{body.Method} (stream {input.StreamId}) within {Answer} {Because}{Tally.Explain(input, Lead)}");
+        Assert.True(frame.StreamId == input.StreamId, $"answer on stream {frame.StreamId}, asked on {input.StreamId} {Because}");
+        Tally.Answered(input, CheckResponse(frame, Because));
     }
 
     private static int CheckResponse(RawFrame frame, string because)
@@ -249,66 +256,5 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
                 }
             }
         }
-    }
-
-    internal sealed class FuzzTally
-    {
-        private readonly Lock _gate = new();
-        private readonly SortedDictionary<FuzzKind, int> _kinds = new();
-        private readonly SortedDictionary<int, int> _statuses = new();
-        private int _closed;
-
-        public int Total
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return _kinds.Values.Sum();
-                }
-            }
-        }
-
-        public IReadOnlyList<KeyValuePair<FuzzKind, int>> ByKind
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return _kinds.ToList();
-                }
-            }
-        }
-
-        public IReadOnlyList<KeyValuePair<int, int>> ByStatus
-        {
-            get
-            {
-                lock (_gate)
-                {
-                    return _statuses.ToList();
-                }
-            }
-        }
-
-        public int ClosedByServer => Volatile.Read(ref _closed);
-
-        public void Count(FuzzKind kind)
-        {
-            lock (_gate)
-            {
-                _kinds[kind] = _kinds.GetValueOrDefault(kind) + 1;
-            }
-        }
-
-        public void Answered(int status)
-        {
-            lock (_gate)
-            {
-                _statuses[status] = _statuses.GetValueOrDefault(status) + 1;
-            }
-        }
-
-        public void Closed() => Interlocked.Increment(ref _closed);
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Akka.Actor;
+using Akka.Event;
 using WasmKata.Actors;
 using WasmKata.Actors.Engine;
 using WasmKata.Actors.Sandbox;
@@ -29,6 +30,7 @@ public sealed class TtrpcFuzzSpec(ITestOutputHelper output) : IAsyncLifetime
     private TtrpcServer _server = null!;
     private IActorRef _sandbox = null!;
     private Task _serving = null!;
+    private IActorRef _lostCommands = null!;
     private int _shutdowns;
 
     private string SocketPath => _dir.SocketPath();
@@ -39,6 +41,9 @@ public sealed class TtrpcFuzzSpec(ITestOutputHelper output) : IAsyncLifetime
         _engine = new WasmEngine(new EngineOptions());
         var settings = new RuntimeSettings { Namespace = "fuzz", StateRoot = _stateRoot, ReapOrphans = false };
         _sandbox = _system.ActorOf(SandboxProtocol.Props(_engine, new RecordingEventSink(), settings, new NoExit()), "sandbox");
+        // A task command in dead letters is an RPC nobody will ever answer (the task service asks without a timeout).
+        _lostCommands = _system.ActorOf(Props.Create(() => new LostCommands()), "lost-commands");
+        _system.EventStream.Subscribe(_lostCommands, typeof(DeadLetter));
         _server = new TtrpcServer(UnixSocketDir.Listen(SocketPath));
         new TaskService(_sandbox, () => Interlocked.Increment(ref _shutdowns)).Register(_server);
         _serving = _server.RunAsync();
@@ -81,6 +86,8 @@ public sealed class TtrpcFuzzSpec(ITestOutputHelper output) : IAsyncLifetime
         output.WriteLine($"GC heap: {heapBefore >> 10} KiB before, {heapAfter >> 10} KiB after; threads: {threadsBefore} before, {threadsAfter} after");
 
         run.AssertSane(1000);
+        var lost = await _lostCommands.Ask<IReadOnlyList<string>>(LostCommands.Report, Answer);
+        Assert.True(lost.Count == 0, $"{lost.Count} task commands went to dead letters, never to be answered: {string.Join("; ", lost.Take(5))} {because}");
         Assert.True(heapAfter - heapBefore < 64L << 20, $"GC heap grew from {heapBefore} to {heapAfter} bytes {because}");
         // The thread pool keeps the workers it injected under load for ~20 s; a stuck handler shows in RequestsInFlight.
         Assert.True(threadsAfter - threadsBefore < 64, $"threads grew from {threadsBefore} to {threadsAfter} {because}");
@@ -112,6 +119,31 @@ public sealed class TtrpcFuzzSpec(ITestOutputHelper output) : IAsyncLifetime
             }
 
             await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Keeps the task commands that ended in dead letters; answers <see cref="Report"/> with them.</summary>
+    private sealed class LostCommands : ReceiveActor
+    {
+        public static readonly object Report = new();
+
+        public LostCommands()
+        {
+            var lost = new List<string>();
+            Receive<DeadLetter>(d =>
+            {
+                if (d.Message is ITaskCommand)
+                {
+                    lost.Add($"{d.Message} to {d.Recipient.Path}");
+                }
+            });
+            ReceiveAny(m =>
+            {
+                if (ReferenceEquals(m, Report))
+                {
+                    Sender.Tell((IReadOnlyList<string>)[.. lost]);
+                }
+            });
         }
     }
 

@@ -1,0 +1,97 @@
+using Akka.Actor;
+using WasmKata.Actors;
+using WasmKata.Actors.Engine;
+using WasmKata.Actors.Sandbox;
+using WasmKata.Shim.Protos.TaskApi;
+using WasmKata.Shim.Service;
+using WasmKata.Shim.Ttrpc;
+using WasmKata.Specs.Actors;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace WasmKata.Specs.Shim;
+
+/// <summary>
+/// Requests that race each other for one container id, over the real ttrpc server and task service: each must be
+/// answered. The fuzz run met this as a Delete that never got an answer (it had reached a container actor whose Create
+/// was failing at that moment).
+/// </summary>
+public sealed class TtrpcRaceSpec(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly TimeSpan Answer = TimeSpan.FromSeconds(10);
+    private static readonly string Service = TaskService.ServiceNames[0];
+
+    private readonly UnixSocketDir _dir = new();
+    private readonly string _stateRoot = Directory.CreateTempSubdirectory("wk-race-state-").FullName;
+    private ActorSystem _system = null!;
+    private WasmEngine _engine = null!;
+    private TtrpcServer _server = null!;
+
+    public Task InitializeAsync()
+    {
+        _system = ActorSystem.Create("race", "akka.loglevel = ERROR\nakka.log-dead-letters = off");
+        _engine = new WasmEngine(new EngineOptions());
+        var settings = new RuntimeSettings { Namespace = "race", StateRoot = _stateRoot, ReapOrphans = false };
+        var sandbox = _system.ActorOf(SandboxProtocol.Props(_engine, new RecordingEventSink(), settings, new NoExit()), "sandbox");
+        _server = new TtrpcServer(UnixSocketDir.Listen(_dir.SocketPath()));
+        new TaskService(sandbox, () => { }).Register(_server);
+        _ = _server.RunAsync();
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        await _system.Terminate();
+        _engine.Dispose();
+        _dir.Dispose();
+        Directory.Delete(_stateRoot, recursive: true);
+    }
+
+    [Fact]
+    public async Task Delete_and_state_sent_together_with_a_failing_create_must_be_answered()
+    {
+        const int Rounds = 100;
+        await using var client = await TtrpcClient.ConnectAsync(_dir.SocketPath()).WaitAsync(Answer);
+        var calls = new List<(string What, Task<StatusCode> Answer)>();
+        for (var round = 0; round < Rounds; round++)
+        {
+            // Pipelined on one connection: the server hands each to the task service at once, in any order.
+            var id = $"race-{round}";
+            calls.Add(($"Create {id}", StatusOf(client.CallAsync<CreateTaskRequest, CreateTaskResponse>(Service, "Create",
+                new CreateTaskRequest { Id = id, Bundle = "/nonexistent/bundle" }))));
+            calls.Add(($"Delete {id}", StatusOf(client.CallAsync<DeleteRequest, DeleteResponse>(Service, "Delete", new DeleteRequest { Id = id }))));
+            calls.Add(($"State {id}", StatusOf(client.CallAsync<StateRequest, StateResponse>(Service, "State", new StateRequest { Id = id }))));
+        }
+
+        await Task.WhenAny(Task.WhenAll(calls.Select(c => c.Answer)), Task.Delay(Answer));
+        var unanswered = calls.Where(c => !c.Answer.IsCompleted).Select(c => c.What).ToList();
+        output.WriteLine($"{calls.Count} calls, {unanswered.Count} unanswered after {Answer.TotalSeconds} s: {string.Join(", ", unanswered)}");
+        Assert.True(unanswered.Count == 0, $"{unanswered.Count} of {calls.Count} calls got no answer within {Answer}: {string.Join(", ", unanswered.Take(10))}");
+        foreach (var (what, answer) in calls)
+        {
+            var expected = what.StartsWith("Create", StringComparison.Ordinal) ? StatusCode.InvalidArgument : StatusCode.NotFound;
+            Assert.True(await answer == expected, $"{what} answered {await answer}, expected {expected}");
+        }
+    }
+
+    private static async Task<StatusCode> StatusOf<T>(Task<T> call)
+    {
+        try
+        {
+            await call;
+            return StatusCode.OK;
+        }
+        catch (TtrpcException e)
+        {
+            return e.Code;
+        }
+    }
+
+    private sealed class NoExit : IShimLifetime
+    {
+        public void RequestExit()
+        {
+        }
+    }
+}
