@@ -112,8 +112,7 @@ internal sealed class InspectionNode
         {
             directory = InspectionDirectory.Create(_options.Directory);
             bell = InspectionBell.Listen(directory.BellPath(pid));
-            directory.Register(new ShimEntry(
-                pid, InspectionDirectory.ProcessStart(pid), 0, _options.ShimId, _options.Namespace, DateTimeOffset.UtcNow));
+            Register(directory, 0);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or System.Net.Sockets.SocketException)
         {
@@ -140,8 +139,7 @@ internal sealed class InspectionNode
             var port = InspectionRemoting.BoundPort(system);
             var pid = Environment.ProcessId;
             system.ActorOf(GatewayActor.Props(_inspection, keys, pid, port, _options.SnapshotTimeout), InspectionWire.GatewayName);
-            directory.Register(new ShimEntry(
-                pid, InspectionDirectory.ProcessStart(pid), port, _options.ShimId, _options.Namespace, DateTimeOffset.UtcNow));
+            Register(directory, port);
             // A shim that dies without stopping leaves its entry to the next lister; one that exits normally cleans up
             // (a dormant one set this up when it registered).
             if (!_options.OnDemand)
@@ -164,6 +162,14 @@ internal sealed class InspectionNode
             keys?.Dispose();
             return null;
         }
+    }
+
+    // This shim's entry: dormant (port 0) or listening on port.
+    private void Register(InspectionDirectory directory, int port)
+    {
+        var pid = Environment.ProcessId;
+        directory.Register(new ShimEntry(
+            pid, InspectionDirectory.ProcessStart(pid), port, _options.ShimId, _options.Namespace, DateTimeOffset.UtcNow));
     }
 
     private static void RemoveQuietly(InspectionDirectory directory, int pid)

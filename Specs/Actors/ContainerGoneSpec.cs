@@ -102,11 +102,4 @@ public sealed class ContainerGoneSpec : TestKit
         "Pids" => new ListPids(id),
         _ => throw new ArgumentOutOfRangeException(nameof(name), name, null),
     };
-
-    private sealed class NoExit : IShimLifetime
-    {
-        public void RequestExit()
-        {
-        }
-    }
 }

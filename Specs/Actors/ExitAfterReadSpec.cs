@@ -73,11 +73,4 @@ public sealed class ExitAfterReadSpec : TestKit
         await AwaitAssertAsync(() => Assert.Contains(_sink.Events.OfType<TaskExited>(), e => e.ContainerId == "unread" && e.ExitStatus == 0));
         Assert.IsType<Exited>(await _sandbox.Ask<object>(new DeleteTask("unread", ""), Long));
     }
-
-    private sealed class NoExit : IShimLifetime
-    {
-        public void RequestExit()
-        {
-        }
-    }
 }

@@ -106,11 +106,4 @@ public sealed class FullDiskSpec : TestKit
         Assert.ThrowsAny<IOException>(() => File.WriteAllBytes(Path.Combine(_stateRoot, "probe"), new byte[4096]));
         File.Delete(Path.Combine(_stateRoot, "probe"));
     }
-
-    private sealed class NoExit : IShimLifetime
-    {
-        public void RequestExit()
-        {
-        }
-    }
 }

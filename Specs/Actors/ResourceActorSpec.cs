@@ -154,11 +154,4 @@ public sealed class ResourceActorSpec : TestKit
         Assert.Equal(code, failure.Code);
         Assert.Contains(text, failure.Message, StringComparison.Ordinal);
     }
-
-    private sealed class NoExit : IShimLifetime
-    {
-        public void RequestExit()
-        {
-        }
-    }
 }

@@ -202,11 +202,4 @@ public sealed class SupervisionSpec : TestKit
         Assert.True(reply is T, $"expected {typeof(T).Name}, got {reply}");
         return (T)reply;
     }
-
-    private sealed class NoExit : IShimLifetime
-    {
-        public void RequestExit()
-        {
-        }
-    }
 }

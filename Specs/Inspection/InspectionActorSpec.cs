@@ -223,11 +223,4 @@ public sealed class InspectionActorSpec : TestKit
         var reply = await _sandbox.Ask<object>(command, Long);
         return Assert.IsType<T>(reply);
     }
-
-    private sealed class NoExit : IShimLifetime
-    {
-        public void RequestExit()
-        {
-        }
-    }
 }

@@ -265,11 +265,4 @@ public sealed class InspectionNodeSpec : TestKit, IAsyncLifetime
     }
 
     private async Task<T> Ask<T>(object command) => Assert.IsType<T>(await _sandbox.Ask<object>(command, Long));
-
-    private sealed class NoExit : IShimLifetime
-    {
-        public void RequestExit()
-        {
-        }
-    }
 }

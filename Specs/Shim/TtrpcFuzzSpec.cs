@@ -23,41 +23,22 @@ public sealed class TtrpcFuzzSpec(ITestOutputHelper output) : IAsyncLifetime
 {
     private static readonly TimeSpan Answer = TimeSpan.FromSeconds(10);
 
-    private readonly UnixSocketDir _dir = new();
-    private readonly string _stateRoot = Directory.CreateTempSubdirectory("wk-fuzz-state-").FullName;
-    private ActorSystem _system = null!;
-    private WasmEngine _engine = null!;
-    private TtrpcServer _server = null!;
-    private IActorRef _sandbox = null!;
-    private Task _serving = null!;
+    private InProcessTaskApi _api = null!;
     private IActorRef _lostCommands = null!;
     private int _shutdowns;
 
-    private string SocketPath => _dir.SocketPath();
+    private string SocketPath => _api.SocketPath;
 
     public Task InitializeAsync()
     {
-        _system = ActorSystem.Create("fuzz", "akka.loglevel = ERROR\nakka.log-dead-letters = off");
-        _engine = new WasmEngine(new EngineOptions());
-        var settings = new RuntimeSettings { Namespace = "fuzz", StateRoot = _stateRoot, ReapOrphans = false };
-        _sandbox = _system.ActorOf(SandboxProtocol.Props(_engine, new RecordingEventSink(), settings, new NoExit()), "sandbox");
+        _api = new InProcessTaskApi("fuzz", () => Interlocked.Increment(ref _shutdowns));
         // A task command in dead letters is an RPC nobody will ever answer (the task service asks without a timeout).
-        _lostCommands = _system.ActorOf(Props.Create(() => new LostCommands()), "lost-commands");
-        _system.EventStream.Subscribe(_lostCommands, typeof(DeadLetter));
-        _server = new TtrpcServer(UnixSocketDir.Listen(SocketPath));
-        new TaskService(_sandbox, () => Interlocked.Increment(ref _shutdowns)).Register(_server);
-        _serving = _server.RunAsync();
+        _lostCommands = _api.System.ActorOf(Props.Create(() => new LostCommands()), "lost-commands");
+        _api.System.EventStream.Subscribe(_lostCommands, typeof(DeadLetter));
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        await _system.Terminate();
-        _engine.Dispose();
-        _dir.Dispose();
-        Directory.Delete(_stateRoot, recursive: true);
-    }
+    public async Task DisposeAsync() => await _api.DisposeAsync();
 
     [Fact]
     public async Task Fuzzed_input_must_get_errors_or_closed_connections_and_leave_the_server_serving_bounded_and_idle()
@@ -75,8 +56,8 @@ public sealed class TtrpcFuzzSpec(ITestOutputHelper output) : IAsyncLifetime
         var run = new FuzzRun(SocketPath, seed, budget);
         await run.RunAsync();
         // Every client is gone: no connection may linger, no handler may still run.
-        await EventuallyAsync(() => _server.ConnectionCount == 0 && _server.RequestsInFlight == 0, Answer,
-            () => $"{_server.ConnectionCount} connections and {_server.RequestsInFlight} requests still open after the clients left {because}");
+        await EventuallyAsync(() => _api.Server.ConnectionCount == 0 && _api.Server.RequestsInFlight == 0, Answer,
+            () => $"{_api.Server.ConnectionCount} connections and {_api.Server.RequestsInFlight} requests still open after the clients left {because}");
         await AssertServingAsync(because);
         var heapAfter = GC.GetTotalMemory(forceFullCollection: true);
         var threadsAfter = Process.GetCurrentProcess().Threads.Count;
@@ -91,9 +72,9 @@ public sealed class TtrpcFuzzSpec(ITestOutputHelper output) : IAsyncLifetime
         Assert.True(heapAfter - heapBefore < 64L << 20, $"GC heap grew from {heapBefore} to {heapAfter} bytes {because}");
         // The thread pool keeps the workers it injected under load for ~20 s; a stuck handler shows in RequestsInFlight.
         Assert.True(threadsAfter - threadsBefore < 64, $"threads grew from {threadsBefore} to {threadsAfter} {because}");
-        var left = await _sandbox.Ask<SandboxProtocol.ContainerList>(SandboxProtocol.ListContainers.Instance, Answer);
+        var left = await _api.Sandbox.Ask<SandboxProtocol.ContainerList>(SandboxProtocol.ListContainers.Instance, Answer);
         Assert.True(left.Ids.Count == 0, $"fuzzing created containers: {string.Join(", ", left.Ids)} {because}");
-        Assert.Empty(Directory.EnumerateFileSystemEntries(_stateRoot));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_api.StateRoot));
     }
 
     /// <summary>The server still works for a new client: Connect answers with our pid, State of nothing is NotFound.</summary>
@@ -144,13 +125,6 @@ public sealed class TtrpcFuzzSpec(ITestOutputHelper output) : IAsyncLifetime
                     Sender.Tell((IReadOnlyList<string>)[.. lost]);
                 }
             });
-        }
-    }
-
-    private sealed class NoExit : IShimLifetime
-    {
-        public void RequestExit()
-        {
         }
     }
 

@@ -21,38 +21,21 @@ public sealed class TtrpcRaceSpec(ITestOutputHelper output) : IAsyncLifetime
     private static readonly TimeSpan Answer = TimeSpan.FromSeconds(10);
     private static readonly string Service = TaskService.ServiceNames[0];
 
-    private readonly UnixSocketDir _dir = new();
-    private readonly string _stateRoot = Directory.CreateTempSubdirectory("wk-race-state-").FullName;
-    private ActorSystem _system = null!;
-    private WasmEngine _engine = null!;
-    private TtrpcServer _server = null!;
+    private InProcessTaskApi _api = null!;
 
     public Task InitializeAsync()
     {
-        _system = ActorSystem.Create("race", "akka.loglevel = ERROR\nakka.log-dead-letters = off");
-        _engine = new WasmEngine(new EngineOptions());
-        var settings = new RuntimeSettings { Namespace = "race", StateRoot = _stateRoot, ReapOrphans = false };
-        var sandbox = _system.ActorOf(SandboxProtocol.Props(_engine, new RecordingEventSink(), settings, new NoExit()), "sandbox");
-        _server = new TtrpcServer(UnixSocketDir.Listen(_dir.SocketPath()));
-        new TaskService(sandbox, () => { }).Register(_server);
-        _ = _server.RunAsync();
+        _api = new InProcessTaskApi("race", () => { });
         return Task.CompletedTask;
     }
 
-    public async Task DisposeAsync()
-    {
-        await _server.DisposeAsync();
-        await _system.Terminate();
-        _engine.Dispose();
-        _dir.Dispose();
-        Directory.Delete(_stateRoot, recursive: true);
-    }
+    public async Task DisposeAsync() => await _api.DisposeAsync();
 
     [Fact]
     public async Task Delete_and_state_sent_together_with_a_failing_create_must_be_answered()
     {
         const int Rounds = 100;
-        await using var client = await TtrpcClient.ConnectAsync(_dir.SocketPath()).WaitAsync(Answer);
+        await using var client = await TtrpcClient.ConnectAsync(_api.SocketPath).WaitAsync(Answer);
         var calls = new List<(string What, Task<StatusCode> Answer)>();
         for (var round = 0; round < Rounds; round++)
         {
@@ -85,13 +68,6 @@ public sealed class TtrpcRaceSpec(ITestOutputHelper output) : IAsyncLifetime
         catch (TtrpcException e)
         {
             return e.Code;
-        }
-    }
-
-    private sealed class NoExit : IShimLifetime
-    {
-        public void RequestExit()
-        {
         }
     }
 }
