@@ -103,17 +103,23 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             ReportLostExits();
         if (_deleted || !_active)
             _store.Remove(_settings.Namespace, Id);
-        if (_mounted)
+        ReleaseRootfs();
+    }
+
+    // Unmounts the rootfs once; a failure is logged, as the container goes away regardless.
+    private void ReleaseRootfs()
+    {
+        if (!_mounted)
+            return;
+        try
         {
-            try
-            {
-                Mounts.UnmountAll(_rootfs);
-            }
-            catch (Exception e)
-            {
-                _log.Error(e, "{Container}: unmounting {Rootfs} failed", Id, _rootfs);
-            }
+            Mounts.UnmountAll(_rootfs);
         }
+        catch (Exception e)
+        {
+            _log.Error(e, "{Container}: unmounting {Rootfs} failed", Id, _rootfs);
+        }
+        _mounted = false;
     }
 
     private GuestConfig PlaceholderConfig => new([], [], _rootfs, true, "/", [], null);
@@ -584,6 +590,10 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private void FailCreate(Failure failure)
     {
         _log.Warning("{Container}: create failed: {Message}", Id, failure.Message);
+        // Nothing of a failed container outlives the answer: its rootfs and state go before the client hears (the
+        // actor itself stops only once the sandbox has forgotten it).
+        ReleaseRootfs();
+        _store.Remove(_settings.Namespace, Id);
         // The sandbox forgets the id before the client hears of the failure, so no later command reaches this actor.
         BecomeGone(failure);
     }
