@@ -1,3 +1,5 @@
+using WasmKata.Core.State;
+
 namespace WasmKata.Actors;
 
 /// <summary>Timing knobs of the actor tree; the defaults suit containerd's own timeouts.</summary>
@@ -16,7 +18,7 @@ public sealed record RuntimeSettings
     public string Namespace { get; init; } = "";
 
     /// <summary>Where container state is persisted for recovery after a crash.</summary>
-    public string StateRoot { get; init; } = Persist.StateStore.DefaultRootPath;
+    public string StateRoot { get; init; } = StateStore.DefaultRootPath;
 
     /// <summary>Whether SIGCHLD reaps orphaned children (the shim is a subreaper); specs sharing a process turn it off.</summary>
     public bool ReapOrphans { get; init; } = true;

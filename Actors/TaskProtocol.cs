@@ -1,4 +1,4 @@
-using WasmKata.Actors.Oci;
+using WasmKata.Core.Oci;
 using WasmKata.Linux.Mounts;
 
 namespace WasmKata.Actors;
@@ -20,7 +20,7 @@ public enum ProcessStatus
     Paused = 4,
 }
 
-/// <summary>The commands of the task API as the actor tree takes them, and their replies (or a <see cref="Failure"/>).</summary>
+/// <summary>The commands of the task API as the actor tree takes them, and their replies (or a <see cref="CommandFailed"/>).</summary>
 public static class TaskProtocol
 {
     /// <summary>The stdio of a process: FIFO paths or log URIs, empty when absent.</summary>

@@ -1,6 +1,7 @@
-using WasmKata.Actors.Persist;
+using WasmKata.Core.State;
 using WasmKata.Shim;
 using WasmKata.Shim.Actions;
+using WasmKata.Core.Bootstrap;
 
 var shimArgs = ShimArgs.Parse(args);
 if (shimArgs.Version)

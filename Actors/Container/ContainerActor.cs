@@ -1,16 +1,18 @@
 using Akka.Actor;
 using Akka.Event;
-using WasmKata.Actors.Engine;
-using WasmKata.Actors.Hooks;
+using WasmKata.Engine;
+using WasmKata.Core.Hooks;
 using WasmKata.Actors.Events;
-using WasmKata.Actors.Oci;
-using WasmKata.Actors.Persist;
-using WasmKata.Actors.Process;
+using WasmKata.Core.Oci;
+using WasmKata.Core.State;
+using WasmKata.Actors.WasmProcess;
 using WasmKata.Config;
 using WasmKata.Linux.Mounts;
 using WasmKata.Linux.Namespaces;
 using static WasmKata.Actors.TaskProtocol;
-using static WasmKata.Actors.Process.WasmProcessProtocol;
+using static WasmKata.Actors.WasmProcess.WasmProcessProtocol;
+using WasmKata.Core.Plan;
+using WasmKata.Core;
 
 namespace WasmKata.Actors.Container;
 
@@ -141,7 +143,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         Receive<HooksFailed>(failed =>
         {
             RunPoststop();
-            FailCreate(new Failure(FailureCode.FailedPrecondition, failed.Message));
+            FailCreate(new CommandFailed(FailureCode.FailedPrecondition, failed.Message));
         });
         Receive<HooksPassed>(_ =>
         {
@@ -153,7 +155,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 // Without saved state a crash could not be cleaned up: refuse rather than run unrecoverable.
-                FailCreate(new Failure(FailureCode.Internal, $"cannot save state of container {Id}: {e.Message}"));
+                FailCreate(new CommandFailed(FailureCode.Internal, $"cannot save state of container {Id}: {e.Message}"));
                 return;
             }
             _events.Tell(new TaskCreated(Id, _create.Bundle, _create.Rootfs,
@@ -174,8 +176,8 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         Receive<StartHooksFailed>(failed =>
         {
             // A failed startContainer hook fails Start and ends the container, as runc does.
-            failed.ReplyTo.Tell(new Failure(FailureCode.FailedPrecondition, failed.Message));
-            Signal(_processes[Init], 9);
+            failed.ReplyTo.Tell(new CommandFailed(FailureCode.FailedPrecondition, failed.Message));
+            Signal(_processes[Init], SignalNumber.Kill);
         });
         Receive<QueryState>(q => WithProcess(q.ExecId, p => Sender.Tell(View(p))));
         Receive<WaitTask>(OnWait);
@@ -228,12 +230,12 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     {
         if (process.Phase != Phase.Created)
         {
-            replyTo.Tell(Lifecycle.CheckStart(process, process.ExecId == Init, _processes[Init].Phase) ?? new Failure(FailureCode.Internal, "bad state"));
+            replyTo.Tell(Lifecycle.CheckStart(process, process.ExecId == Init, _processes[Init].Phase) ?? new CommandFailed(FailureCode.Internal, "bad state"));
             return;
         }
         if (_paused)
         {
-            replyTo.Tell(new Failure(FailureCode.FailedPrecondition, $"container {Id} is paused"));
+            replyTo.Tell(new CommandFailed(FailureCode.FailedPrecondition, $"container {Id} is paused"));
             return;
         }
         _processes[process.ExecId] = process with { Phase = Phase.Running };
@@ -286,7 +288,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     {
         if (_processes[Init].Phase == Phase.Stopped)
         {
-            Sender.Tell(new Failure(FailureCode.FailedPrecondition, $"container {Id} has stopped: its resources cannot change"));
+            Sender.Tell(new CommandFailed(FailureCode.FailedPrecondition, $"container {Id} has stopped: its resources cannot change"));
             return;
         }
         ContainerLimits limits;
@@ -296,7 +298,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         }
         catch (ArgumentException e)
         {
-            Sender.Tell(new Failure(FailureCode.InvalidArgument, $"update of container {Id}: {e.Message}"));
+            Sender.Tell(new CommandFailed(FailureCode.InvalidArgument, $"update of container {Id}: {e.Message}"));
             return;
         }
         _limits = limits;
@@ -319,7 +321,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     {
         if (!Lifecycle.IsValidSignal(kill.Signal))
         {
-            Sender.Tell(new Failure(FailureCode.InvalidArgument, $"invalid signal {kill.Signal}"));
+            Sender.Tell(new CommandFailed(FailureCode.InvalidArgument, $"invalid signal {kill.Signal}"));
             return;
         }
         if (kill.All)
@@ -358,7 +360,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         {
             // Never started: end it first, as runc does for a created container, and finish when it has exited.
             _pendingDeletes[process.ExecId] = Sender;
-            Signal(process, 9);
+            Signal(process, SignalNumber.Kill);
             return;
         }
         FinishDelete(process, Sender);
@@ -393,7 +395,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         RunPoststop();
         _events.Tell(new TaskDeleted(Id, "", exited.Pid, exited.ExitStatus, exited.ExitedAt));
         replyTo.Tell(exited);
-        BecomeGone(new Failure(FailureCode.NotFound, $"container {Id}: deleted"));
+        BecomeGone(new CommandFailed(FailureCode.NotFound, $"container {Id}: deleted"));
     }
 
     private void OnAddExec(AddExec add)
@@ -440,7 +442,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             // Like a pid namespace losing its init: the execs die too, and their exits go out before init's.
             _heldInitExit = exited;
             foreach (var exec in _processes.Values.Where(p => p.ExecId != Init && p.IsLive))
-                Signal(exec, 9);
+                Signal(exec, SignalNumber.Kill);
             return;
         }
         Record(exited);
@@ -481,11 +483,11 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         _log.Error("{Container}/{Exec}: process actor stopped unexpectedly", Id, execId);
         if (process.Phase == Phase.Preparing)
         {
-            OnExecFailed(new ProcessFailed(execId, new Failure(FailureCode.Internal, "process failed while being created")));
+            OnExecFailed(new ProcessFailed(execId, new CommandFailed(FailureCode.Internal, "process failed while being created")));
             return;
         }
         if (process.IsLive)
-            OnExited(new ProcessExited(execId, process.Pid, 255, DateTimeOffset.UtcNow, "process actor failed"));
+            OnExited(new ProcessExited(execId, process.Pid, ExitStatus.Internal, DateTimeOffset.UtcNow, "process actor failed"));
     }
 
     private void Spawn(string execId, string module, GuestConfig config, Stdio stdio)
@@ -579,15 +581,15 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         var at = DateTimeOffset.UtcNow;
         foreach (var process in _processes.Values.Where(p => p.IsLive && p.Phase != Phase.Preparing))
         {
-            _events.Tell(new TaskExited(Id, process.ExecId == Init ? Id : process.ExecId, process.Pid, 255, at));
+            _events.Tell(new TaskExited(Id, process.ExecId == Init ? Id : process.ExecId, process.Pid, ExitStatus.Internal, at));
             foreach (var waiter in _waiters.GetValueOrDefault(process.ExecId) ?? [])
-                waiter.Tell(new Exited(process.Pid, 255, at));
+                waiter.Tell(new Exited(process.Pid, ExitStatus.Internal, at));
         }
         foreach (var replyTo in _pendingReplies.Values.Concat(_pendingDeletes.Values))
-            replyTo.Tell(new Failure(FailureCode.Internal, $"container {Id} failed"));
+            replyTo.Tell(new CommandFailed(FailureCode.Internal, $"container {Id} failed"));
     }
 
-    private void FailCreate(Failure failure)
+    private void FailCreate(CommandFailed failure)
     {
         _log.Warning("{Container}: create failed: {Message}", Id, failure.Message);
         // Nothing of a failed container outlives the answer: its rootfs and state go before the client hears (the
@@ -604,7 +606,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     /// and their callers, who ask without a timeout, would wait for ever. Stashed commands get the same answer, and
     /// whoever still waits on a reply of this container gets <paramref name="leftover"/>.
     /// </summary>
-    private void BecomeGone(Failure leftover)
+    private void BecomeGone(CommandFailed leftover)
     {
         Context.Parent.Tell(new ContainerProtocol.ContainerDeleted(Id), Self);
         foreach (var replyTo in _pendingReplies.Values.Concat(_pendingDeletes.Values).Concat(_waiters.Values.SelectMany(w => w)))
@@ -615,7 +617,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         Become(() =>
         {
             Receive<ConnectTask>(_ => Sender.Tell(new Connected((uint)Environment.ProcessId, 0)));
-            Receive<ITaskCommand>(_ => Sender.Tell(new Failure(FailureCode.NotFound, $"container {Id}: not found")));
+            Receive<ITaskCommand>(_ => Sender.Tell(new CommandFailed(FailureCode.NotFound, $"container {Id}: not found")));
             Receive<ContainerProtocol.Forgotten>(_ => Context.Stop(Self));
             ReceiveAny(_ => { });
         });
@@ -627,7 +629,7 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
         if (_processes.TryGetValue(execId, out var process) && process.Phase != Phase.Preparing)
             action(process);
         else
-            Sender.Tell(new Failure(FailureCode.NotFound, execId == Init ? $"container {Id}: not found" : $"exec {execId} of container {Id}: not found"));
+            Sender.Tell(new CommandFailed(FailureCode.NotFound, execId == Init ? $"container {Id}: not found" : $"exec {execId} of container {Id}: not found"));
     }
 
     private void Reply(string execId, object message)
@@ -639,13 +641,13 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private ProcessView View(ProcessRecord p) => new(
         Id, p.ExecId, _create.Bundle, p.Pid, _paused && p.Phase == Phase.Running ? ProcessStatus.Paused : p.Status, p.Stdio, p.ExitStatus, p.ExitedAt);
 
-    private static Failure ToFailure(Exception e) => e switch
+    private static CommandFailed ToFailure(Exception e) => e switch
     {
-        GuestPlanException g => new Failure(g.Code, g.Message),
-        OciSpecException or ConfigException => new Failure(FailureCode.InvalidArgument, e.Message),
-        MountException { ErrnoName: "ENOENT" or "ENOTDIR" } => new Failure(FailureCode.NotFound, e.Message),
-        MountException { ErrnoName: "EINVAL" } => new Failure(FailureCode.InvalidArgument, e.Message),
-        MountException => new Failure(FailureCode.Internal, e.Message),
-        _ => new Failure(FailureCode.Internal, e.Message),
+        GuestPlanException g => new CommandFailed(g.Code, g.Message),
+        OciSpecException or ConfigException => new CommandFailed(FailureCode.InvalidArgument, e.Message),
+        MountException { ErrnoName: "ENOENT" or "ENOTDIR" } => new CommandFailed(FailureCode.NotFound, e.Message),
+        MountException { ErrnoName: "EINVAL" } => new CommandFailed(FailureCode.InvalidArgument, e.Message),
+        MountException => new CommandFailed(FailureCode.Internal, e.Message),
+        _ => new CommandFailed(FailureCode.Internal, e.Message),
     };
 }

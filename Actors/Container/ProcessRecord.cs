@@ -1,3 +1,5 @@
+using WasmKata.Core;
+
 namespace WasmKata.Actors.Container;
 
 /// <summary>Where a process is in its life, finer than what containerd sees.</summary>
@@ -33,67 +35,69 @@ public sealed record ProcessRecord(
 public static class Lifecycle
 {
     /// <summary>Whether <paramref name="process"/> may start, given whether init is running (execs need it).</summary>
-    public static Failure? CheckStart(ProcessRecord process, bool isInit, Phase initPhase) => process.Phase switch
+    public static CommandFailed? CheckStart(ProcessRecord process, bool isInit, Phase initPhase) => process.Phase switch
     {
         Phase.Created when isInit || initPhase == Phase.Running => null,
-        Phase.Created => new Failure(FailureCode.FailedPrecondition, "cannot start an exec: the container's init process is not running"),
-        Phase.Preparing => new Failure(FailureCode.FailedPrecondition, "process is still being created"),
-        Phase.Running => new Failure(FailureCode.FailedPrecondition, "process already started"),
-        _ => new Failure(FailureCode.FailedPrecondition, "process already finished"),
+        Phase.Created => new CommandFailed(FailureCode.FailedPrecondition, "cannot start an exec: the container's init process is not running"),
+        Phase.Preparing => new CommandFailed(FailureCode.FailedPrecondition, "process is still being created"),
+        Phase.Running => new CommandFailed(FailureCode.FailedPrecondition, "process already started"),
+        _ => new CommandFailed(FailureCode.FailedPrecondition, "process already finished"),
     };
 
     /// <summary>Whether a signal may be sent (containerd expects NotFound for a finished process).</summary>
-    public static Failure? CheckKill(ProcessRecord process) => process.Phase == Phase.Stopped
-        ? new Failure(FailureCode.NotFound, "process already finished: not found")
+    public static CommandFailed? CheckKill(ProcessRecord process) => process.Phase == Phase.Stopped
+        ? new CommandFailed(FailureCode.NotFound, "process already finished: not found")
         : null;
 
     /// <summary>Whether the process may be deleted: never while it runs (a created one is killed first).</summary>
-    public static Failure? CheckDelete(ProcessRecord process) => process.Phase switch
+    public static CommandFailed? CheckDelete(ProcessRecord process) => process.Phase switch
     {
-        Phase.Running => new Failure(FailureCode.FailedPrecondition, "cannot delete a running process"),
-        Phase.Preparing => new Failure(FailureCode.FailedPrecondition, "process is still being created"),
+        Phase.Running => new CommandFailed(FailureCode.FailedPrecondition, "cannot delete a running process"),
+        Phase.Preparing => new CommandFailed(FailureCode.FailedPrecondition, "process is still being created"),
         _ => null,
     };
 
     /// <summary>Whether an exec may be added to a container whose init is in <paramref name="initPhase"/>.</summary>
-    public static Failure? CheckAddExec(IReadOnlyDictionary<string, ProcessRecord> processes, string execId, Phase initPhase)
+    public static CommandFailed? CheckAddExec(IReadOnlyDictionary<string, ProcessRecord> processes, string execId, Phase initPhase)
     {
         if (string.IsNullOrEmpty(execId))
-            return new Failure(FailureCode.InvalidArgument, "exec id must not be empty");
+            return new CommandFailed(FailureCode.InvalidArgument, "exec id must not be empty");
         if (processes.ContainsKey(execId))
-            return new Failure(FailureCode.AlreadyExists, $"exec {execId} already exists");
+            return new CommandFailed(FailureCode.AlreadyExists, $"exec {execId} already exists");
         return initPhase == Phase.Stopped
-            ? new Failure(FailureCode.FailedPrecondition, "cannot exec in a stopped container")
+            ? new CommandFailed(FailureCode.FailedPrecondition, "cannot exec in a stopped container")
             : null;
     }
 
     /// <summary>Whether the container may pause: as containerd's runc shim, only a running one that is not paused yet.</summary>
-    public static Failure? CheckPause(Phase initPhase, bool paused) => (initPhase, paused) switch
+    public static CommandFailed? CheckPause(Phase initPhase, bool paused) => (initPhase, paused) switch
     {
         (Phase.Running, false) => null,
-        (Phase.Running, true) => new Failure(FailureCode.FailedPrecondition, "cannot pause a paused container"),
-        (Phase.Stopped, _) => new Failure(FailureCode.FailedPrecondition, "cannot pause a stopped container"),
-        _ => new Failure(FailureCode.FailedPrecondition, "cannot pause task in created state"),
+        (Phase.Running, true) => new CommandFailed(FailureCode.FailedPrecondition, "cannot pause a paused container"),
+        (Phase.Stopped, _) => new CommandFailed(FailureCode.FailedPrecondition, "cannot pause a stopped container"),
+        _ => new CommandFailed(FailureCode.FailedPrecondition, "cannot pause task in created state"),
     };
 
     /// <summary>Whether the container may resume: only a paused one.</summary>
-    public static Failure? CheckResume(Phase initPhase, bool paused) => (initPhase, paused) switch
+    public static CommandFailed? CheckResume(Phase initPhase, bool paused) => (initPhase, paused) switch
     {
         (Phase.Running, true) => null,
-        (Phase.Running, false) => new Failure(FailureCode.FailedPrecondition, "cannot resume a running container"),
-        (Phase.Stopped, _) => new Failure(FailureCode.FailedPrecondition, "cannot resume a stopped container"),
-        _ => new Failure(FailureCode.FailedPrecondition, "cannot resume task in created state"),
+        (Phase.Running, false) => new CommandFailed(FailureCode.FailedPrecondition, "cannot resume a running container"),
+        (Phase.Stopped, _) => new CommandFailed(FailureCode.FailedPrecondition, "cannot resume a stopped container"),
+        _ => new CommandFailed(FailureCode.FailedPrecondition, "cannot resume task in created state"),
     };
 
     /// <summary>What a signal does to a guest: nothing (ignored by default, or the existence probe 0), or an end.</summary>
     public static bool Terminates(int signal) => signal switch
     {
         0 => false,
-        17 or 18 or 23 or 28 => false, // SIGCHLD, SIGCONT, SIGURG, SIGWINCH: default action is to ignore
-        19 or 20 or 21 or 22 => false, // stop signals: pausing a guest is the Pause RPC's job
-        _ => signal is > 0 and < 65,
+        // Their default action is to ignore.
+        SignalNumber.Chld or SignalNumber.Cont or SignalNumber.Urg or SignalNumber.Winch => false,
+        // Stop signals: pausing a guest is the Pause RPC's job.
+        SignalNumber.Stop or SignalNumber.Tstp or SignalNumber.Ttin or SignalNumber.Ttou => false,
+        _ => signal is > 0 and <= SignalNumber.Max,
     };
 
     /// <summary>A signal number containerd may send.</summary>
-    public static bool IsValidSignal(int signal) => signal is >= 0 and < 65;
+    public static bool IsValidSignal(int signal) => signal is >= 0 and <= SignalNumber.Max;
 }

@@ -1,4 +1,4 @@
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 
 namespace WasmKata.Actors.Io;
 

@@ -1,8 +1,9 @@
 using Akka.Actor;
 using Akka.Event;
-using WasmKata.Actors.Oci;
+using WasmKata.Core.Oci;
 using WasmKata.Config;
 using static WasmKata.Actors.TaskProtocol;
+using WasmKata.Core;
 
 namespace WasmKata.Actors.Sandbox;
 
@@ -25,7 +26,7 @@ internal sealed partial class SandboxActor
         }
         catch (ArgumentException e)
         {
-            Sender.Tell(new Failure(FailureCode.InvalidArgument, $"container {create.ContainerId}: {e.Message}"));
+            Sender.Tell(new CommandFailed(FailureCode.InvalidArgument, $"container {create.ContainerId}: {e.Message}"));
             return true;
         }
         _cgroupDecided = true;
@@ -53,7 +54,7 @@ internal sealed partial class SandboxActor
             {
                 _cgroupDecided = false;
                 _log.Warning("cannot create the sandbox's {Driver} cgroup {Path}: {Error}", failed.Plan.Driver, failed.Plan.Path, failed.Message);
-                failed.ReplyTo.Tell(new Failure(FailureCode.FailedPrecondition,
+                failed.ReplyTo.Tell(new CommandFailed(FailureCode.FailedPrecondition,
                     $"container {failed.Create.ContainerId}: cannot create the sandbox's {failed.Plan.Driver} cgroup {failed.Plan.Path}: {failed.Message}"));
                 UnbecomeStacked();
                 Stash.UnstashAll();

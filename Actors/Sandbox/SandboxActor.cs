@@ -2,14 +2,15 @@ using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Event;
 using WasmKata.Actors.Container;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using WasmKata.Actors.Events;
-using WasmKata.Actors.Oci;
+using WasmKata.Core.Oci;
 using WasmKata.Linux.Namespaces;
-using WasmKata.Linux.Process;
+using WasmKata.Linux.Processes;
 using WasmKata.Actors.Signals;
 using static WasmKata.Actors.Sandbox.SandboxProtocol;
 using static WasmKata.Actors.TaskProtocol;
+using WasmKata.Core;
 
 namespace WasmKata.Actors.Sandbox;
 
@@ -82,7 +83,7 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
             if (_stopping && --_awaitingExits == 0)
                 Self.Tell(ShutdownGraceOver.Instance);
         });
-        Receive<Failure>(_ =>
+        Receive<CommandFailed>(_ =>
         {
             if (_stopping && --_awaitingExits == 0)
                 Self.Tell(ShutdownGraceOver.Instance);
@@ -122,12 +123,12 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
         }
         if (_stopping)
         {
-            Sender.Tell(new Failure(FailureCode.Unavailable, "the shim is shutting down"));
+            Sender.Tell(new CommandFailed(FailureCode.Unavailable, "the shim is shutting down"));
             return;
         }
         if (_containers.ContainsKey(create.ContainerId))
         {
-            Sender.Tell(new Failure(FailureCode.AlreadyExists, $"container {create.ContainerId}: already exists"));
+            Sender.Tell(new CommandFailed(FailureCode.AlreadyExists, $"container {create.ContainerId}: already exists"));
             return;
         }
         // The first container's spec decides the sandbox's namespaces and host cgroup; one that cannot be read is the
@@ -166,7 +167,7 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
     }
 
     /// <summary>The first container's spec decides the sandbox's namespaces; later containers share them.</summary>
-    private Failure? EnsureNamespaces(OciSpec spec)
+    private CommandFailed? EnsureNamespaces(OciSpec spec)
     {
         if (_namespaces is not null)
             return null;
@@ -182,7 +183,7 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return new Failure(FailureCode.InvalidArgument, $"cannot set up the sandbox's namespaces: {e.Message}");
+            return new CommandFailed(FailureCode.InvalidArgument, $"cannot set up the sandbox's namespaces: {e.Message}");
         }
     }
 
@@ -191,7 +192,7 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
         if (_containers.TryGetValue(command.ContainerId, out var container))
             container.Forward(command);
         else
-            Sender.Tell(new Failure(FailureCode.NotFound, $"container {command.ContainerId}: not found"));
+            Sender.Tell(new CommandFailed(FailureCode.NotFound, $"container {command.ContainerId}: not found"));
     }
 
     private void Forget(string id)
@@ -211,7 +212,7 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
         _awaitingExits = _containers.Count;
         foreach (var (id, container) in _containers)
         {
-            container.Tell(new KillTask(id, "", 9, All: true), ActorRefs.Nobody);
+            container.Tell(new KillTask(id, "", SignalNumber.Kill, All: true), ActorRefs.Nobody);
             container.Tell(new WaitTask(id, ""));
         }
         if (_awaitingExits == 0)
@@ -221,20 +222,20 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
     }
 
     /// <summary>Ids become actor names and paths on disk: refuse what could escape or confuse either.</summary>
-    internal static Failure? ValidateId(string id)
+    internal static CommandFailed? ValidateId(string id)
     {
         if (string.IsNullOrEmpty(id))
-            return new Failure(FailureCode.InvalidArgument, "container id must not be empty");
+            return new CommandFailed(FailureCode.InvalidArgument, "container id must not be empty");
         if (id.Length > 256 || id.Contains('/') || id.Contains('\0') || id == "." || id == "..")
-            return new Failure(FailureCode.InvalidArgument, $"invalid container id \"{id.Replace("\0", "\\0")}\"");
+            return new CommandFailed(FailureCode.InvalidArgument, $"invalid container id \"{id.Replace("\0", "\\0")}\"");
         return null;
     }
 
     /// <summary>A bundle path with a NUL or relative to our cwd can only be a mistake or an attack.</summary>
-    internal static Failure? ValidateBundle(string bundle) =>
+    internal static CommandFailed? ValidateBundle(string bundle) =>
         bundle.StartsWith('/') && !bundle.Contains('\0')
             ? null
-            : new Failure(FailureCode.InvalidArgument, $"bundle must be an absolute path, got \"{bundle.Replace("\0", "\\0")}\"");
+            : new CommandFailed(FailureCode.InvalidArgument, $"bundle must be an absolute path, got \"{bundle.Replace("\0", "\\0")}\"");
 
     /// <summary>A container actor owns mounts and guests: one that fails is stopped (and reports), never restarted.</summary>
     protected override SupervisorStrategy SupervisorStrategy() =>

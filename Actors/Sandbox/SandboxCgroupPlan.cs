@@ -1,4 +1,4 @@
-using WasmKata.Actors.Oci;
+using WasmKata.Core.Oci;
 using WasmKata.Config;
 using WasmKata.Linux.Cgroups;
 

@@ -1,5 +1,5 @@
 using Akka.Actor;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using WasmKata.Actors.Events;
 
 namespace WasmKata.Actors.Sandbox;

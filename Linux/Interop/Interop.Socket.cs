@@ -7,6 +7,7 @@ internal static partial class Interop
     internal const int AF_UNIX = 1;
     internal const int SOCK_STREAM = 1;
     internal const int SOCK_CLOEXEC = O_CLOEXEC;
+    internal const int SO_PEERCRED = 17;
 
     /// <summary>sizeof(struct sockaddr_un): a 2-byte family and a 108-byte path.</summary>
     internal const int SockAddrUnSize = 110;

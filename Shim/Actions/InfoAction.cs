@@ -1,5 +1,5 @@
 using Google.Protobuf;
-using WasmKata.Shim.Protos.Types;
+using WasmKata.Core.Protos.Types;
 
 namespace WasmKata.Shim.Actions;
 

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using Serilog;
-using WasmKata.Linux.Process;
+using WasmKata.Linux.Processes;
 using WasmKata.Shim.Hosting;
-using WasmKata.Shim.Spare;
+using WasmKata.Core.Spare;
+using WasmKata.Core.Bootstrap;
 
 namespace WasmKata.Shim.Actions;
 

@@ -4,9 +4,10 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Serilog;
 using WasmKata.Linux;
-using WasmKata.Linux.Process;
+using WasmKata.Linux.Processes;
 using WasmKata.Shim.Hosting;
-using WasmKata.Shim.Spare;
+using WasmKata.Core.Spare;
+using WasmKata.Core.Bootstrap;
 
 namespace WasmKata.Shim.Actions;
 

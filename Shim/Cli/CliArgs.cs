@@ -1,5 +1,5 @@
 using System.Globalization;
-using WasmKata.Shim.Inspection;
+using WasmKata.Inspection;
 
 namespace WasmKata.Cli;
 

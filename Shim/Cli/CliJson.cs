@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using WasmKata.Actors.Inspection;
+using WasmKata.Inspection;
 
 namespace WasmKata.Cli;
 

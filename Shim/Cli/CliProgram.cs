@@ -1,4 +1,4 @@
-using WasmKata.Shim.Inspection;
+using WasmKata.Inspection;
 
 namespace WasmKata.Cli;
 

@@ -1,7 +1,6 @@
 using System.Globalization;
 using Akka.Actor;
-using WasmKata.Actors.Inspection;
-using WasmKata.Shim.Inspection;
+using WasmKata.Inspection;
 
 namespace WasmKata.Cli;
 

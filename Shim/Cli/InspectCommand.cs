@@ -1,4 +1,4 @@
-using WasmKata.Actors.Inspection;
+using WasmKata.Inspection;
 
 namespace WasmKata.Cli;
 

@@ -1,8 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using Akka.Actor;
-using WasmKata.Actors.Inspection;
-using WasmKata.Shim.Inspection;
+using WasmKata.Inspection;
 
 namespace WasmKata.Cli;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using WasmKata.Actors.Inspection;
+using WasmKata.Inspection;
 
 namespace WasmKata.Cli;
 

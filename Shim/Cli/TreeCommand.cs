@@ -1,5 +1,5 @@
 using System.Text;
-using WasmKata.Actors.Inspection;
+using WasmKata.Inspection;
 
 namespace WasmKata.Cli;
 

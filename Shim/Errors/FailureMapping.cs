@@ -1,5 +1,6 @@
 using WasmKata.Actors;
 using WasmKata.Shim.Ttrpc;
+using WasmKata.Core;
 
 namespace WasmKata.Shim.Errors;
 
@@ -25,7 +26,7 @@ internal static class FailureMapping
     /// containerd strips a trailing ": &lt;class&gt;" and appends its own, so ctr shows the text once either way;
     /// Internal and Unknown carry the bare message because they have no stable errdefs class across 1.6 and 2.x.
     /// </summary>
-    public static string ToWireMessage(Failure failure)
+    public static string ToWireMessage(CommandFailed failure)
     {
         ArgumentNullException.ThrowIfNull(failure);
         var suffix = ErrdefsClass(failure.Code);
@@ -44,7 +45,7 @@ internal static class FailureMapping
     }
 
     /// <summary>The exception a ttrpc handler throws to answer with this failure.</summary>
-    public static TtrpcException ToException(Failure failure) =>
+    public static TtrpcException ToException(CommandFailed failure) =>
         new(ToStatusCode(failure.Code), ToWireMessage(failure));
 
     // containerd 1.6 errdefs class texts, the suffix FromGRPC strips.

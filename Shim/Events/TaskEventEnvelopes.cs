@@ -2,9 +2,9 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using WasmKata.Actors.Events;
 using WasmKata.Linux.Mounts;
-using WasmKata.Shim.Protos.EventsService;
-using Wire = WasmKata.Shim.Protos.Events;
-using WireTypes = WasmKata.Shim.Protos.Types;
+using WasmKata.Core.Protos.EventsService;
+using Wire = WasmKata.Core.Protos.Events;
+using WireTypes = WasmKata.Core.Protos.Types;
 
 namespace WasmKata.Shim.Events;
 

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using Google.Protobuf.WellKnownTypes;
 using WasmKata.Actors.Events;
-using WasmKata.Shim.Protos.EventsService;
+using WasmKata.Core.Protos.EventsService;
 using WasmKata.Shim.Ttrpc;
 
 namespace WasmKata.Shim.Events;

@@ -1,7 +1,6 @@
-using WasmKata.Actors.Persist;
-using WasmKata.Linux.Process;
-using WasmKata.Shim;
-using WasmKata.Shim.Actions;
+using WasmKata.Core.State;
+using WasmKata.Linux.Processes;
+using WasmKata.Core.Bootstrap;
 
 // containerd-shim-wasmkata-v2, native: start and delete here, everything else in the managed shim beside it.
 var self = Environment.ProcessPath!;

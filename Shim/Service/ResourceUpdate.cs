@@ -1,5 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
-using WasmKata.Actors.Oci;
+using WasmKata.Core.Oci;
 using WasmKata.Shim.Ttrpc;
 
 namespace WasmKata.Shim.Service;

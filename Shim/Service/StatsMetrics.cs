@@ -1,4 +1,4 @@
-using WasmKata.Shim.Protos.Cgroups.V1;
+using WasmKata.Core.Protos.Cgroups.V1;
 using static WasmKata.Actors.TaskProtocol;
 
 namespace WasmKata.Shim.Service;

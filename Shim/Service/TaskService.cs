@@ -4,19 +4,20 @@ using Google.Protobuf.WellKnownTypes;
 using WasmKata.Actors;
 using WasmKata.Linux.Mounts;
 using WasmKata.Shim.Errors;
-using WasmKata.Shim.Protos.Cgroups.V1;
-using WasmKata.Shim.Protos.Runc;
-using WasmKata.Shim.Protos.TaskApi;
+using WasmKata.Core.Protos.Cgroups.V1;
+using WasmKata.Core.Protos.Runc;
+using WasmKata.Core.Protos.TaskApi;
 using WasmKata.Shim.Ttrpc;
 using static WasmKata.Actors.TaskProtocol;
-using ProtoStatus = WasmKata.Shim.Protos.Types.Status;
-using ProtoProcessInfo = WasmKata.Shim.Protos.Types.ProcessInfo;
+using WasmKata.Core.Bootstrap;
+using ProtoStatus = WasmKata.Core.Protos.Types.Status;
+using ProtoProcessInfo = WasmKata.Core.Protos.Types.ProcessInfo;
 
 namespace WasmKata.Shim.Service;
 
 /// <summary>
 /// The task API as a thin adapter: each RPC becomes one command asked of the sandbox actor, and the reply (or its
-/// <see cref="Failure"/>) becomes the response (or the ttrpc status).
+/// <see cref="CommandFailed"/>) becomes the response (or the ttrpc status).
 /// </summary>
 internal sealed class TaskService(IActorRef sandbox, Action onShutdown)
 {
@@ -169,7 +170,7 @@ internal sealed class TaskService(IActorRef sandbox, Action onShutdown)
         return reply switch
         {
             T ok => ok,
-            WasmKata.Actors.Failure failure => throw FailureMapping.ToException(failure),
+            CommandFailed failure => throw FailureMapping.ToException(failure),
             _ => throw new TtrpcException(StatusCode.Internal, $"unexpected reply {reply.GetType().Name} to {command.GetType().Name}"),
         };
     }

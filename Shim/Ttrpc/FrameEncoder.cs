@@ -1,7 +1,7 @@
 using System.Buffers;
 using Google.Protobuf;
-using WasmKata.Shim.Protos.Rpc;
-using WasmKata.Shim.Protos.Ttrpc;
+using WasmKata.Core.Protos.Rpc;
+using WasmKata.Core.Protos.Ttrpc;
 
 namespace WasmKata.Shim.Ttrpc;
 

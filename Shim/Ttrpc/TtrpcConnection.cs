@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Net.Sockets;
 using Google.Protobuf;
 using Serilog;
-using WasmKata.Shim.Protos.Ttrpc;
+using WasmKata.Core.Protos.Ttrpc;
 
 namespace WasmKata.Shim.Ttrpc;
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net.Sockets;
 using Google.Protobuf;
 using Serilog;
+using WasmKata.Linux.Processes;
 
 namespace WasmKata.Shim.Ttrpc;
 

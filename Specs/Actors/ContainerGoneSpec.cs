@@ -1,12 +1,12 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using WasmKata.Actors.Sandbox;
 using Xunit;
 using Xunit.Abstractions;
 using static WasmKata.Actors.TaskProtocol;
-using Failure = WasmKata.Actors.Failure;
+using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 
@@ -54,12 +54,12 @@ public sealed class ContainerGoneSpec : TestKit
             var asker = CreateTestProbe();
             _sandbox.Tell(new CreateTask(id, "/nonexistent/bundle", [], Stdio.None), creator);
             _sandbox.Tell(Command(command, id), asker);
-            Assert.Equal(FailureCode.InvalidArgument, creator.ExpectMsg<Failure>(Long).Code);
+            Assert.Equal(FailureCode.InvalidArgument, creator.ExpectMsg<CommandFailed>(Long).Code);
             var answer = asker.ExpectMsg<object>(Long, $"no answer to {command} of {id} sent right behind its failing Create");
             if (command == "Connect")
                 Assert.IsType<Connected>(answer);
             else
-                Assert.Equal(FailureCode.NotFound, Assert.IsType<Failure>(answer).Code);
+                Assert.Equal(FailureCode.NotFound, Assert.IsType<CommandFailed>(answer).Code);
         }
     }
 
@@ -87,7 +87,7 @@ public sealed class ContainerGoneSpec : TestKit
             if (command == "Connect")
                 Assert.IsType<Connected>(answer);
             else
-                Assert.Equal(FailureCode.NotFound, Assert.IsType<Failure>(answer).Code);
+                Assert.Equal(FailureCode.NotFound, Assert.IsType<CommandFailed>(answer).Code);
         }
     }
 

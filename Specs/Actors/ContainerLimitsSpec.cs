@@ -1,11 +1,12 @@
 using WasmKata.Actors.Container;
-using WasmKata.Actors.Engine;
-using WasmKata.Actors.Oci;
+using WasmKata.Engine;
+using WasmKata.Core.Oci;
 using WasmKata.Actors.Sandbox;
 using WasmKata.Config;
 using WasmKata.Linux;
 using WasmKata.Linux.Cgroups;
 using Xunit;
+using WasmKata.Core.Plan;
 
 namespace WasmKata.Specs.Actors;
 

@@ -1,13 +1,13 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Actors.Engine;
-using WasmKata.Actors.Persist;
+using WasmKata.Engine;
+using WasmKata.Core.State;
 using WasmKata.Actors.Sandbox;
 using WasmKata.Linux.Mounts;
 using Xunit;
 using static WasmKata.Actors.TaskProtocol;
-using Failure = WasmKata.Actors.Failure;
+using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 
@@ -58,7 +58,7 @@ public sealed class FullDiskSpec : TestKit
         using var bundle = new TestBundle(Wat.PrintAndExit("never\n", 0));
         Fill();
 
-        var failure = Assert.IsType<Failure>(await sandbox.Ask<object>(
+        var failure = Assert.IsType<CommandFailed>(await sandbox.Ask<object>(
             new CreateTask("nospace", bundle.Path, [], new Stdio("", bundle.StdoutUri, "", false)), TimeSpan.FromSeconds(10)));
 
         Assert.Equal(FailureCode.Internal, failure.Code);

@@ -1,8 +1,10 @@
 using WasmKata.Actors;
 using WasmKata.Actors.Container;
-using WasmKata.Actors.Engine;
-using WasmKata.Actors.Oci;
+using WasmKata.Engine;
+using WasmKata.Core.Oci;
 using Xunit;
+using WasmKata.Core.Plan;
+using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 

@@ -1,6 +1,7 @@
 using WasmKata.Actors;
 using WasmKata.Actors.Container;
 using Xunit;
+using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 

@@ -2,13 +2,13 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Actors.Engine;
-using WasmKata.Actors.Oci;
+using WasmKata.Engine;
+using WasmKata.Core.Oci;
 using WasmKata.Actors.Sandbox;
 using Xunit;
 using Xunit.Abstractions;
 using static WasmKata.Actors.TaskProtocol;
-using Failure = WasmKata.Actors.Failure;
+using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 
@@ -150,7 +150,7 @@ public sealed class ResourceActorSpec : TestKit
 
     private static void AssertFailure(object reply, FailureCode code, string text)
     {
-        var failure = Assert.IsType<Failure>(reply);
+        var failure = Assert.IsType<CommandFailed>(reply);
         Assert.Equal(code, failure.Code);
         Assert.Contains(text, failure.Message, StringComparison.Ordinal);
     }

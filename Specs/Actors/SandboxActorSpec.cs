@@ -2,14 +2,14 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using WasmKata.Actors.Events;
 using WasmKata.Actors.Sandbox;
 using WasmKata.Linux.Io;
 using Xunit;
 using Xunit.Abstractions;
 using static WasmKata.Actors.TaskProtocol;
-using Failure = WasmKata.Actors.Failure;
+using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 
@@ -94,7 +94,7 @@ public sealed class SandboxActorSpec : TestKit
         Assert.Equal(2, exits.Count);
         Assert.All(exits, e => Assert.Equal(137u, e.ExitStatus));
         Assert.Equal("spinning\n", spinning.Stdout);
-        var refused = Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask("late", spinning.Path, [], Stdio.None), Long));
+        var refused = Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new CreateTask("late", spinning.Path, [], Stdio.None), Long));
         Assert.Equal(FailureCode.Unavailable, refused.Code);
     }
 
@@ -134,15 +134,15 @@ public sealed class SandboxActorSpec : TestKit
         bundle.AddHooks("startContainer", $"cat > {Out("startContainer.json")}");
         bundle.AddHooks("poststop", $"cat > {Out("poststop.json")}");
         var pid = await Create("hooked", bundle);
-        var created = WasmKata.Actors.Hooks.OciState.Parse(File.ReadAllText(Out("createRuntime.json")));
-        Assert.Equal(("hooked", WasmKata.Actors.Hooks.OciStatus.Creating, (int)pid, bundle.Path), (created.Id, created.Status, created.Pid, created.Bundle));
+        var created = WasmKata.Core.Hooks.OciState.Parse(File.ReadAllText(Out("createRuntime.json")));
+        Assert.Equal(("hooked", WasmKata.Core.Hooks.OciStatus.Creating, (int)pid, bundle.Path), (created.Id, created.Status, created.Pid, created.Bundle));
         Assert.False(File.Exists(Out("startContainer.json")));
         await Ask<Started>(new StartTask("hooked", ""));
-        Assert.Equal(WasmKata.Actors.Hooks.OciStatus.Created, WasmKata.Actors.Hooks.OciState.Parse(File.ReadAllText(Out("startContainer.json"))).Status);
+        Assert.Equal(WasmKata.Core.Hooks.OciStatus.Created, WasmKata.Core.Hooks.OciState.Parse(File.ReadAllText(Out("startContainer.json"))).Status);
         await Ask<Exited>(new WaitTask("hooked", ""));
         await Ask<Exited>(new DeleteTask("hooked", ""));
-        await AwaitAssertAsync(() => Assert.Equal(WasmKata.Actors.Hooks.OciStatus.Stopped,
-            WasmKata.Actors.Hooks.OciState.Parse(File.ReadAllText(Out("poststop.json"))).Status), Long);
+        await AwaitAssertAsync(() => Assert.Equal(WasmKata.Core.Hooks.OciStatus.Stopped,
+            WasmKata.Core.Hooks.OciState.Parse(File.ReadAllText(Out("poststop.json"))).Status), Long);
     }
 
     [Fact]
@@ -150,11 +150,11 @@ public sealed class SandboxActorSpec : TestKit
     {
         var bundle = Bundle(Wat.Sleep);
         bundle.AddHooks("createContainer", "echo no network for you >&2; exit 3");
-        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask("badhook", bundle.Path, [], Stdio.None), Long));
+        var failure = Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new CreateTask("badhook", bundle.Path, [], Stdio.None), Long));
         Assert.Contains("createContainer", failure.Message);
         Assert.Contains("no network for you", failure.Message);
-        Assert.Equal(FailureCode.NotFound, Assert.IsType<Failure>(await _sandbox.Ask<object>(new QueryState("badhook", ""), Long)).Code);
-        Assert.False(Directory.Exists(new WasmKata.Actors.Persist.StateStore(_stateRoot).DirectoryOf("spec", "badhook")));
+        Assert.Equal(FailureCode.NotFound, Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new QueryState("badhook", ""), Long)).Code);
+        Assert.False(Directory.Exists(new WasmKata.Core.State.StateStore(_stateRoot).DirectoryOf("spec", "badhook")));
     }
 
     [Fact]
@@ -163,7 +163,7 @@ public sealed class SandboxActorSpec : TestKit
         var bundle = Bundle(Wat.Sleep);
         bundle.AddHooks("startContainer", "exit 1");
         await Create("badstart", bundle);
-        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new StartTask("badstart", ""), Long));
+        var failure = Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new StartTask("badstart", ""), Long));
         Assert.Contains("startContainer", failure.Message);
         Assert.Equal(137u, (await Ask<Exited>(new WaitTask("badstart", ""))).ExitStatus);
     }
@@ -171,7 +171,7 @@ public sealed class SandboxActorSpec : TestKit
     [Fact]
     public async Task State_must_be_saved_while_the_container_lives_and_removed_on_delete()
     {
-        var store = new WasmKata.Actors.Persist.StateStore(_stateRoot);
+        var store = new WasmKata.Core.State.StateStore(_stateRoot);
         var bundle = Bundle(Wat.PrintAndExit("x", 7));
         var pid = await Create("saved", bundle);
         var created = store.Load("spec", "saved");
@@ -191,8 +191,8 @@ public sealed class SandboxActorSpec : TestKit
     {
         var bad = Bundle(Wat.Trap);
         File.WriteAllText(Path.Combine(bad.Rootfs, "app.wasm"), "junk");
-        Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask("nostate", bad.Path, [], Stdio.None), Long));
-        await AwaitAssertAsync(() => Assert.False(Directory.Exists(new WasmKata.Actors.Persist.StateStore(_stateRoot).DirectoryOf("spec", "nostate"))));
+        Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new CreateTask("nostate", bad.Path, [], Stdio.None), Long));
+        await AwaitAssertAsync(() => Assert.False(Directory.Exists(new WasmKata.Core.State.StateStore(_stateRoot).DirectoryOf("spec", "nostate"))));
     }
 
     [Theory]
@@ -232,7 +232,7 @@ public sealed class SandboxActorSpec : TestKit
         var exited = Assert.IsType<Exited>(await wait);
         Assert.Equal(status, exited.ExitStatus);
         Assert.True(watch.ElapsedMilliseconds < 1000, $"kill took {watch.ElapsedMilliseconds} ms");
-        var again = Assert.IsType<Failure>(await _sandbox.Ask<object>(new KillTask(id, "", 9, false), Long));
+        var again = Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new KillTask(id, "", 9, false), Long));
         Assert.Equal(FailureCode.NotFound, again.Code);
     }
 
@@ -245,7 +245,7 @@ public sealed class SandboxActorSpec : TestKit
         var execJson = """{"args":["/app.wasm"],"env":[],"cwd":"/"}""";
         // The exec runs the same module (sleep), so end it by signal and check its status is its own.
         await Ask<Done>(new AddExec("ex", "e1", execJson, Stdio.None));
-        Assert.IsType<Failure>(await _sandbox.Ask<object>(new AddExec("ex", "e1", execJson, Stdio.None), Long));
+        Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new AddExec("ex", "e1", execJson, Stdio.None), Long));
         await Ask<Started>(new StartTask("ex", "e1"));
         var pids = await Ask<PidList>(new ListPids("ex"));
         Assert.Equal(2, pids.Processes.Count);
@@ -285,7 +285,7 @@ public sealed class SandboxActorSpec : TestKit
         await Ask<Started>(new StartTask("sibling", ""));
         var bad = Bundle(Wat.Trap);
         File.WriteAllText(Path.Combine(bad.Rootfs, "app.wasm"), "this is not wasm");
-        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(
+        var failure = Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(
             new CreateTask("bad", bad.Path, [], Stdio.None), Long));
         Assert.Equal(FailureCode.InvalidArgument, failure.Code);
         Assert.Contains("app.wasm", failure.Message);
@@ -293,7 +293,7 @@ public sealed class SandboxActorSpec : TestKit
         await Ask<Started>(new StartTask("trapper", ""));
         await Ask<Exited>(new WaitTask("trapper", ""));
         Assert.Equal(ProcessStatus.Running, (await Ask<ProcessView>(new QueryState("sibling", ""))).Status);
-        Assert.Equal(FailureCode.NotFound, Assert.IsType<Failure>(await _sandbox.Ask<object>(new QueryState("bad", ""), Long)).Code);
+        Assert.Equal(FailureCode.NotFound, Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new QueryState("bad", ""), Long)).Code);
     }
 
     [Fact]
@@ -301,7 +301,7 @@ public sealed class SandboxActorSpec : TestKit
     {
         await Create("busy", Bundle(Wat.Spin));
         await Ask<Started>(new StartTask("busy", ""));
-        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new DeleteTask("busy", ""), Long));
+        var failure = Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new DeleteTask("busy", ""), Long));
         Assert.Equal(FailureCode.FailedPrecondition, failure.Code);
         Assert.False((await Ask<ShutdownAnswer>(new RequestShutdown())).Exiting);
         await Ask<Done>(new KillTask("busy", "", 9, true));
@@ -316,7 +316,7 @@ public sealed class SandboxActorSpec : TestKit
         await Create("never", Bundle(Wat.Spin));
         var deleted = await Ask<Exited>(new DeleteTask("never", ""));
         Assert.Equal(137u, deleted.ExitStatus);
-        Assert.IsType<Failure>(await _sandbox.Ask<object>(new QueryState("never", ""), Long));
+        Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new QueryState("never", ""), Long));
     }
 
     [Theory]
@@ -326,14 +326,14 @@ public sealed class SandboxActorSpec : TestKit
     [InlineData("x\0y")]
     public async Task Bad_ids_must_be_refused(string id)
     {
-        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask(id, "/nonexistent", [], Stdio.None), Long));
+        var failure = Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new CreateTask(id, "/nonexistent", [], Stdio.None), Long));
         Assert.Equal(FailureCode.InvalidArgument, failure.Code);
     }
 
     [Fact]
     public async Task A_missing_bundle_must_fail_create_clearly()
     {
-        var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask("nobundle", "/nonexistent/bundle", [], Stdio.None), Long));
+        var failure = Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new CreateTask("nobundle", "/nonexistent/bundle", [], Stdio.None), Long));
         Assert.Equal(FailureCode.InvalidArgument, failure.Code);
         Assert.Contains("config.json", failure.Message);
     }
@@ -355,7 +355,7 @@ public sealed class SandboxActorSpec : TestKit
     [Fact]
     public async Task Unknown_containers_must_be_not_found_but_connect_must_answer()
     {
-        Assert.Equal(FailureCode.NotFound, Assert.IsType<Failure>(await _sandbox.Ask<object>(new StartTask("ghost", ""), Long)).Code);
+        Assert.Equal(FailureCode.NotFound, Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new StartTask("ghost", ""), Long)).Code);
         var connected = await Ask<Connected>(new ConnectTask("ghost"));
         Assert.Equal((uint)Environment.ProcessId, connected.ShimPid);
         Assert.Equal(0u, connected.TaskPid);

@@ -1,6 +1,6 @@
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors.Signals;
-using WasmKata.Linux.Process;
+using WasmKata.Linux.Processes;
 using Xunit;
 
 namespace WasmKata.Specs.Actors;

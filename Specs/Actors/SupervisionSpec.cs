@@ -1,14 +1,14 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using WasmKata.Actors.Events;
 using WasmKata.Actors.Sandbox;
 using WasmKata.Linux.Io;
 using Xunit;
 using Xunit.Abstractions;
 using static WasmKata.Actors.TaskProtocol;
-using Failure = WasmKata.Actors.Failure;
+using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 
@@ -142,7 +142,7 @@ public sealed class SupervisionSpec : TestKit
         await AwaitAssertAsync(() => Assert.Contains(_sink.Events.OfType<TaskExited>(), e => e.ContainerId == "crashing" && e.ExitStatus == 255));
         // Forgotten, so the id can be used again.
         await AwaitAssertAsync(async () =>
-            Assert.Equal(FailureCode.NotFound, Assert.IsType<Failure>(await _sandbox.Ask<object>(new QueryState("crashing", ""), Long)).Code));
+            Assert.Equal(FailureCode.NotFound, Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new QueryState("crashing", ""), Long)).Code));
         await Create("crashing", Bundle(Wat.PrintAndExit("again\n", 0)));
         await Ask<Started>(new StartTask("crashing", ""));
         Assert.Equal(0u, (await Ask<Exited>(new WaitTask("crashing", ""))).ExitStatus);
@@ -159,7 +159,7 @@ public sealed class SupervisionSpec : TestKit
 
         foreach (var bundle in new[] { "/tmp/a\0b", "relative/bundle", "" })
         {
-            var failure = Assert.IsType<Failure>(await _sandbox.Ask<object>(new CreateTask("nulbundle", bundle, [], Stdio.None), Long));
+            var failure = Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new CreateTask("nulbundle", bundle, [], Stdio.None), Long));
             Assert.Equal(FailureCode.InvalidArgument, failure.Code);
         }
 

@@ -79,7 +79,7 @@ public class ContainerdFixture : IAsyncLifetime
     {
         var pidFile = Path.Combine(RunDir, "containerd.pid");
         var pid = int.Parse(await File.ReadAllTextAsync(pidFile));
-        WasmKata.Linux.Process.Signals.TrySend(pid, 15);
+        WasmKata.Linux.Processes.Signals.TrySend(pid, 15);
         // Specs may make this test host a child subreaper, and then the old containerd lingers as our zombie:
         // wait until it no longer runs, and drop its pid file so the start script does not mistake it for alive.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);

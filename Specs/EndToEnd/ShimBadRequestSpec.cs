@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
-using WasmKata.Shim.Protos.TaskApi;
+using WasmKata.Core.Protos.TaskApi;
 using WasmKata.Shim.Ttrpc;
 using Xunit;
 using Xunit.Abstractions;
-using ProtoMount = WasmKata.Shim.Protos.Types.Mount;
+using ProtoMount = WasmKata.Core.Protos.Types.Mount;
 
 namespace WasmKata.Specs.EndToEnd;
 
@@ -147,7 +147,7 @@ public sealed class ShimBadRequestSpec(ITestOutputHelper output) : IAsyncLifetim
         Assert.True(after.Rss <= rss + (64 << 10), $"RSS {rss} -> {after.Rss} KiB {run.Because}");
         Assert.True(_shim.IsRunning, "the shim exited");
         var state = await _shim.CallAsync<StateRequest, StateResponse>("State", new StateRequest { Id = anchor });
-        Assert.Equal(WasmKata.Shim.Protos.Types.Status.Running, state.Status);
+        Assert.Equal(WasmKata.Core.Protos.Types.Status.Running, state.Status);
         await _shim.CallAsync<KillRequest, Google.Protobuf.WellKnownTypes.Empty>("Kill", new KillRequest { Id = anchor, Signal = 9 });
         Assert.Equal(137u, (await _shim.CallAsync<WaitRequest, WaitResponse>("Wait", new WaitRequest { Id = anchor })).ExitStatus);
         await _shim.CallAsync<DeleteRequest, DeleteResponse>("Delete", new DeleteRequest { Id = anchor });

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using WasmKata.Shim.Protos.TaskApi;
+using WasmKata.Core.Protos.TaskApi;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
-using WasmKata.Shim.Protos.TaskApi;
+using WasmKata.Core.Protos.TaskApi;
 using WasmKata.Shim.Ttrpc;
 using WasmKata.Specs.Shim;
 using Xunit;
@@ -259,7 +259,7 @@ internal sealed class ShimUnderTest : IAsyncDisposable
             while (IsRunning && DateTime.UtcNow < deadline)
                 await Task.Delay(50);
             if (IsRunning)
-                WasmKata.Linux.Process.Signals.TrySend(Pid, 9);
+                WasmKata.Linux.Processes.Signals.TrySend(Pid, 9);
         }
 
         await _events.DisposeAsync();

@@ -2,13 +2,14 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using WasmKata.Linux.Process;
+using WasmKata.Linux.Processes;
 using WasmKata.Shim.Actions;
-using WasmKata.Shim.Protos.TaskApi;
-using WasmKata.Shim.Spare;
+using WasmKata.Core.Protos.TaskApi;
+using WasmKata.Core.Spare;
 using WasmKata.Shim.Ttrpc;
 using WasmKata.Specs.Shim;
 using Xunit;
+using WasmKata.Core.Bootstrap;
 
 namespace WasmKata.Specs.EndToEnd;
 

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using WasmKata.Linux.Process;
+using WasmKata.Linux.Processes;
 using Xunit;
 
 namespace WasmKata.Specs.EndToEnd;

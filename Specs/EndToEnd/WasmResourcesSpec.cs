@@ -1,7 +1,7 @@
 using System.Globalization;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using WasmKata.Shim.Protos.TaskApi;
+using WasmKata.Core.Protos.TaskApi;
 using WasmKata.Shim.Ttrpc;
 using Xunit;
 using Xunit.Abstractions;
@@ -157,7 +157,7 @@ public sealed class WasmResourcesSpec(ContainerdFixture fixture, ITestOutputHelp
         var memory = $"/sys/fs/cgroup/memory/{Ctr.Namespace}/{container.Id}";
         Assert.True(Directory.Exists(memory), memory + " does not exist");
 
-        Assert.True(WasmKata.Linux.Process.Signals.TrySend(shim, 9));
+        Assert.True(WasmKata.Linux.Processes.Signals.TrySend(shim, 9));
         await Until(() => !ContainerdFixture.IsRunning(shim), TimeSpan.FromSeconds(10), () => $"shim {shim} still runs");
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (await Ctr.TaskStatusAsync(container.Id) is "RUNNING" && DateTime.UtcNow < deadline)

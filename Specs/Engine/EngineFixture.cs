@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
+using WasmKata.Core.Plan;
 
 namespace WasmKata.Specs.Engine;
 

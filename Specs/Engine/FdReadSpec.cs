@@ -1,6 +1,6 @@
 using System.IO.Pipes;
 using System.Text;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using Xunit;
 
 namespace WasmKata.Specs.Engine;

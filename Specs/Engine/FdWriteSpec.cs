@@ -1,5 +1,5 @@
 using System.Globalization;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using WasmKata.Actors.Io;
 using Xunit;
 

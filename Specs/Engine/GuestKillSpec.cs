@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipes;
 using System.Security.Cryptography;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using WasmKata.Actors.Io;
 using Xunit;
 

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.IO.Pipes;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using Xunit;
+using WasmKata.Core.Plan;
 
 namespace WasmKata.Specs.Engine;
 

@@ -1,7 +1,8 @@
 using System.Diagnostics;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using Xunit;
 using Xunit.Abstractions;
+using WasmKata.Core.Plan;
 
 namespace WasmKata.Specs.Engine;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using WasmKata.Linux;
 using Xunit;
 

@@ -1,4 +1,4 @@
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using Xunit;
 
 namespace WasmKata.Specs.Engine;

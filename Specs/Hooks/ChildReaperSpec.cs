@@ -1,6 +1,6 @@
-using WasmKata.Actors.Hooks;
+using WasmKata.Core.Hooks;
 using WasmKata.Linux;
-using WasmKata.Linux.Process;
+using WasmKata.Linux.Processes;
 using WasmKata.Specs.Linux;
 using Xunit;
 using static WasmKata.Specs.Hooks.HookBench;

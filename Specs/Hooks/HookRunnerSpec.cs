@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using WasmKata.Actors.Hooks;
+using WasmKata.Core.Hooks;
 using WasmKata.Specs.Linux;
 using Xunit;
 using static WasmKata.Specs.Hooks.HookBench;
@@ -205,7 +205,7 @@ public sealed class HookRunnerSpec : IDisposable
     [InlineData(HookKind.Poststop, false)]
     public void IsFatal_must_follow_the_issue(HookKind kind, bool fatal) => Assert.Equal(fatal, HookRunner.IsFatal(kind));
 
-    private static void KillPid(int pid) => WasmKata.Linux.Process.Signals.TrySend(pid, 9);
+    private static void KillPid(int pid) => WasmKata.Linux.Processes.Signals.TrySend(pid, 9);
 
     private static async Task AwaitGoneOrZombie(int pid)
     {

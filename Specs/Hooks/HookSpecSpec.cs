@@ -1,5 +1,5 @@
-using WasmKata.Actors.Hooks;
-using WasmKata.Actors.Oci;
+using WasmKata.Core.Hooks;
+using WasmKata.Core.Oci;
 using WasmKata.Specs.Linux;
 using Xunit;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using WasmKata.Actors.Hooks;
+using WasmKata.Core.Hooks;
 using WasmKata.Specs.Linux;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,4 +1,4 @@
-using WasmKata.Actors.Hooks;
+using WasmKata.Core.Hooks;
 using Xunit;
 
 namespace WasmKata.Specs.Hooks;

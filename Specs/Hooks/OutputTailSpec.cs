@@ -1,5 +1,5 @@
 using System.Text;
-using WasmKata.Actors.Hooks;
+using WasmKata.Core.Hooks;
 using Xunit;
 
 namespace WasmKata.Specs.Hooks;

@@ -1,13 +1,8 @@
-extern alias cli;
 using System.Text;
 using System.Text.Json;
-using WasmKata.Actors.Inspection;
+using WasmKata.Cli;
+using WasmKata.Inspection;
 using Xunit;
-using CliArgs = cli::WasmKata.Cli.CliArgs;
-using CliJson = cli::WasmKata.Cli.CliJson;
-using InspectCommand = cli::WasmKata.Cli.InspectCommand;
-using PsTable = cli::WasmKata.Cli.PsTable;
-using TreeCommand = cli::WasmKata.Cli.TreeCommand;
 
 namespace WasmKata.Specs.Inspection;
 

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using WasmKata.Shim.Inspection;
+using WasmKata.Inspection;
 using WasmKata.Specs.Linux;
 using Xunit;
 

@@ -1,20 +1,18 @@
-extern alias cli;
 using System.Diagnostics;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Event;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Actors.Engine;
-using WasmKata.Actors.Inspection;
+using WasmKata.Engine;
+using WasmKata.Cli;
+using WasmKata.Inspection;
 using WasmKata.Actors.Sandbox;
-using WasmKata.Shim.Inspection;
 using WasmKata.Specs.Actors;
 using WasmKata.Specs.Linux;
 using Xunit;
 using Xunit.Abstractions;
 using static WasmKata.Actors.TaskProtocol;
-using CliProgram = cli::WasmKata.Cli.CliProgram;
 
 namespace WasmKata.Specs.Inspection;
 

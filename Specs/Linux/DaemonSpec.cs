@@ -2,7 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using WasmKata.Linux;
 using WasmKata.Linux.Io;
-using WasmKata.Linux.Process;
+using WasmKata.Linux.Processes;
 using Xunit;
 
 namespace WasmKata.Specs.Linux;

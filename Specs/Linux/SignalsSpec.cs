@@ -1,4 +1,4 @@
-using WasmKata.Linux.Process;
+using WasmKata.Linux.Processes;
 using Xunit;
 
 namespace WasmKata.Specs.Linux;

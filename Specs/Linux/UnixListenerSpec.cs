@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using WasmKata.Linux;
-using WasmKata.Linux.Process;
+using WasmKata.Linux.Processes;
 using Xunit;
 
 namespace WasmKata.Specs.Linux;

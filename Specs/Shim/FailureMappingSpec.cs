@@ -2,6 +2,7 @@ using WasmKata.Actors;
 using WasmKata.Shim.Errors;
 using WasmKata.Shim.Ttrpc;
 using Xunit;
+using WasmKata.Core;
 
 namespace WasmKata.Specs.Shim;
 
@@ -20,7 +21,7 @@ public sealed class FailureMappingSpec
     public void Each_failure_code_must_map_to_its_grpc_status(FailureCode code, int wire)
     {
         Assert.Equal(wire, (int)FailureMapping.ToStatusCode(code));
-        Assert.Equal(wire, (int)FailureMapping.ToException(new Failure(code, "x")).Code);
+        Assert.Equal(wire, (int)FailureMapping.ToException(new CommandFailed(code, "x")).Code);
     }
 
     [Fact]
@@ -45,7 +46,7 @@ public sealed class FailureMappingSpec
     [InlineData(FailureCode.Unknown, "cannot delete a running process", "cannot delete a running process")]
     public void Message_must_follow_the_errdefs_form(FailureCode code, string message, string wire)
     {
-        Assert.Equal(wire, FailureMapping.ToWireMessage(new Failure(code, message)));
+        Assert.Equal(wire, FailureMapping.ToWireMessage(new CommandFailed(code, message)));
     }
 
     [Theory]
@@ -55,7 +56,7 @@ public sealed class FailureMappingSpec
     public void Ctr_must_show_the_class_exactly_once(FailureCode code, string message, string errdefsClass, string shown)
     {
         // containerd 1.6 FromGRPC: strip a trailing ": <class>", then wrap with the class again.
-        var wire = FailureMapping.ToWireMessage(new Failure(code, message));
+        var wire = FailureMapping.ToWireMessage(new CommandFailed(code, message));
         var rebased = wire == errdefsClass ? "" : wire.EndsWith(": " + errdefsClass, StringComparison.Ordinal) ? wire[..^(errdefsClass.Length + 2)] : wire;
         Assert.Equal(shown, rebased.Length == 0 ? errdefsClass : rebased + ": " + errdefsClass);
     }

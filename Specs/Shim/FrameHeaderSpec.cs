@@ -1,7 +1,7 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using WasmKata.Shim.Protos.TaskApi;
-using WasmKata.Shim.Protos.Ttrpc;
+using WasmKata.Core.Protos.TaskApi;
+using WasmKata.Core.Protos.Ttrpc;
 using WasmKata.Shim.Ttrpc;
 using Xunit;
 

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net.Sockets;
-using WasmKata.Shim.Protos.Ttrpc;
+using WasmKata.Core.Protos.Ttrpc;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using Google.Protobuf;
-using WasmKata.Shim.Protos.Ttrpc;
+using WasmKata.Core.Protos.Ttrpc;
 
 namespace WasmKata.Specs.Shim;
 

@@ -1,4 +1,4 @@
-using WasmKata.Shim.Protos.TaskApi;
+using WasmKata.Core.Protos.TaskApi;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -1,7 +1,7 @@
 using System.Net.Sockets;
-using WasmKata.Linux.Process;
+using WasmKata.Linux.Processes;
 using WasmKata.Shim.Actions;
-using WasmKata.Shim.Spare;
+using WasmKata.Core.Spare;
 using WasmKata.Specs.Linux;
 using Xunit;
 

@@ -1,6 +1,6 @@
 using Akka.Actor;
 using WasmKata.Actors;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using WasmKata.Actors.Sandbox;
 using WasmKata.Shim.Service;
 using WasmKata.Shim.Ttrpc;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Google.Protobuf;
-using WasmKata.Shim.Protos.Ttrpc;
+using WasmKata.Core.Protos.Ttrpc;
 using Xunit;
 
 namespace WasmKata.Specs.Shim;

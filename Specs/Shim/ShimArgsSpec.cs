@@ -1,9 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
-using WasmKata.Actors.Oci;
+using WasmKata.Core.Oci;
 using WasmKata.Shim;
 using WasmKata.Shim.Actions;
 using Xunit;
+using WasmKata.Core.Bootstrap;
 
 namespace WasmKata.Specs.Shim;
 

@@ -3,9 +3,9 @@ using Google.Protobuf.WellKnownTypes;
 using WasmKata.Actors.Events;
 using WasmKata.Linux.Mounts;
 using WasmKata.Shim.Events;
-using WasmKata.Shim.Protos.EventsService;
+using WasmKata.Core.Protos.EventsService;
 using Xunit;
-using Wire = WasmKata.Shim.Protos.Events;
+using Wire = WasmKata.Core.Protos.Events;
 
 namespace WasmKata.Specs.Shim;
 

@@ -2,8 +2,8 @@ using System.Buffers.Binary;
 using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Google.Protobuf.WellKnownTypes;
-using WasmKata.Shim.Protos.TaskApi;
-using WasmKata.Shim.Protos.Ttrpc;
+using WasmKata.Core.Protos.TaskApi;
+using WasmKata.Core.Protos.Ttrpc;
 
 namespace WasmKata.Specs.Shim;
 

@@ -1,8 +1,8 @@
 using Akka.Actor;
 using WasmKata.Actors;
-using WasmKata.Actors.Engine;
+using WasmKata.Engine;
 using WasmKata.Actors.Sandbox;
-using WasmKata.Shim.Protos.TaskApi;
+using WasmKata.Core.Protos.TaskApi;
 using WasmKata.Shim.Service;
 using WasmKata.Shim.Ttrpc;
 using WasmKata.Specs.Actors;

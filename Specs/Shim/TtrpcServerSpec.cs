@@ -225,7 +225,7 @@ public sealed class TtrpcServerSpec : IAsyncLifetime
     public async Task Timeout_nano_must_cancel_the_handler_and_answer_DeadlineExceeded()
     {
         using var socket = await RawTtrpc.ConnectAsync(_service.SocketPath);
-        var request = new WasmKata.Shim.Protos.Ttrpc.Request { Service = Probe, Method = "Hang", TimeoutNano = 100_000_000 };
+        var request = new WasmKata.Core.Protos.Ttrpc.Request { Service = Probe, Method = "Hang", TimeoutNano = 100_000_000 };
 
         await RawTtrpc.SendAsync(socket, RawTtrpc.Frame(1, 1, request.ToByteArray()));
         var response = await RawTtrpc.ReadResponseAsync(socket, 1);
@@ -238,7 +238,7 @@ public sealed class TtrpcServerSpec : IAsyncLifetime
     public async Task Far_away_timeout_nano_must_still_be_answered()
     {
         using var socket = await RawTtrpc.ConnectAsync(_service.SocketPath);
-        var request = new WasmKata.Shim.Protos.Ttrpc.Request { Service = Probe, Method = "Nothing", TimeoutNano = long.MaxValue };
+        var request = new WasmKata.Core.Protos.Ttrpc.Request { Service = Probe, Method = "Nothing", TimeoutNano = long.MaxValue };
 
         await RawTtrpc.SendAsync(socket, RawTtrpc.Frame(1, 1, request.ToByteArray()));
         var frame = await RawTtrpc.ReadFrameAsync(socket);

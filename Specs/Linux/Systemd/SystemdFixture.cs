@@ -99,7 +99,7 @@ public sealed class SystemdFixture : IAsyncLifetime
         if (_unshare is not null)
         {
             if (Pid != 0)
-                WasmKata.Linux.Process.Signals.TrySend(Pid, 9);
+                WasmKata.Linux.Processes.Signals.TrySend(Pid, 9);
             if (!_unshare.HasExited)
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));

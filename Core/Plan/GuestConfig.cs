@@ -1,0 +1,24 @@
+namespace WasmKata.Core.Plan;
+
+/// <summary>What one guest sees: its argv, environment, filesystem and memory limit.</summary>
+/// <param name="Args">The full argv, args[0] included.</param>
+/// <param name="Env">Exactly these variables, in this order (split from OCI <c>KEY=VALUE</c> on the first '=').</param>
+/// <param name="RootfsPath">Host directory preopened as the guest's <c>/</c>; nothing outside it is reachable.</param>
+/// <param name="RootfsReadOnly">Whether the guest may not change the rootfs.</param>
+/// <param name="Cwd">Guest working directory; when not <c>/</c> it is also preopened as <c>.</c> for older wasi-libc.</param>
+/// <param name="Preopens">Extra host directories (mounts), preopened after the rootfs.</param>
+/// <param name="MemoryLimitBytes">Most linear memory the guest may grow to; a larger <c>memory.grow</c> returns -1.</param>
+public sealed record GuestConfig(
+    IReadOnlyList<string> Args,
+    IReadOnlyList<KeyValuePair<string, string>> Env,
+    string RootfsPath,
+    bool RootfsReadOnly,
+    string Cwd,
+    IReadOnlyList<Preopen> Preopens,
+    long? MemoryLimitBytes);
+
+/// <summary>A host directory visible to the guest at <paramref name="GuestPath"/>.</summary>
+/// <param name="HostPath">The host directory.</param>
+/// <param name="GuestPath">Where the guest sees it, e.g. <c>/data</c>.</param>
+/// <param name="ReadOnly">Whether the guest may not change it.</param>
+public sealed record Preopen(string HostPath, string GuestPath, bool ReadOnly);

@@ -1,0 +1,147 @@
+using WasmKata.Core.Oci;
+
+namespace WasmKata.Core.Plan;
+
+/// <summary>Turns an OCI process and rootfs into what the engine runs, as pure functions of the spec and the rootfs.</summary>
+public static class GuestPlan
+{
+    /// <summary>The host directory of the container's root: <c>root.path</c>, relative to the bundle unless absolute.</summary>
+    public static string RootfsPath(OciSpec spec, string bundle)
+    {
+        var path = spec.Root?.Path;
+        if (string.IsNullOrEmpty(path))
+            path = "rootfs";
+        return Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(bundle, path));
+    }
+
+    /// <summary>The annotation that marks a container as WebAssembly (Kata's host wasm containers).</summary>
+    public const string WasmAnnotation = "io.katacontainers.platform.wasi/wasm32";
+
+    /// <summary>CRI's annotation telling a pod's sandbox (pause) container from its workload containers.</summary>
+    public const string ContainerTypeAnnotation = "io.kubernetes.cri.container-type";
+
+    private static readonly string[] SystemMountPrefixes = ["/proc", "/sys", "/dev"];
+
+    /// <summary>Whether the spec marks the container as wasm (<c>yes</c> or <c>true</c>).</summary>
+    public static bool IsMarkedWasm(OciSpec spec) =>
+        spec.Annotations?.TryGetValue(WasmAnnotation, out var value) == true && value is "yes" or "true";
+
+    /// <summary>Whether this is a CRI pod's sandbox container: the sandbox itself, never run as wasm.</summary>
+    public static bool IsPodSandbox(OciSpec spec) =>
+        spec.Annotations?.TryGetValue(ContainerTypeAnnotation, out var value) == true && value == "sandbox";
+
+    /// <summary>
+    /// The spec's bind mounts of host directories, as preopens at their destinations (read-only with <c>ro</c>).
+    /// Kernel filesystems (proc, sysfs, devpts, tmpfs, ...) and single files have no meaning for a WASI guest.
+    /// </summary>
+    public static IReadOnlyList<Preopen> Preopens(IReadOnlyList<OciMount>? mounts)
+    {
+        var preopens = new List<Preopen>();
+        foreach (var mount in mounts ?? [])
+        {
+            var options = mount.Options ?? [];
+            var isBind = mount.Type == "bind" || options.Contains("bind") || options.Contains("rbind");
+            if (!isBind || string.IsNullOrEmpty(mount.Source) || string.IsNullOrEmpty(mount.Destination) || !mount.Destination.StartsWith('/'))
+                continue;
+            var destination = NormalizeGuestPath(mount.Destination);
+            if (SystemMountPrefixes.Any(p => destination == p || destination.StartsWith(p + "/", StringComparison.Ordinal)))
+                continue;
+            if (!Directory.Exists(mount.Source))
+            {
+                // A file is fine to leave out; a source that is not there at all is refused, as runc refuses it.
+                if (!File.Exists(mount.Source))
+                    throw new GuestPlanException(FailureCode.NotFound, $"mount source {mount.Source} for {destination} does not exist");
+                continue;
+            }
+            preopens.Add(new Preopen(mount.Source, destination, options.Contains("ro")));
+        }
+        return preopens;
+    }
+
+    /// <summary>The module to load and the guest's configuration; throws <see cref="GuestPlanException"/> with a clear reason.</summary>
+    public static (string ModulePath, GuestConfig Config) For(
+        OciProcess? process, string rootfs, bool rootReadOnly, long? memoryLimit, IReadOnlyList<Preopen>? preopens = null, bool markedWasm = true)
+    {
+        var args = process?.Args ?? [];
+        if (args.Count == 0 || string.IsNullOrEmpty(args[0]))
+            throw new GuestPlanException(FailureCode.InvalidArgument, "process.args is empty: args[0] must name the wasm module");
+        if (process!.Terminal)
+            throw new GuestPlanException(FailureCode.Unimplemented, "terminal (tty) processes are not supported yet");
+        var env = (process.Env ?? []).Select(SplitEnv).ToList();
+        var cwd = string.IsNullOrEmpty(process.Cwd) ? "/" : process.Cwd;
+        if (!cwd.StartsWith('/'))
+            throw new GuestPlanException(FailureCode.InvalidArgument, $"process.cwd must be absolute, got \"{cwd}\"");
+        var module = FindModule(args[0], cwd, env, rootfs);
+        if (!markedWasm && !HasWasmMagic(module))
+        {
+            throw new GuestPlanException(FailureCode.InvalidArgument,
+                $"\"{args[0]}\" is not a WebAssembly module and the container is not marked as wasm ({WasmAnnotation}=yes): " +
+                "this runtime runs only WebAssembly (WASI) workloads");
+        }
+        var config = new GuestConfig(args.ToList(), env, rootfs, rootReadOnly, NormalizeGuestPath(cwd), preopens ?? [], memoryLimit);
+        return (module, config);
+    }
+
+    /// <summary>Splits an OCI <c>KEY=VALUE</c> string on its first '='.</summary>
+    public static KeyValuePair<string, string> SplitEnv(string entry)
+    {
+        var eq = entry.IndexOf('=');
+        return eq < 0 ? new(entry, "") : new(entry[..eq], entry[(eq + 1)..]);
+    }
+
+    /// <summary>
+    /// Resolves a guest path to a host path inside <paramref name="rootfs"/> as a chroot would: ".." stops at the
+    /// root and absolute symlinks restart from it, so nothing resolves outside the rootfs.
+    /// </summary>
+    public static string ResolveInside(string rootfs, string guestPath)
+    {
+        try
+        {
+            return RootfsPaths.Resolve(rootfs, guestPath);
+        }
+        catch (IOException e)
+        {
+            throw new GuestPlanException(FailureCode.InvalidArgument, e.Message);
+        }
+    }
+
+    private static string FindModule(string arg0, string cwd, IReadOnlyList<KeyValuePair<string, string>> env, string rootfs)
+    {
+        IEnumerable<string> candidates = arg0.Contains('/')
+            ? [arg0.StartsWith('/') ? arg0 : cwd.TrimEnd('/') + "/" + arg0]
+            : [cwd.TrimEnd('/') + "/" + arg0, .. PathDirs(env).Select(d => d.TrimEnd('/') + "/" + arg0)];
+        foreach (var guestPath in candidates)
+        {
+            var host = ResolveInside(rootfs, guestPath);
+            if (File.Exists(host))
+                return host;
+        }
+        throw new GuestPlanException(FailureCode.NotFound, $"wasm module \"{arg0}\" not found in the container's rootfs");
+    }
+
+    private static bool HasWasmMagic(string path)
+    {
+        Span<byte> magic = stackalloc byte[4];
+        try
+        {
+            using var file = File.OpenRead(path);
+            return file.ReadAtLeast(magic, 4, throwOnEndOfStream: false) == 4 && magic.SequenceEqual("\0asm"u8);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static IEnumerable<string> PathDirs(IReadOnlyList<KeyValuePair<string, string>> env) =>
+        env.Where(e => e.Key == "PATH").SelectMany(e => e.Value.Split(':', StringSplitOptions.RemoveEmptyEntries)).Where(d => d.StartsWith('/'));
+
+    private static string NormalizeGuestPath(string path) => RootfsPaths.Normalize(path);
+}
+
+/// <summary>A process spec that cannot run as a wasm guest.</summary>
+public sealed class GuestPlanException(FailureCode code, string message) : Exception(message)
+{
+    /// <summary>How the failure maps to the wire.</summary>
+    public FailureCode Code { get; } = code;
+}

@@ -1,0 +1,30 @@
+namespace WasmKata.Engine;
+
+/// <summary>Settings of the one <see cref="WasmEngine"/> of a shim process.</summary>
+public sealed record EngineOptions
+{
+    /// <summary>How often the epoch advances: the granularity of kill (and later pause) for a spinning guest.</summary>
+    public TimeSpan EpochTick { get; init; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Where precompiled modules are kept across processes; null keeps them in memory only.</summary>
+    public string? ModuleCacheDirectory { get; init; }
+
+    /// <summary>Whether instances come from Wasmtime's pooling allocator (faster instantiation, fixed slots).</summary>
+    public bool PoolingAllocator { get; init; }
+
+    /// <summary>With the pooling allocator: how many instances (and memories, tables) may live at once.</summary>
+    public int PoolingMaxInstances { get; init; } = 1000;
+
+    /// <summary>With the pooling allocator: the most linear memory one instance may grow to.</summary>
+    public long PoolingMaxMemoryBytes { get; init; } = 4L << 30;
+
+    internal void Validate()
+    {
+        if (EpochTick <= TimeSpan.Zero)
+            throw new ArgumentOutOfRangeException(nameof(EpochTick), EpochTick, "the epoch tick must be positive");
+        if (PoolingAllocator && PoolingMaxInstances <= 0)
+            throw new ArgumentOutOfRangeException(nameof(PoolingMaxInstances), PoolingMaxInstances, "must be positive");
+        if (PoolingAllocator && PoolingMaxMemoryBytes < 65536)
+            throw new ArgumentOutOfRangeException(nameof(PoolingMaxMemoryBytes), PoolingMaxMemoryBytes, "must hold at least one wasm page");
+    }
+}

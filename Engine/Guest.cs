@@ -1,0 +1,306 @@
+using System.Diagnostics;
+using Serilog;
+using Wasmtime;
+
+using WasmKata.Core.Plan;
+using WasmKata.Core;
+
+namespace WasmKata.Engine;
+
+/// <summary>One run of one module: <see cref="Instantiate"/>, then <see cref="Run"/> on the guest's own thread.</summary>
+/// <remarks>
+/// Not thread-safe, except <see cref="Kill"/> and <see cref="MemoryBytes"/>. The store is released when Run returns
+/// (or on Dispose), so a guest that ran needs no Dispose.
+/// Kill ends a spinning guest (epoch check) and a sleeping one (our <c>poll_oneoff</c>) on its own. A guest blocked
+/// writing to its <see cref="IGuestOutput"/> or reading its stdin pipe waits on objects its owner holds: the owner
+/// must abort the outputs (<c>OutputBuffer.Abort</c>) and close the stdin write end together with Kill; the guest then
+/// returns from the call and ends at its next epoch check or host call.
+/// </remarks>
+public sealed partial class Guest : IDisposable
+{
+    private readonly WasmEngine _engine;
+    private readonly GuestConfig _config;
+    private readonly GuestStdio _stdio;
+    private readonly ILogger _log;
+    private readonly GuestContext _context = new();
+    private readonly Lock _gate = new();
+    private Phase _phase = Phase.Created;
+    private bool _disposeAfterRun;
+    private Store? _store;
+    private Memory? _memory;
+    private Action? _start;
+    private long _memoryBytes;
+
+    internal Guest(WasmEngine engine, GuestModule module, GuestConfig config, GuestStdio stdio, ILogger log)
+    {
+        _engine = engine;
+        Module = module;
+        _config = config;
+        _stdio = stdio;
+        _log = log;
+        _memoryLimit = config.MemoryLimitBytes ?? NoLimit;
+    }
+
+    private enum Phase
+    {
+        Created,
+        Instantiated,
+        Running,
+        Done,
+        Disposed,
+    }
+
+    /// <summary>The module this guest runs.</summary>
+    public GuestModule Module { get; }
+
+    /// <summary>Size of the guest's linear memory in bytes, sampled at every epoch tick; safe from any thread.</summary>
+    public long MemoryBytes => Interlocked.Read(ref _memoryBytes);
+
+    /// <summary>
+    /// Builds the store (WASI args, env, preopens and stdio, memory limit, epoch callback) and instantiates the module.
+    /// Throws <see cref="GuestStartException"/> naming the reason: an unknown import, no <c>_start</c>, a trap in the
+    /// start function, a missing directory.
+    /// </summary>
+    public void Instantiate()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_phase == Phase.Disposed, this);
+            if (_phase != Phase.Created)
+                throw new InvalidOperationException("the guest is already instantiated");
+            // Killed before it was even built: Run reports the kill without running anything.
+            if (_context.KillRequested)
+            {
+                _phase = Phase.Instantiated;
+                return;
+            }
+        }
+
+        var store = new Store(_engine.Engine, _context);
+        try
+        {
+            ApplyMemoryLimit(store);
+            store.SetWasiConfiguration(BuildWasi());
+            _context.Stdout = _stdio.Stdout;
+            _context.Stderr = _stdio.Stderr;
+            _context.Passthrough = _engine.Passthrough(store);
+            _context.MonotonicBase = Stopwatch.GetTimestamp();
+            store.SetEpochDeadline(1);
+            store.SetEpochDeadlineCallback(OnEpoch);
+            var instance = _engine.Linker.Instantiate(store, Module.Module);
+            _start = instance.GetAction("_start") ?? throw Fail(instance.GetFunction("_start") is null
+                ? "missing `_start` export (only WASI command modules can run)"
+                : "`_start` must take no parameters and return nothing");
+            _memory = instance.GetMemory("memory");
+            _context.BeforeBlocking = SampleMemory;
+            _context.Memory = _memory;
+            SampleMemory();
+            _oomBaseline = true;
+        }
+        catch (Exception e)
+        {
+            store.Dispose();
+            _context.Stdin?.Dispose();
+            _context.Stdin = null;
+            if (_context.KillRequested)
+            {
+                // Killed while instantiating (say, in a long start function): not a start failure; Run reports the kill.
+                lock (_gate)
+                {
+                    if (_phase == Phase.Created)
+                        _phase = Phase.Instantiated;
+                }
+                return;
+            }
+            if (e is GuestStartException)
+                throw;
+            if (e is TrapException)
+                throw Fail($"trap in the start function: {WasmtimeErrors.TrapText(e)}", e);
+            throw Fail(WasmtimeErrors.OneLine(e.Message), e);
+        }
+
+        lock (_gate)
+        {
+            if (_phase == Phase.Disposed)
+            {
+                store.Dispose();
+                throw new ObjectDisposedException(nameof(Guest));
+            }
+            _store = store;
+            _phase = Phase.Instantiated;
+        }
+    }
+
+    /// <summary>
+    /// Runs <c>_start</c> on the calling thread until the guest ends, and says how. Never throws for anything the
+    /// guest does: a return is 0, <c>proc_exit(n)</c> is n (0-255), a trap is 134, a kill is 128 + signal (even when
+    /// the guest was already exiting or trapping; a real exit that came first is kept).
+    /// </summary>
+    public GuestExit Run()
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_phase == Phase.Disposed, this);
+            if (_phase == Phase.Created && !_context.KillRequested)
+                throw new InvalidOperationException("instantiate the guest before running it");
+            if (_phase is Phase.Running or Phase.Done)
+                throw new InvalidOperationException("a guest runs only once");
+            _phase = Phase.Running;
+        }
+
+        string? trap = null;
+        EnterRun();
+        try
+        {
+            if (!_context.HasEnded && _start is not null)
+            {
+                try
+                {
+                    // A guest paused (or given new limits) before it ran waits here, before any of its code runs.
+                    PrepareToStart(_store!);
+                    if (!_context.HasEnded)
+                    {
+                        _start();
+                        _context.TryExit(0);
+                    }
+                }
+                catch (WasmtimeException e)
+                {
+                    // Our own stops (proc_exit, kill) have set the outcome before throwing; anything else is a trap.
+                    if (!_context.HasEnded)
+                    {
+                        trap = WasmtimeErrors.TrapText(e);
+                        _log.Debug("{Module} trapped: {Error}", Module.Path, e.Message);
+                        _context.TryTrap();
+                    }
+                }
+                SampleMemory();
+            }
+            return _context.ToExit(trap);
+        }
+        finally
+        {
+            LeaveRun();
+            lock (_gate)
+            {
+                ReleaseStore();
+                _phase = _disposeAfterRun ? Phase.Disposed : Phase.Done;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Ends the guest as if by <paramref name="signal"/> (exit 128 + signal) within milliseconds; returns at once.
+    /// Thread-safe and idempotent (the first signal counts); does nothing once the guest has ended.
+    /// </summary>
+    public void Kill(int signal)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(signal, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(signal, 64);
+        if (_context.TryKill(signal))
+            _engine.Nudge();
+    }
+
+    /// <summary>Releases the store; while <see cref="Run"/> is still going it kills the guest and Run releases it.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            switch (_phase)
+            {
+                case Phase.Disposed:
+                    return;
+                case Phase.Running:
+                    _disposeAfterRun = true;
+                    break;
+                default:
+                    ReleaseStore();
+                    _phase = Phase.Disposed;
+                    return;
+            }
+        }
+        Kill(SignalNumber.Kill);
+    }
+
+    private WasiConfiguration BuildWasi()
+    {
+        if (!Directory.Exists(_config.RootfsPath))
+            throw Fail($"rootfs {_config.RootfsPath} is not a directory");
+        var wasi = new WasiConfiguration()
+            .WithArgs(_config.Args)
+            .WithEnvironmentVariables(_config.Env.Select(e => (e.Key, e.Value)))
+            .WithPreopenedDirectory(_config.RootfsPath, "/", !_config.RootfsReadOnly);
+
+        var cwd = RootfsPaths.Normalize(_config.Cwd);
+        if (cwd != "/")
+        {
+            var hostCwd = RootfsPaths.Resolve(_config.RootfsPath, cwd);
+            if (!Directory.Exists(hostCwd))
+                throw Fail($"working directory {cwd} does not exist in the rootfs");
+            wasi.WithPreopenedDirectory(hostCwd, ".", !_config.RootfsReadOnly);
+        }
+        foreach (var preopen in _config.Preopens)
+        {
+            if (!Directory.Exists(preopen.HostPath))
+                throw Fail($"directory {preopen.HostPath} for {preopen.GuestPath} does not exist");
+            wasi.WithPreopenedDirectory(preopen.HostPath, preopen.GuestPath, !preopen.ReadOnly);
+        }
+
+        // Wasmtime would read stdin ahead on a thread of its own, one per guest, for good: our fd_read reads the
+        // pipe on the guest's thread when the guest asks.
+        if (_stdio.StdinPath is { } stdin)
+            _context.Stdin = new FileStream(stdin, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+        if (_stdio.Stdout is { } stdout)
+            wasi.WithStandardOutputCallback(Forward(stdout, "stdout"));
+        if (_stdio.Stderr is { } stderr)
+            wasi.WithStandardErrorCallback(Forward(stderr, "stderr"));
+        return wasi;
+    }
+
+    private WasiOutputCallback Forward(IGuestOutput output, string stream) => data =>
+    {
+        // Wasmtime closes the stream for good if this throws, so nothing may escape.
+        if (_context.KillRequested)
+            return;
+        try
+        {
+            output.Write(data);
+        }
+        catch (Exception e)
+        {
+            _log.Warning(e, "{Module}: {Stream} sink failed; {Bytes} bytes dropped", Module.Path, stream, data.Length);
+        }
+    };
+
+    // Runs on the guest thread at every epoch tick while wasm code runs: kill, limits, pause and the CPU quota.
+    private ulong OnEpoch(Store store)
+    {
+        SampleMemory();
+        _context.ThrowIfKilled();
+        Regulate(store);
+        return 1;
+    }
+
+    private void SampleMemory()
+    {
+        if (_memory is { } memory)
+        {
+            Interlocked.Exchange(ref _memoryBytes, memory.GetLength());
+            CheckMemoryLimit();
+        }
+    }
+
+    private void ReleaseStore()
+    {
+        _memory = null;
+        _context.Memory = null;
+        _context.Passthrough = null;
+        _context.Stdin?.Dispose();
+        _context.Stdin = null;
+        _start = null;
+        _store?.Dispose();
+        _store = null;
+    }
+
+    private GuestStartException Fail(string reason, Exception? inner = null) => new(Module.Path, reason, inner);
+}

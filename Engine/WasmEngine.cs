@@ -1,0 +1,170 @@
+using System.Globalization;
+using System.Reflection;
+using Serilog;
+using Wasmtime;
+using WasmtimeEngine = Wasmtime.Engine;
+
+using WasmKata.Core.Plan;
+
+namespace WasmKata.Engine;
+
+/// <summary>The one Wasmtime engine of a shim process: compiled modules, the shared linker and the epoch ticker.</summary>
+/// <remarks>
+/// The linker has WASI preview 1 with our own <c>proc_exit</c>, <c>poll_oneoff</c>, <c>fd_write</c> and <c>fd_read</c> in place of Wasmtime's. The
+/// ticker advances the epoch so running guests reach their epoch callback. Dispose only after every guest finished.
+/// </remarks>
+public sealed class WasmEngine : IDisposable
+{
+    private readonly WasmtimeEngine _engine;
+    private readonly Linker _linker;
+    // WASI alone, unshadowed: where our fd_write finds Wasmtime's for the fds it does not handle itself.
+    private readonly Linker _wasi;
+    private readonly Lazy<Wasmtime.Module> _passthrough;
+    private readonly ModuleLoader _loader;
+    private readonly Timer _ticker;
+    private readonly Lock _gate = new();
+    private readonly ILogger _log;
+    private bool _disposed;
+
+    /// <summary>Creates the engine and starts its epoch ticker.</summary>
+    public WasmEngine(EngineOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        Options = options;
+        _log = logger ?? Serilog.Core.Logger.None;
+
+        // No parallel compilation: Wasmtime would keep a rayon pool (a thread per core, for good) that helps little on the
+        // small modules guests are, and a compile happens once per module digest (the disk cache has the rest).
+        using var config = new Wasmtime.Config().WithEpochInterruption(true).WithParallelCompilation(false);
+        PoolingAllocationConfig? pooling = null;
+        try
+        {
+            if (options.PoolingAllocator)
+            {
+                var slots = (uint)options.PoolingMaxInstances;
+                pooling = new PoolingAllocationConfig()
+                    .WithMaxCoreInstances(slots)
+                    .WithMaxMemories(slots)
+                    .WithMaxTables(slots)
+                    .WithMaxMemorySize((nuint)options.PoolingMaxMemoryBytes)
+                    .WithMaxUnusedWarmSlots(Math.Min(slots, 100u));
+                config.WithPoolingAllocationStrategy(pooling);
+            }
+            _engine = new WasmtimeEngine(config);
+        }
+        finally
+        {
+            pooling?.Dispose();
+        }
+
+        try
+        {
+            _wasi = new Linker(_engine);
+            _wasi.DefineWasi();
+            _passthrough = new Lazy<Wasmtime.Module>(() => Wasmtime.Module.FromText(_engine, "wasi-passthrough", WasiFdWrite.PassthroughWat));
+            _linker = new Linker(_engine);
+            _linker.DefineWasi();
+            _linker.AllowShadowing = true;
+            WasiShadows.Define(_linker);
+            _loader = new ModuleLoader(_engine, options.ModuleCacheDirectory, SettingsKey(options), _log);
+        }
+        catch
+        {
+            _linker?.Dispose();
+            _wasi?.Dispose();
+            _engine.Dispose();
+            throw;
+        }
+        _ticker = new Timer(_ => Tick(), null, options.EpochTick, options.EpochTick);
+    }
+
+    /// <summary>The options the engine was created with.</summary>
+    public EngineOptions Options { get; }
+
+    internal Linker Linker => _linker;
+
+    internal WasmtimeEngine Engine => _engine;
+
+    /// <summary>
+    /// Wasmtime's own <c>fd_write</c> and <c>fd_read</c> for <paramref name="store"/>, reached through a tiny instance of its own (WASI
+    /// finds its buffers in the calling instance's memory, so a host function cannot call it directly).
+    /// </summary>
+    internal WasiPassthrough Passthrough(Store store)
+    {
+        var instance = _wasi.Instantiate(store, _passthrough.Value);
+        return new WasiPassthrough(
+            instance.GetMemory("memory") ?? throw new InvalidOperationException("the passthrough module exports no memory"),
+            instance.GetFunction("fd_write")?.WrapFunc<int, int, int, int, int>()
+                ?? throw new InvalidOperationException("the passthrough module exports no fd_write"),
+            instance.GetFunction("fd_read")?.WrapFunc<int, int, int, int, int>()
+                ?? throw new InvalidOperationException("the passthrough module exports no fd_read"));
+    }
+
+    /// <summary>
+    /// Reads, validates and compiles (or finds already compiled) the core module at <paramref name="hostPath"/>.
+    /// Throws <see cref="InvalidModuleException"/> when the file is missing, empty, not wasm, a component, or invalid.
+    /// </summary>
+    public GuestModule Load(string hostPath)
+    {
+        ArgumentNullException.ThrowIfNull(hostPath);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        var (module, digest, source) = _loader.Load(hostPath);
+        _log.Debug("loaded {Module} ({Digest}) from {Source}", hostPath, digest, source);
+        return new GuestModule(this, hostPath, digest, source, module);
+    }
+
+    /// <summary>Prepares one run of <paramref name="module"/>; call <see cref="Guest.Instantiate"/> next.</summary>
+    public Guest CreateGuest(GuestModule module, GuestConfig config, GuestStdio stdio)
+    {
+        ArgumentNullException.ThrowIfNull(module);
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentNullException.ThrowIfNull(stdio);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        if (!ReferenceEquals(module.Owner, this))
+            throw new ArgumentException("the module was loaded by another engine", nameof(module));
+        return new Guest(this, module, config, stdio, _log);
+    }
+
+    /// <summary>Stops and joins the ticker, then releases the linker, modules and engine.</summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+        }
+        using (var stopped = new ManualResetEvent(false))
+        {
+            if (_ticker.Dispose(stopped))
+                stopped.WaitOne();
+        }
+        _linker.Dispose();
+        _wasi.Dispose();
+        if (_passthrough.IsValueCreated)
+            _passthrough.Value.Dispose();
+        _loader.Dispose();
+        _engine.Dispose();
+    }
+
+    /// <summary>Advances the epoch now, so a killed guest notices at its next check instead of the next tick.</summary>
+    internal void Nudge() => Tick();
+
+    private void Tick()
+    {
+        lock (_gate)
+        {
+            if (!_disposed)
+                _engine.IncrementEpoch();
+        }
+    }
+
+    private static string SettingsKey(EngineOptions options)
+    {
+        var version = typeof(WasmtimeEngine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+            ?? typeof(WasmtimeEngine).Assembly.GetName().Version?.ToString() ?? "?";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"wasmtime={version};arch={System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture};epoch=1;pooling={options.PoolingAllocator};slots={options.PoolingMaxInstances};maxmem={options.PoolingMaxMemoryBytes}");
+    }
+}

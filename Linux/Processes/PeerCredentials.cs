@@ -1,0 +1,38 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+
+namespace WasmKata.Linux.Processes;
+
+/// <summary>Who is on the other end of a unix socket (SO_PEERCRED), as containerd's own ttrpc server checks it.</summary>
+public static class PeerCredentials
+{
+    /// <summary>The peer's pid, uid and gid.</summary>
+    public readonly record struct Peer(int Pid, uint Uid, uint Gid);
+
+    /// <summary>Whether the peer runs as the same effective user as this process (root for containerd).</summary>
+    public static bool IsSameUser(Socket socket, out Peer peer)
+    {
+        try
+        {
+            peer = Of(socket);
+        }
+        catch (SocketException)
+        {
+            peer = default;
+            return false;
+        }
+        return peer.Uid == WasmKata.Linux.Self.EffectiveUserId;
+    }
+
+    /// <summary>The peer of a connected unix socket; <see cref="SocketException"/> when the kernel cannot say.</summary>
+    public static Peer Of(Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        Span<byte> ucred = stackalloc byte[12];
+        socket.GetRawSocketOption(Interop.SOL_SOCKET, Interop.SO_PEERCRED, ucred);
+        return new Peer(
+            BinaryPrimitives.ReadInt32LittleEndian(ucred),
+            BinaryPrimitives.ReadUInt32LittleEndian(ucred[4..]),
+            BinaryPrimitives.ReadUInt32LittleEndian(ucred[8..]));
+    }
+}
