@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # WasmKata's one script. See README.md.
-#   ./build.sh                      build everything (Release), publish the shim to out/bin, guests to out/guests
-#   ./build.sh test [FILTER]        install what is missing, build, run every spec (or those FILTER selects)
-#   ./build.sh install [PREFIX]     publish the programs to PREFIX/lib/wasmkata, link them from PREFIX/bin
-#   ./build.sh demo                 run a wasm container through the shim on a private containerd
+#   ./build.sh                    build everything (Release), publish the shim to out/bin, guests to out/guests
+#   ./build.sh test [FILTER]      install what is missing, build, run the specs (FILTER: a dotnet test --filter)
+#   ./build.sh install [PREFIX]   publish the programs to PREFIX/lib/wasmkata, link them from PREFIX/bin (/usr/local)
+#   ./build.sh demo               run a wasm container through the shim on a private containerd
+#   ./build.sh bench [ARGS]       build, measure against runc on a private containerd; table in out/bench/results.md
+#                                 ARGS: --quick, --only SECTION,... (cold density throughput io kill breakdown)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -193,7 +195,7 @@ cmd_demo() {
   return "$status"
 }
 
-# The benchmark of issue 7 (Specs/Bench/bench.sh): a fresh build against runc on a private containerd;
+# The benchmark (Specs/Bench/bench.sh): a fresh build against runc on a private containerd;
 # the table goes to out/bench/results.md. Arguments go to bench.sh (--quick, --only SECTION,...).
 cmd_bench() {
   wasmkata_ensure_deps
@@ -215,9 +217,9 @@ main() {
     install) cmd_install "$@" ;;
     demo) cmd_demo ;;
     bench) cmd_bench "$@" ;;
-    -h | --help | help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    -h | --help | help) sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
     *)
-      echo "unknown command: $verb (build, test, install, demo)" >&2
+      echo "unknown command: $verb (build, test, install, demo, bench, help)" >&2
       return 2
       ;;
   esac
