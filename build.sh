@@ -39,7 +39,7 @@ publish_programs() {
   # and execs the managed shim, renamed wasmkata-shimd, for everything else (the daemon above all). Every new
   # sandbox waits for the daemon's start-up, so it is self-contained with the runtime and every package compiled
   # ahead of time into one composite image: generic code across assemblies is precompiled too (framework-dependent
-  # ReadyToRun left ~2,000 methods per start to the JIT; about 1,330 ms of CPU per daemon against ~580 now).
+  # ReadyToRun left ~2,000 methods per start to the JIT; about 1,330 ms of CPU per daemon against ~460 now, docs/performance.md).
   dotnet publish "$REPO/Shim/WasmKata.Shim.csproj" --nologo -c "$CONFIGURATION" -r "$RID" --self-contained true \
     -p:PublishReadyToRunComposite=true -o "$dir/shimd"
   mv "$dir/shimd/$SHIM" "$dir/shimd/wasmkata-shimd"
@@ -108,10 +108,20 @@ trx_summary() {
   printf '%s passed, %s failed, %s skipped\n' "$passed" "$failed" "$skipped"
 }
 
+# The house style (.editorconfig): a change that `dotnet format` would rewrite fails the test run.
+check_format() {
+  log "dotnet format --verify-no-changes"
+  if ! dotnet format "$REPO/WasmKata.sln" --verify-no-changes --no-restore -v q; then
+    echo "error: the code is not formatted as .editorconfig says; run: dotnet format WasmKata.sln" >&2
+    return 1
+  fi
+}
+
 cmd_test() {
   local filter=${1:-}
   wasmkata_ensure_deps
   cmd_build
+  check_format
 
   local results="$OUT/test-results" args=()
   rm -rf "$results"

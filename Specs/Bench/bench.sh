@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# WasmKata's benchmark (issue 7): the wasm shim against runc, side by side on ONE private containerd.
+# WasmKata's benchmark: the wasm shim against runc, side by side on ONE private containerd.
 #   Specs/Bench/bench.sh [--shim-dir DIR] [--guests DIR] [--out DIR] [--quick] [--only SECTION,...]
 #   ./build.sh bench     builds, then runs this with out/bin, out/guests and out/bench
 # Writes OUT/results.md (also printed), OUT/samples.tsv (every raw sample, in microseconds), OUT/containerd.log.
