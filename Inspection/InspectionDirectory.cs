@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using WasmKata.Linux.Processes;
+using WasmKata.Linux;
 
 namespace WasmKata.Inspection;
 

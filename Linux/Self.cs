@@ -1,5 +1,4 @@
 using System.Globalization;
-using WasmKata.Linux.Processes;
 
 namespace WasmKata.Linux;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace WasmKata.Linux.Processes;
+namespace WasmKata.Linux;
 
 /// <summary>
 /// The fields of <c>/proc/PID/stat</c> the shim reads (see proc_pid_stat(5)): the pid, the command name, field 3 (the
