@@ -16,10 +16,16 @@ public static class ThreadNice
         ArgumentOutOfRangeException.ThrowIfLessThan(nice, -20);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(nice, 19);
         if (Interop.SetPriority(Interop.PRIO_PROCESS, (uint)tid, nice) == 0)
+        {
             return;
+        }
+
         var errno = Interop.Errno.Last;
         if (errno == Interop.Errno.ESRCH)
+        {
             throw new ArgumentException($"Thread {tid} no longer exists.", nameof(tid));
+        }
+
         UnixErrors.Throw(errno, "setpriority");
     }
 
@@ -36,7 +42,10 @@ public static class ThreadNice
             foreach (var entry in Directory.EnumerateDirectories("/proc/self/task"))
             {
                 if (!int.TryParse(Path.GetFileName(entry), out var tid) || !done.Add(tid))
+                {
                     continue;
+                }
+
                 changed = true;
                 try
                 {
@@ -49,7 +58,9 @@ public static class ThreadNice
             }
 
             if (!changed)
+            {
                 return;
+            }
         }
     }
 
