@@ -196,7 +196,7 @@ public sealed partial class Guest : IDisposable
     public void Kill(int signal)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(signal, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(signal, 64);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(signal, SignalNumber.Max);
         if (_context.TryKill(signal))
             _engine.Nudge();
     }
