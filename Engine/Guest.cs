@@ -196,7 +196,7 @@ public sealed partial class Guest : IDisposable
     public void Kill(int signal)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(signal, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(signal, 64);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(signal, SignalNumber.Max);
         if (_context.TryKill(signal))
             _engine.Nudge();
     }
@@ -221,56 +221,6 @@ public sealed partial class Guest : IDisposable
         }
         Kill(SignalNumber.Kill);
     }
-
-    private WasiConfiguration BuildWasi()
-    {
-        if (!Directory.Exists(_config.RootfsPath))
-            throw Fail($"rootfs {_config.RootfsPath} is not a directory");
-        var wasi = new WasiConfiguration()
-            .WithArgs(_config.Args)
-            .WithEnvironmentVariables(_config.Env.Select(e => (e.Key, e.Value)))
-            .WithPreopenedDirectory(_config.RootfsPath, "/", !_config.RootfsReadOnly);
-
-        var cwd = RootfsPaths.Normalize(_config.Cwd);
-        if (cwd != "/")
-        {
-            var hostCwd = RootfsPaths.Resolve(_config.RootfsPath, cwd);
-            if (!Directory.Exists(hostCwd))
-                throw Fail($"working directory {cwd} does not exist in the rootfs");
-            wasi.WithPreopenedDirectory(hostCwd, ".", !_config.RootfsReadOnly);
-        }
-        foreach (var preopen in _config.Preopens)
-        {
-            if (!Directory.Exists(preopen.HostPath))
-                throw Fail($"directory {preopen.HostPath} for {preopen.GuestPath} does not exist");
-            wasi.WithPreopenedDirectory(preopen.HostPath, preopen.GuestPath, !preopen.ReadOnly);
-        }
-
-        // Wasmtime would read stdin ahead on a thread of its own, one per guest, for good: our fd_read reads the
-        // pipe on the guest's thread when the guest asks.
-        if (_stdio.StdinPath is { } stdin)
-            _context.Stdin = new FileStream(stdin, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
-        if (_stdio.Stdout is { } stdout)
-            wasi.WithStandardOutputCallback(Forward(stdout, "stdout"));
-        if (_stdio.Stderr is { } stderr)
-            wasi.WithStandardErrorCallback(Forward(stderr, "stderr"));
-        return wasi;
-    }
-
-    private WasiOutputCallback Forward(IGuestOutput output, string stream) => data =>
-    {
-        // Wasmtime closes the stream for good if this throws, so nothing may escape.
-        if (_context.KillRequested)
-            return;
-        try
-        {
-            output.Write(data);
-        }
-        catch (Exception e)
-        {
-            _log.Warning(e, "{Module}: {Stream} sink failed; {Bytes} bytes dropped", Module.Path, stream, data.Length);
-        }
-    };
 
     // Runs on the guest thread at every epoch tick while wasm code runs: kill, limits, pause and the CPU quota.
     private ulong OnEpoch(Store store)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using WasmKata.Linux;
 
 namespace WasmKata.Inspection;
 
@@ -132,22 +133,8 @@ internal sealed class InspectionDirectory
     /// <summary>Whether <paramref name="pid"/> is the process that started at <paramref name="processStart"/> (not a reuse).</summary>
     public static bool IsAlive(int pid, long processStart) => pid > 0 && ProcessStart(pid) == processStart;
 
-    /// <summary>Field 22 of /proc/PID/stat (start time in clock ticks since boot), or -1 when there is no such process.</summary>
-    public static long ProcessStart(int pid)
-    {
-        string stat;
-        try
-        {
-            stat = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return -1;
-        }
-        // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return fields.Length > 19 && long.TryParse(fields[19], CultureInfo.InvariantCulture, out var start) ? start : -1;
-    }
+    /// <summary>When <paramref name="pid"/> started, in clock ticks since boot, or -1 when there is no such process.</summary>
+    public static long ProcessStart(int pid) => ProcStat.TryRead(pid, out var stat) ? stat.StartTicks : -1;
 
     private string EntryPath(int pid) => System.IO.Path.Combine(Path, pid.ToString(CultureInfo.InvariantCulture) + ".json");
 

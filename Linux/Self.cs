@@ -60,19 +60,13 @@ public static class Self
     /// </summary>
     public static long ThreadCpuTimeNs(int tid)
     {
-        string stat;
-        try
+        // An exiting thread's stat file can also vanish or fail with ESRCH mid-read.
+        if (!ProcStat.TryReadThread(tid, out var stat))
         {
-            stat = File.ReadAllText($"/proc/self/task/{tid.ToString(CultureInfo.InvariantCulture)}/stat");
-        }
-        catch (IOException e)
-        {
-            // Also an exiting thread: its stat file can vanish or fail with ESRCH mid-read.
-            throw new ArgumentException($"Thread {tid} is not (or no longer) a thread of this process.", nameof(tid), e);
+            throw new ArgumentException($"Thread {tid} is not (or no longer) a thread of this process.", nameof(tid));
         }
 
-        var (utime, stime) = ParseCpuTicks(stat);
-        return (utime + stime) * (1_000_000_000L / s_clockTicksPerSecond.Value);
+        return (stat.UserTicks + stat.SystemTicks) * (1_000_000_000L / s_clockTicksPerSecond.Value);
     }
 
     /// <summary>Resident set size of this process in bytes, from /proc/self/statm.</summary>
@@ -95,14 +89,5 @@ public static class Self
         }
 
         return false;
-    }
-
-    /// <summary>utime and stime (fields 14 and 15) of a stat line; the comm field may contain spaces and ')'.</summary>
-    internal static (long UserTicks, long SystemTicks) ParseCpuTicks(string stat)
-    {
-        var afterComm = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-
-        // afterComm[0] is field 3 (state), so field n is at n - 3.
-        return (long.Parse(afterComm[11], CultureInfo.InvariantCulture), long.Parse(afterComm[12], CultureInfo.InvariantCulture));
     }
 }

@@ -17,16 +17,23 @@ public static class ThreadClock
         {
             var errno = Interop.Errno.Last;
             if (errno == Interop.Errno.EINVAL || errno == Interop.Errno.ESRCH)
+            {
                 throw new ArgumentException($"Thread {tid} is not (or no longer) a thread of this process.", nameof(tid));
+            }
+
             UnixErrors.Throw(errno, "clock_gettime(thread cpu clock)");
         }
+
         return time.Seconds * 1_000_000_000L + time.Nanoseconds;
     }
 
     private static long Read(int clock, string operation)
     {
         if (Interop.ClockGetTime(clock, out var time) != 0)
+        {
             UnixErrors.ThrowLast(operation);
+        }
+
         return time.Seconds * 1_000_000_000L + time.Nanoseconds;
     }
 }

@@ -6,6 +6,15 @@ public static class ThreadNice
     /// <summary>The CFS weight of nice 0, as cgroup v1 cpu.shares counts it.</summary>
     public const ulong DefaultShares = 1024;
 
+    /// <summary>The nicest value: the smallest share of a contended CPU.</summary>
+    public const int Max = 19;
+
+    /// <summary>The least nice value (needs CAP_SYS_NICE).</summary>
+    public const int Min = -20;
+
+    /// <summary>The nice value threads start with.</summary>
+    public const int Default = 0;
+
     /// <summary>
     /// Sets thread <paramref name="tid"/>'s nice value (-20..19; below 0 needs CAP_SYS_NICE). Throws
     /// <see cref="ArgumentException"/> when the thread is gone.
@@ -13,13 +22,19 @@ public static class ThreadNice
     public static void SetNice(int tid, int nice)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(tid);
-        ArgumentOutOfRangeException.ThrowIfLessThan(nice, -20);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(nice, 19);
+        ArgumentOutOfRangeException.ThrowIfLessThan(nice, Min);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(nice, Max);
         if (Interop.SetPriority(Interop.PRIO_PROCESS, (uint)tid, nice) == 0)
+        {
             return;
+        }
+
         var errno = Interop.Errno.Last;
         if (errno == Interop.Errno.ESRCH)
+        {
             throw new ArgumentException($"Thread {tid} no longer exists.", nameof(tid));
+        }
+
         UnixErrors.Throw(errno, "setpriority");
     }
 
@@ -36,7 +51,10 @@ public static class ThreadNice
             foreach (var entry in Directory.EnumerateDirectories("/proc/self/task"))
             {
                 if (!int.TryParse(Path.GetFileName(entry), out var tid) || !done.Add(tid))
+                {
                     continue;
+                }
+
                 changed = true;
                 try
                 {
@@ -49,7 +67,9 @@ public static class ThreadNice
             }
 
             if (!changed)
+            {
                 return;
+            }
         }
     }
 
@@ -60,6 +80,6 @@ public static class ThreadNice
     public static int NiceForShares(ulong shares)
     {
         var ratio = Math.Max(shares, 2) / (double)DefaultShares;
-        return (int)Math.Clamp(Math.Round(-Math.Log(ratio) / Math.Log(1.25)), -20, 19);
+        return (int)Math.Clamp(Math.Round(-Math.Log(ratio) / Math.Log(1.25)), Min, Max);
     }
 }

@@ -1,3 +1,4 @@
+using WasmKata.Linux;
 using WasmKata.Linux.Io;
 
 namespace WasmKata.Actors.Io;

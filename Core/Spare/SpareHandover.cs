@@ -16,8 +16,6 @@ internal static class SpareHandover
     /// <summary>How long a spare that took it may then need to serve: the rest of its start-up if it was still starting.</summary>
     public static readonly TimeSpan ServeTimeout = TimeSpan.FromSeconds(20);
 
-    private const int SigKill = 9;
-
     /// <summary>
     /// Hands <paramref name="listener"/> to the spare for <paramref name="message"/>'s key. Null once the spare serves it;
     /// otherwise why not, and then no spare holds it: one that does not answer in time is killed, so the caller's cold
@@ -73,7 +71,7 @@ internal static class SpareHandover
         var tid = Self.GetThreadId();
         try
         {
-            ThreadNice.SetNice(tid, 19);
+            ThreadNice.SetNice(tid, ThreadNice.Max);
             Daemon.Spawn(daemon, [argv0, .. (args with { Id = "" }).ToArgs("spare")], null, "/", spareEnv);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
@@ -84,7 +82,7 @@ internal static class SpareHandover
         {
             try
             {
-                ThreadNice.SetNice(tid, 0);
+                ThreadNice.SetNice(tid, ThreadNice.Default);
             }
             catch (UnixException)
             {
@@ -96,7 +94,7 @@ internal static class SpareHandover
     private static void Kill(int pid)
     {
         if (pid > 0)
-            Signals.TrySend(pid, SigKill);
+            Signals.TrySend(pid, SignalNumber.Kill);
     }
 
     // A blocking socket: SO_RCVTIMEO bounds the wait (a timeout is a SocketException).

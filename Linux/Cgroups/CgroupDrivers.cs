@@ -1,5 +1,3 @@
-using WasmKata.Linux.Systemd;
-
 namespace WasmKata.Linux.Cgroups;
 
 /// <summary>The cgroup drivers by their configuration names, "cgroupfs" and "systemd".</summary>

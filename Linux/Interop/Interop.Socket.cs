@@ -13,6 +13,15 @@ internal static partial class Interop
     internal const int SockAddrUnSize = 110;
     internal const int SunPathOffset = 2;
 
+    /// <summary>struct ucred: what SO_PEERCRED answers.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct UCred
+    {
+        public int Pid;
+        public uint Uid;
+        public uint Gid;
+    }
+
     [LibraryImport(Libc, EntryPoint = "socketpair", SetLastError = true)]
     internal static unsafe partial int SocketPair(int domain, int type, int protocol, int* fds);
 

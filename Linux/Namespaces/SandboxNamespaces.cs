@@ -39,7 +39,10 @@ public sealed class SandboxNamespaces : IDisposable
     {
         var wanted = requests.Where(r => Kinds.ContainsKey(r.Type)).ToList();
         if (wanted.Count == 0)
+        {
             return None;
+        }
+
         List<(int, SafeFdHandle)>? result = null;
         Exception? failure = null;
         var thread = new Thread(() =>
@@ -64,14 +67,18 @@ public sealed class SandboxNamespaces : IDisposable
         foreach (var (flag, fd) in _namespaces)
         {
             if (Interop.SetNs(fd, flag) != 0)
+            {
                 UnixErrors.ThrowLast("setns");
+            }
         }
     }
 
     public void Dispose()
     {
         foreach (var (_, fd) in _namespaces)
+        {
             fd.Dispose();
+        }
     }
 
     private static List<(int, SafeFdHandle)> CreateOnThisThread(List<NamespaceRequest> wanted, string? hostname, Func<string, bool> ignorePath)
@@ -85,7 +92,10 @@ public sealed class SandboxNamespaces : IDisposable
             {
                 var fd = Interop.Open(request.Path, Interop.O_RDONLY | Interop.O_CLOEXEC, 0);
                 if (fd.IsInvalid)
+                {
                     UnixErrors.ThrowLast($"open {request.Type} namespace", request.Path);
+                }
+
                 joined.Add((flag, fd));
             }
             else
@@ -93,20 +103,34 @@ public sealed class SandboxNamespaces : IDisposable
                 create |= flag;
             }
         }
+
         if (create != 0 && Interop.Unshare(create) != 0)
+        {
             UnixErrors.ThrowLast("unshare");
+        }
+
         if ((create & Interop.CLONE_NEWUTS) != 0 && !string.IsNullOrEmpty(hostname))
+        {
             SetHostname(hostname);
+        }
+
         foreach (var (_, (flag, procName)) in Kinds)
         {
             if ((create & flag) == 0)
+            {
                 continue;
+            }
+
             var path = $"/proc/thread-self/ns/{procName}";
             var fd = Interop.Open(path, Interop.O_RDONLY | Interop.O_CLOEXEC, 0);
             if (fd.IsInvalid)
+            {
                 UnixErrors.ThrowLast("open", path);
+            }
+
             joined.Add((flag, fd));
         }
+
         return joined;
     }
 
@@ -116,7 +140,9 @@ public sealed class SandboxNamespaces : IDisposable
         fixed (byte* p = bytes)
         {
             if (Interop.SetHostname(p, (nuint)bytes.Length) != 0)
+            {
                 UnixErrors.ThrowLast("sethostname");
+            }
         }
     }
 }

@@ -130,7 +130,7 @@ public static class ChildReaper
         foreach (var entry in Directory.EnumerateDirectories("/proc"))
         {
             if (int.TryParse(entry.AsSpan(6), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-                && TryReadStat(pid, out var stat) && stat.ParentPid == self)
+                && ProcStat.TryRead(pid, out var stat) && stat.ParentPid == self)
             {
                 found.Add(pid);
             }
@@ -151,49 +151,5 @@ public static class ChildReaper
 
         var info = default(Interop.SigInfo);
         return Interop.WaitId(Interop.P_PID, (uint)pid, &info, Interop.WEXITED | Interop.WNOHANG | Interop.WNOWAIT) == 0 && info.Pid == pid;
-    }
-
-    internal static bool TryReadStat(int pid, out ProcStat stat)
-    {
-        string text;
-        try
-        {
-            text = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/stat");
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Gone between the directory scan and the read (ENOENT, or ESRCH mid-read).
-            stat = default;
-            return false;
-        }
-
-        return ProcStat.TryParse(text, out stat);
-    }
-
-    /// <summary>Fields 3-6 of /proc/[pid]/stat.</summary>
-    internal readonly record struct ProcStat(char State, int ParentPid, int ProcessGroup, int Session)
-    {
-        /// <summary>Parses a stat line; the command name may contain spaces and ')', so fields are counted from the last ')'.</summary>
-        internal static bool TryParse(string text, out ProcStat stat)
-        {
-            stat = default;
-            var close = text.LastIndexOf(')');
-            if (close < 0 || close + 2 >= text.Length)
-            {
-                return false;
-            }
-
-            var fields = text[(close + 2)..].Split(' ', 5);
-            if (fields.Length < 5 || fields[0].Length != 1
-                || !int.TryParse(fields[1], NumberStyles.None, CultureInfo.InvariantCulture, out var ppid)
-                || !int.TryParse(fields[2], NumberStyles.None, CultureInfo.InvariantCulture, out var pgrp)
-                || !int.TryParse(fields[3], NumberStyles.None, CultureInfo.InvariantCulture, out var session))
-            {
-                return false;
-            }
-
-            stat = new ProcStat(fields[0][0], ppid, pgrp, session);
-            return true;
-        }
     }
 }

@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace WasmKata.Linux.Processes;
 
@@ -21,18 +21,16 @@ public static class PeerCredentials
             peer = default;
             return false;
         }
-        return peer.Uid == WasmKata.Linux.Self.EffectiveUserId;
+
+        return peer.Uid == Self.EffectiveUserId;
     }
 
     /// <summary>The peer of a connected unix socket; <see cref="SocketException"/> when the kernel cannot say.</summary>
     public static Peer Of(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        Span<byte> ucred = stackalloc byte[12];
-        socket.GetRawSocketOption(Interop.SOL_SOCKET, Interop.SO_PEERCRED, ucred);
-        return new Peer(
-            BinaryPrimitives.ReadInt32LittleEndian(ucred),
-            BinaryPrimitives.ReadUInt32LittleEndian(ucred[4..]),
-            BinaryPrimitives.ReadUInt32LittleEndian(ucred[8..]));
+        var ucred = default(Interop.UCred);
+        socket.GetRawSocketOption(Interop.SOL_SOCKET, Interop.SO_PEERCRED, MemoryMarshal.AsBytes(new Span<Interop.UCred>(ref ucred)));
+        return new Peer(ucred.Pid, ucred.Uid, ucred.Gid);
     }
 }

@@ -47,7 +47,7 @@ public static class Signals
             == Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         // A pid /proc cannot read any more has gone meanwhile.
-        return !ownPidNamespace || (ChildReaper.TryReadStat(pid, out var stat) && stat.State != 'Z');
+        return !ownPidNamespace || (ProcStat.TryRead(pid, out var stat) && stat.State != 'Z');
     }
 
     /// <summary>waitpid(pid, WNOHANG) for a child this process started natively; true once it was reaped.</summary>

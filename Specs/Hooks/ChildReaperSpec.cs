@@ -105,16 +105,6 @@ public sealed class ChildReaperSpec : IDisposable
         }
     }
 
-    [Theory]
-    [InlineData("42 (sh) Z 7 42 42 0 -1", 'Z', 7, 42, 42)]
-    [InlineData("43 (a) b (c)) S 1 2 3 0", 'S', 1, 2, 3)]
-    public void Stat_lines_must_parse_even_with_parentheses_in_the_name(string line, char state, int ppid, int pgrp, int session)
-    {
-        Assert.True(ChildReaper.ProcStat.TryParse(line, out var stat));
-        Assert.Equal(new ChildReaper.ProcStat(state, ppid, pgrp, session), stat);
-        Assert.False(ChildReaper.ProcStat.TryParse("garbage", out _));
-    }
-
     /// <summary>Runs a hook whose background child outlives it; returns the orphan's pid.</summary>
     private async Task<int> RunDoubleForkingHookAsync()
     {
@@ -125,7 +115,7 @@ public sealed class ChildReaperSpec : IDisposable
 
         // Its parent died, so it was re-parented to us, the nearest subreaper.
         var orphan = int.Parse(_bench.Read("orphan"));
-        Assert.True(ChildReaper.ProcStat.TryParse(ReadProc(orphan, "stat") ?? "", out var stat));
+        Assert.True(ProcStat.TryRead(orphan, out var stat));
         Assert.Equal(Environment.ProcessId, stat.ParentPid);
         Assert.NotEqual(Environment.ProcessId, stat.Session);
         return orphan;

@@ -56,10 +56,9 @@ public sealed class DaemonSpec : IDisposable
     {
         var pid = await SpawnSleeperAsync();
 
-        var stat = File.ReadAllText($"/proc/{pid}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        Assert.Equal(pid.ToString(), fields[3]); // field 6: session id
-        Assert.Equal(pid.ToString(), fields[2]); // field 5: process group
+        Assert.True(ProcStat.TryRead(pid, out var stat));
+        Assert.Equal(pid, stat.Session);
+        Assert.Equal(pid, stat.ProcessGroup);
         Assert.Equal(_bundle, LinkOf($"/proc/{pid}/cwd"));
     }
 

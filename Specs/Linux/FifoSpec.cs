@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using WasmKata.Linux;
 using WasmKata.Linux.Io;
 using Xunit;
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using WasmKata.Linux;
 using WasmKata.Linux.Io;
 using Xunit;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using WasmKata.Linux.Io;
 
 namespace WasmKata.Linux;
 

@@ -1,4 +1,4 @@
-namespace WasmKata.Linux.Io;
+namespace WasmKata.Linux;
 
 /// <summary>A write found no reader left (EPIPE); callers usually switch to discarding output.</summary>
 public sealed class BrokenPipeException : UnixException
