@@ -24,7 +24,7 @@ public sealed partial class Guest : IDisposable
     private readonly ILogger _log;
     private readonly GuestContext _context = new();
     private readonly Lock _gate = new();
-    private Phase _phase = Phase.Created;
+    private GuestState _state = GuestState.Created;
     private bool _disposeAfterRun;
     private Store? _store;
     private Memory? _memory;
@@ -41,7 +41,7 @@ public sealed partial class Guest : IDisposable
         _memoryLimit = config.MemoryLimitBytes ?? NoLimit;
     }
 
-    private enum Phase
+    private enum GuestState
     {
         Created,
         Instantiated,
@@ -65,13 +65,13 @@ public sealed partial class Guest : IDisposable
     {
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_phase == Phase.Disposed, this);
-            if (_phase != Phase.Created)
+            ObjectDisposedException.ThrowIf(_state == GuestState.Disposed, this);
+            if (_state != GuestState.Created)
                 throw new InvalidOperationException("the guest is already instantiated");
             // Killed before it was even built: Run reports the kill without running anything.
             if (_context.KillRequested)
             {
-                _phase = Phase.Instantiated;
+                _state = GuestState.Instantiated;
                 return;
             }
         }
@@ -107,8 +107,8 @@ public sealed partial class Guest : IDisposable
                 // Killed while instantiating (say, in a long start function): not a start failure; Run reports the kill.
                 lock (_gate)
                 {
-                    if (_phase == Phase.Created)
-                        _phase = Phase.Instantiated;
+                    if (_state == GuestState.Created)
+                        _state = GuestState.Instantiated;
                 }
                 return;
             }
@@ -121,13 +121,13 @@ public sealed partial class Guest : IDisposable
 
         lock (_gate)
         {
-            if (_phase == Phase.Disposed)
+            if (_state == GuestState.Disposed)
             {
                 store.Dispose();
                 throw new ObjectDisposedException(nameof(Guest));
             }
             _store = store;
-            _phase = Phase.Instantiated;
+            _state = GuestState.Instantiated;
         }
     }
 
@@ -140,12 +140,12 @@ public sealed partial class Guest : IDisposable
     {
         lock (_gate)
         {
-            ObjectDisposedException.ThrowIf(_phase == Phase.Disposed, this);
-            if (_phase == Phase.Created && !_context.KillRequested)
+            ObjectDisposedException.ThrowIf(_state == GuestState.Disposed, this);
+            if (_state == GuestState.Created && !_context.KillRequested)
                 throw new InvalidOperationException("instantiate the guest before running it");
-            if (_phase is Phase.Running or Phase.Done)
+            if (_state is GuestState.Running or GuestState.Done)
                 throw new InvalidOperationException("a guest runs only once");
-            _phase = Phase.Running;
+            _state = GuestState.Running;
         }
 
         string? trap = null;
@@ -184,7 +184,7 @@ public sealed partial class Guest : IDisposable
             lock (_gate)
             {
                 ReleaseStore();
-                _phase = _disposeAfterRun ? Phase.Disposed : Phase.Done;
+                _state = _disposeAfterRun ? GuestState.Disposed : GuestState.Done;
             }
         }
     }
@@ -206,16 +206,16 @@ public sealed partial class Guest : IDisposable
     {
         lock (_gate)
         {
-            switch (_phase)
+            switch (_state)
             {
-                case Phase.Disposed:
+                case GuestState.Disposed:
                     return;
-                case Phase.Running:
+                case GuestState.Running:
                     _disposeAfterRun = true;
                     break;
                 default:
                     ReleaseStore();
-                    _phase = Phase.Disposed;
+                    _state = GuestState.Disposed;
                     return;
             }
         }
