@@ -49,6 +49,7 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
         _settings = settings;
         _namespaces = namespaces;
         _store = new StateStore(settings.StateRoot);
+        // PreStart replaces it with init in the table, or fails Create; until then nothing is received.
         Creating(new ContainerData(ExecTable.Empty, ContainerLimits.None));
     }
 
@@ -73,6 +74,7 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
         try
         {
             _inputs = ReadInputs();
+            // Known before mounting, so a failed mount is still reported with its path.
             _rootfs = RootfsMount.None(_inputs.RootfsPath);
             _rootfs = RootfsMount.Mount(_create.Rootfs, _inputs.RootfsPath);
             // A pod's sandbox container is the sandbox itself: nothing to execute, it lives until stopped.
