@@ -1,4 +1,5 @@
 using Akka.Actor;
+using WasmKata.Core.Hooks;
 using WasmKata.Engine;
 using WasmKata.Linux.Namespaces;
 
@@ -25,4 +26,18 @@ public static class ContainerProtocol
         /// <summary>The one instance.</summary>
         public static readonly Forgotten Instance = new();
     }
+
+    // The container's own messages: the outcome of its hooks, which run off the actor and report back.
+
+    /// <summary>The create-time hooks (prestart, createRuntime, createContainer) all passed.</summary>
+    internal sealed record HooksPassed(HookKind Kind);
+
+    /// <summary>A create-time hook failed: Create fails.</summary>
+    internal sealed record HooksFailed(HookKind Kind, string Message);
+
+    /// <summary>The startContainer hooks passed: init starts and <paramref name="ReplyTo"/> hears Started.</summary>
+    internal sealed record StartHooksPassed(IActorRef ReplyTo);
+
+    /// <summary>A startContainer hook failed: Start fails and the container ends, as with runc.</summary>
+    internal sealed record StartHooksFailed(IActorRef ReplyTo, string Message);
 }
