@@ -24,6 +24,9 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
 {
     private const string Init = "";
     private readonly CreateTask _create;
+    // The Create's inputs as the sandbox read them (or why it could not); this actor reads no file of its own.
+    private readonly ContainerPlanRead _plan;
+    private readonly SandboxCgroupPlan? _sandboxCgroup;
     private readonly IActorRef _events;
     private readonly WasmEngine _engine;
     private readonly RuntimeSettings _settings;
@@ -47,10 +50,14 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     private ContainerLimits _limits = ContainerLimits.None;
     private bool _paused;
 
-    public ContainerActor(CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings, SandboxNamespaces namespaces)
+    public ContainerActor(
+        CreateTask create, ContainerPlanRead plan, SandboxCgroupPlan? sandboxCgroup, IActorRef replyTo, IActorRef events, WasmEngine engine,
+        RuntimeSettings settings, SandboxNamespaces namespaces)
     {
         _namespaces = namespaces;
         _create = create;
+        _plan = plan;
+        _sandboxCgroup = sandboxCgroup;
         _events = events;
         _engine = engine;
         _settings = settings;
@@ -67,19 +74,20 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
     {
         try
         {
-            // A bad configuration.toml is refused here, at Create, with the file, key and value in the message.
-            ConfigLoader.Load(_create.ConfigPath);
-            _spec = OciJson.ReadSpec(_create.Bundle);
-            _limits = ContainerLimits.FromSpec(_spec.Linux?.Resources);
-            _hooks = HookSpec.Read(_create.Bundle);
-            _rootfs = GuestPlan.RootfsPath(_spec, _create.Bundle);
+            // Inputs the sandbox could not read (configuration.toml, config.json, a mount source) are refused here, at
+            // Create, with the reader's message: the file, key and value.
+            var plan = _plan.Get();
+            _spec = plan.Spec;
+            _limits = plan.Limits;
+            _hooks = plan.Hooks;
+            _rootfs = plan.RootfsPath;
             if (_create.Rootfs.Count > 0)
             {
                 Directory.CreateDirectory(_rootfs);
                 Mounts.MountAll(_create.Rootfs, _rootfs);
                 _mounted = true;
             }
-            if (GuestPlan.IsPodSandbox(_spec))
+            if (plan.IsPodSandbox)
             {
                 // A pod's sandbox container is the sandbox itself: nothing to execute, it lives until stopped.
                 Spawn(Init, "", PlaceholderConfig, _create.Stdio);
@@ -556,9 +564,9 @@ internal sealed class ContainerActor : ReceiveActor, IWithUnboundedStash
             Status = (_paused && init.Phase == Phase.Running ? ProcessStatus.Paused : init.Status).ToString().ToLowerInvariant(),
             ExitStatus = init.Phase == Phase.Stopped ? init.ExitStatus : null,
             ExitedAt = init.ExitedAt,
-            Cgroup = _settings.SandboxCgroup?.Path,
-            CgroupDriver = _settings.SandboxCgroup?.Driver,
-            SystemdAddress = _settings.SandboxCgroup?.SystemdAddress,
+            Cgroup = _sandboxCgroup?.Path,
+            CgroupDriver = _sandboxCgroup?.Driver,
+            SystemdAddress = _sandboxCgroup?.SystemdAddress,
         });
     }
 

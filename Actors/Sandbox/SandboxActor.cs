@@ -5,6 +5,7 @@ using WasmKata.Actors.Container;
 using WasmKata.Engine;
 using WasmKata.Actors.Events;
 using WasmKata.Core.Oci;
+using WasmKata.Core.Plan;
 using WasmKata.Linux.Namespaces;
 using WasmKata.Linux.Processes;
 using WasmKata.Actors.Signals;
@@ -21,7 +22,7 @@ namespace WasmKata.Actors.Sandbox;
 internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     private readonly WasmEngine _engine;
-    private RuntimeSettings _settings;
+    private readonly RuntimeSettings _settings;
     private readonly IShimLifetime _lifetime;
     private readonly IEventSink _sink;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -32,6 +33,8 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
     private SandboxNamespaces? _namespaces;
     private int _awaitingExits;
     private SandboxCgroup? _cgroup;
+    // What each container saves in its state so a crashed shim's delete removes the cgroup; kept once decided.
+    private SandboxCgroupPlan? _cgroupPlan;
     private bool _cgroupDecided;
 
     public SandboxActor(WasmEngine engine, IEventSink sink, RuntimeSettings settings, IShimLifetime lifetime)
@@ -131,39 +134,29 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
             Sender.Tell(new CommandFailed(FailureCode.AlreadyExists, $"container {create.ContainerId}: already exists"));
             return;
         }
-        // The first container's spec decides the sandbox's namespaces and host cgroup; one that cannot be read is the
-        // container's to report, with its own message.
-        if ((_namespaces is null || !_cgroupDecided) && TryReadSpec(create.Bundle) is { } spec)
+        // The Create's inputs are read once, here. The first container's plan decides the sandbox's namespaces and host
+        // cgroup; a plan that cannot be read is the container's to report, with its own message.
+        var read = ContainerPlan.TryRead(create.Bundle, create.ConfigPath);
+        if ((_namespaces is null || !_cgroupDecided) && read.Plan is { } plan)
         {
-            if (EnsureNamespaces(spec) is { } failed)
+            if (EnsureNamespaces(plan.Spec) is { } failed)
             {
                 Sender.Tell(failed);
                 return;
             }
-            if (!_cgroupDecided && PlaceInCgroup(create, spec))
+            if (!_cgroupDecided && PlaceInCgroup(create, read, plan))
                 return;
         }
-        SpawnContainer(create, Sender);
+        SpawnContainer(create, read, Sender);
     }
 
-    private void SpawnContainer(CreateTask create, IActorRef replyTo)
+    private void SpawnContainer(CreateTask create, ContainerPlanRead read, IActorRef replyTo)
     {
         var name = $"{SafeName().Replace(create.ContainerId, "_")}-{++_counter}";
-        var container = Context.ActorOf(ContainerProtocol.Props(create, replyTo, _events, _engine, _settings, _namespaces!), name);
+        var props = ContainerProtocol.Props(create, read, _cgroupPlan, replyTo, _events, _engine, _settings, _namespaces!);
+        var container = Context.ActorOf(props, name);
         Context.Watch(container);
         _containers[create.ContainerId] = container;
-    }
-
-    private static OciSpec? TryReadSpec(string bundle)
-    {
-        try
-        {
-            return OciJson.ReadSpec(bundle);
-        }
-        catch (OciSpecException)
-        {
-            return null;
-        }
     }
 
     /// <summary>The first container's spec decides the sandbox's namespaces; later containers share them.</summary>
