@@ -29,9 +29,7 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
     private readonly Dictionary<string, IActorRef> _containers = [];
     private IActorRef _events = ActorRefs.Nobody;
     private long _counter;
-    private bool _stopping;
     private SandboxNamespaces? _namespaces;
-    private int _awaitingExits;
     private SandboxCgroup? _cgroup;
     // What each container saves in its state so a crashed shim's delete removes the cgroup; kept once decided.
     private SandboxCgroupPlan? _cgroupPlan;
@@ -43,7 +41,35 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
         _sink = sink;
         _settings = settings;
         _lifetime = lifetime;
+        Serving();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public IStash Stash { get; set; } = null!;
+
+    protected override void PostStop() => _namespaces?.Dispose();
+
+    protected override void PreStart()
+    {
+        Context.ActorOf(SignalWatcherProtocol.Props(), "signals");
+        _events = Context.ActorOf(EventPublisherProtocol.Props(_sink), "events");
+    }
+
+    // The normal behaviour: creates containers, routes commands, and starts an orderly stop on SIGTERM/SIGINT.
+    private void Serving()
+    {
         Receive<CreateTask>(OnCreate);
+        Receive<SignalWatcherProtocol.ShutdownSignalled>(OnShutdownSignal);
+        // Only the stop's Waits answer the sandbox itself, and none is outstanding while serving: nothing to count.
+        Receive<Exited>(_ => { });
+        Receive<CommandFailed>(_ => { });
+        ReceiveCommon();
+    }
+
+    // What the sandbox does alike while serving and while stopping.
+    private void ReceiveCommon()
+    {
         Receive<ConnectTask>(c =>
         {
             if (_containers.TryGetValue(c.ContainerId, out var container))
@@ -74,42 +100,12 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
             if (id is not null)
                 Forget(id);
         });
-        Receive<SignalWatcherProtocol.ShutdownSignalled>(OnShutdownSignal);
         // Hooks that double-fork leave orphans with us (the shim is a child subreaper): reap them.
         Receive<SignalWatcherProtocol.ChildSignalled>(_ =>
         {
             if (_settings.ReapOrphans)
                 ChildReaper.ReapOrphans();
         });
-        Receive<Exited>(_ =>
-        {
-            if (_stopping && --_awaitingExits == 0)
-                Self.Tell(ShutdownGraceOver.Instance);
-        });
-        Receive<CommandFailed>(_ =>
-        {
-            if (_stopping && --_awaitingExits == 0)
-                Self.Tell(ShutdownGraceOver.Instance);
-        });
-        Receive<ShutdownGraceOver>(_ =>
-        {
-            Timers.Cancel("grace");
-            _events.Tell(EventPublisherProtocol.Flush.Instance);
-        });
-        Receive<EventPublisherProtocol.Flushed>(_ => RemoveCgroupAsync().PipeTo(Self, success: () => CgroupRemoved.Instance));
-        Receive<CgroupRemoved>(_ => _lifetime.RequestExit());
-    }
-
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    public IStash Stash { get; set; } = null!;
-
-    protected override void PostStop() => _namespaces?.Dispose();
-
-    protected override void PreStart()
-    {
-        Context.ActorOf(SignalWatcherProtocol.Props(), "signals");
-        _events = Context.ActorOf(EventPublisherProtocol.Props(_sink), "events");
     }
 
     private void OnCreate(CreateTask create)
@@ -122,11 +118,6 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
         if (ValidateBundle(create.Bundle) is { } badBundle)
         {
             Sender.Tell(badBundle);
-            return;
-        }
-        if (_stopping)
-        {
-            Sender.Tell(new CommandFailed(FailureCode.Unavailable, "the shim is shutting down"));
             return;
         }
         if (_containers.ContainsKey(create.ContainerId))
@@ -192,26 +183,6 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
     {
         if (_containers.Remove(id, out var container))
             Context.Unwatch(container);
-    }
-
-    private void OnShutdownSignal(SignalWatcherProtocol.ShutdownSignalled signalled)
-    {
-        if (_stopping)
-            return;
-        _log.Info("{Signal} received: killing {Count} containers and shutting down", signalled.Signal, _containers.Count);
-        _stopping = true;
-        // Kill every guest, then wait for each init's exit: exits are published (after their output drained)
-        // before the events are flushed and the shim exits. The grace timer bounds it all.
-        _awaitingExits = _containers.Count;
-        foreach (var (id, container) in _containers)
-        {
-            container.Tell(new KillTask(id, "", SignalNumber.Kill, All: true), ActorRefs.Nobody);
-            container.Tell(new WaitTask(id, ""));
-        }
-        if (_awaitingExits == 0)
-            Self.Tell(ShutdownGraceOver.Instance);
-        else
-            Timers.StartSingleTimer("grace", ShutdownGraceOver.Instance, _settings.ShutdownGrace);
     }
 
     /// <summary>Ids become actor names and paths on disk: refuse what could escape or confuse either.</summary>
