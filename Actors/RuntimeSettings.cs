@@ -25,7 +25,4 @@ public sealed record RuntimeSettings
 
     /// <summary>Bytes a guest may write ahead of its slowest output reader before it is held back.</summary>
     public int OutputBufferBytes { get; init; } = 1 << 20;
-
-    /// <summary>The sandbox's host cgroup, saved with each container's state so a crashed shim's <c>delete</c> removes it.</summary>
-    public Sandbox.SandboxCgroupPlan? SandboxCgroup { get; init; }
 }

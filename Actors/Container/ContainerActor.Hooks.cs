@@ -14,17 +14,17 @@ internal sealed partial class ContainerActor
     }
 
     private Task<IReadOnlyList<HookFailedException>> RunHooks(HookKind kind, OciStatus status, uint pid) =>
-        HookRunner.RunAsync(kind, _inputs.Hooks.For(kind),
+        HookRunner.RunAsync(kind, Plan.Hooks.For(kind),
             new OciState { Id = Id, Status = status, Pid = (int)pid, Bundle = _create.Bundle, Annotations = Spec.Annotations },
             _stop.Token);
 
     /// <summary>poststop runs after the container is gone; its failures are only logged.</summary>
     private void RunPoststop()
     {
-        if (_inputs.Hooks.For(HookKind.Poststop).Count == 0)
+        if (Plan.Hooks.For(HookKind.Poststop).Count == 0)
             return;
         // Not tied to this actor's life: the container stops right after, and poststop must still run to its end.
-        LogFailures(HookRunner.RunAsync(HookKind.Poststop, _inputs.Hooks.For(HookKind.Poststop),
+        LogFailures(HookRunner.RunAsync(HookKind.Poststop, Plan.Hooks.For(HookKind.Poststop),
             new OciState { Id = Id, Status = OciStatus.Stopped, Bundle = _create.Bundle, Annotations = Spec.Annotations }));
     }
 

@@ -25,9 +25,9 @@ internal sealed partial class ContainerActor
             Status = (paused && init.Phase == Phase.Running ? ProcessStatus.Paused : init.Status).ToString().ToLowerInvariant(),
             ExitStatus = init.Phase == Phase.Stopped ? init.ExitStatus : null,
             ExitedAt = init.ExitedAt,
-            Cgroup = _settings.SandboxCgroup?.Path,
-            CgroupDriver = _settings.SandboxCgroup?.Driver,
-            SystemdAddress = _settings.SandboxCgroup?.SystemdAddress,
+            Cgroup = _sandboxCgroup?.Path,
+            CgroupDriver = _sandboxCgroup?.Driver,
+            SystemdAddress = _sandboxCgroup?.SystemdAddress,
         });
     }
 

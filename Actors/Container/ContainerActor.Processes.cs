@@ -26,7 +26,7 @@ internal sealed partial class ContainerActor
                 Sender.Tell(failure);
                 return;
             }
-            if (process.ExecId == Init && _inputs.Hooks.For(HookKind.StartContainer).Count > 0)
+            if (process.ExecId == Init && Plan.Hooks.For(HookKind.StartContainer).Count > 0)
             {
                 var replyTo = Sender;
                 RunHooks(HookKind.StartContainer, OciStatus.Created, process.Pid).PipeTo(Self,
@@ -200,7 +200,7 @@ internal sealed partial class ContainerActor
         }
         try
         {
-            var (module, config) = Plan(OciJson.ParseProcess(add.ProcessJson), data.Limits);
+            var (module, config) = PlanGuest(OciJson.ParseProcess(add.ProcessJson), data.Limits);
             return data with { Execs = Spawn(data.Execs, add.ExecId, module, config, add.Stdio, data.Limits, Sender) };
         }
         catch (Exception e)

@@ -34,15 +34,21 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
     private readonly StateStore _store;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly CancellationTokenSource _stop = new();
-    private ContainerInputs _inputs = ContainerInputs.None;
+    // The Create's inputs as the sandbox read them (or why it could not); this actor reads no file of its own.
+    private readonly ContainerPlanRead _planRead;
+    private readonly SandboxCgroupPlan? _sandboxCgroup;
+    private ContainerPlan? _plan;
     private RootfsMount _rootfs = RootfsMount.None("");
     private int _execCounter;
     // What stopping owes depends on the state stopped in: each state sets it when entered, with its latest data.
     private Action _atStop = () => { };
 
-    public ContainerActor(CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings, SandboxNamespaces namespaces)
+    public ContainerActor(
+        CreateTask create, ContainerPlanRead plan, SandboxCgroupPlan? sandboxCgroup, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings, SandboxNamespaces namespaces)
     {
         _create = create;
+        _planRead = plan;
+        _sandboxCgroup = sandboxCgroup;
         _createReplyTo = replyTo;
         _events = events;
         _engine = engine;
@@ -57,30 +63,20 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
 
     private string Id => _create.ContainerId;
 
-    /// <summary>Every read of what Create was given, in one place.</summary>
-    private ContainerInputs ReadInputs()
-    {
-        // A bad configuration.toml is refused here, at Create, with the file, key and value in the message.
-        ConfigLoader.Load(_create.ConfigPath);
-        var spec = OciJson.ReadSpec(_create.Bundle);
-        var limits = ContainerLimits.FromSpec(spec.Linux?.Resources);
-        var hooks = HookSpec.Read(_create.Bundle);
-        var rootfs = GuestPlan.RootfsPath(spec, _create.Bundle);
-        return new ContainerInputs(spec, limits, hooks, rootfs, GuestPlan.IsPodSandbox(spec), GuestPlan.Preopens(spec.Mounts), GuestPlan.IsMarkedWasm(spec));
-    }
-
     protected override void PreStart()
     {
         try
         {
-            _inputs = ReadInputs();
+            // Inputs the sandbox could not read (configuration.toml, config.json, a mount source) are refused here, at
+            // Create, with the reader's message: the file, key and value.
+            _plan = _planRead.Get();
             // Known before mounting, so a failed mount is still reported with its path.
-            _rootfs = RootfsMount.None(_inputs.RootfsPath);
-            _rootfs = RootfsMount.Mount(_create.Rootfs, _inputs.RootfsPath);
+            _rootfs = RootfsMount.None(Plan.RootfsPath);
+            _rootfs = RootfsMount.Mount(_create.Rootfs, Plan.RootfsPath);
             // A pod's sandbox container is the sandbox itself: nothing to execute, it lives until stopped.
-            var (module, config) = _inputs.IsPodSandbox ? ("", PlaceholderConfig) : Plan(Spec.Process, _inputs.Limits);
-            var execs = Spawn(ExecTable.Empty, Init, module, config, _create.Stdio, _inputs.Limits, _createReplyTo);
-            Creating(new ContainerData(execs, _inputs.Limits));
+            var (module, config) = Plan.IsPodSandbox ? ("", PlaceholderConfig) : PlanGuest(Spec.Process, Plan.Limits);
+            var execs = Spawn(ExecTable.Empty, Init, module, config, _create.Stdio, Plan.Limits, _createReplyTo);
+            Creating(new ContainerData(execs, Plan.Limits));
         }
         catch (Exception e)
         {
@@ -99,12 +95,15 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
         _rootfs.ReleaseOrReport(e => _log.Error(e, "{Container}: unmounting {Rootfs} failed", Id, _rootfs.Path));
     }
 
-    private OciSpec Spec => _inputs.Spec;
+    // Read at PreStart; nothing that needs it runs before, or after a Create that could not read it.
+    private ContainerPlan Plan => _plan ?? throw new InvalidOperationException($"container {Id}: no plan");
+
+    private OciSpec Spec => Plan.Spec;
 
     private GuestConfig PlaceholderConfig => new([], [], _rootfs.Path, true, "/", [], null);
 
-    private (string Module, GuestConfig Config) Plan(OciProcess? process, ContainerLimits limits) => GuestPlan.For(
-        process, _rootfs.Path, Spec.Root?.Readonly ?? false, limits.MemoryLimitBytes, _inputs.Preopens, _inputs.IsMarkedWasm);
+    private (string Module, GuestConfig Config) PlanGuest(OciProcess? process, ContainerLimits limits) => GuestPlan.For(
+        process, _rootfs.Path, Spec.Root?.Readonly ?? false, limits.MemoryLimitBytes, Plan.Preopens, Plan.IsMarkedWasm);
 
     private void Creating(ContainerData data)
     {

@@ -1,5 +1,6 @@
 using Akka.Actor;
-using WasmKata.Core.Hooks;
+using WasmKata.Core.Oci;
+using WasmKata.Core.Plan;
 using WasmKata.Engine;
 using WasmKata.Linux.Namespaces;
 
@@ -8,10 +9,15 @@ namespace WasmKata.Actors.Container;
 /// <summary>One container: its rootfs, its spec and its processes.</summary>
 public static class ContainerProtocol
 {
-    /// <summary>The actor that carries out <paramref name="create"/> and answers <paramref name="replyTo"/>.</summary>
+    /// <summary>
+    /// The actor that carries out <paramref name="create"/> from its inputs as read once (<paramref name="plan"/>, or the
+    /// failure it reports) and answers <paramref name="replyTo"/>; it saves <paramref name="sandboxCgroup"/> (null: none)
+    /// with its state so a crashed shim's <c>delete</c> removes the sandbox's cgroup.
+    /// </summary>
     public static Props Props(
-        TaskProtocol.CreateTask create, IActorRef replyTo, IActorRef events, WasmEngine engine, RuntimeSettings settings, SandboxNamespaces namespaces) =>
-        Akka.Actor.Props.Create(() => new ContainerActor(create, replyTo, events, engine, settings, namespaces));
+        TaskProtocol.CreateTask create, ContainerPlanRead plan, SandboxCgroupPlan? sandboxCgroup, IActorRef replyTo, IActorRef events,
+        WasmEngine engine, RuntimeSettings settings, SandboxNamespaces namespaces) =>
+        Akka.Actor.Props.Create(() => new ContainerActor(create, plan, sandboxCgroup, replyTo, events, engine, settings, namespaces));
 
     /// <summary>
     /// The container was deleted (or its Create failed) and released its rootfs. It answers every command routed to it

@@ -1,28 +1,22 @@
 using Akka.Actor;
 using Akka.Event;
-using WasmKata.Core.Oci;
-using WasmKata.Config;
+using WasmKata.Core.Plan;
 using static WasmKata.Actors.TaskProtocol;
 using WasmKata.Core;
 
 namespace WasmKata.Actors.Sandbox;
 
-// The sandbox's host cgroup: made from the first container's spec before that container is created (every other message
+// The sandbox's host cgroup: made from the first container's plan before that container is created (every other message
 // waits meanwhile), removed when the shim is about to exit.
 internal sealed partial class SandboxActor
 {
     /// <summary>Starts placing the shim in the first container's cgroup; false when there is none to make.</summary>
-    private bool PlaceInCgroup(CreateTask create, OciSpec spec)
+    private bool PlaceInCgroup(CreateTask create, ContainerPlanRead read, ContainerPlan container)
     {
         SandboxCgroupPlan? plan;
         try
         {
-            // A configuration that cannot be read is the container's to report, with its own message.
-            plan = SandboxCgroupPlan.For(spec, ConfigLoader.Load(create.ConfigPath));
-        }
-        catch (ConfigException)
-        {
-            return false;
+            plan = SandboxCgroupPlan.For(container.Spec, container.Config);
         }
         catch (ArgumentException e)
         {
@@ -36,18 +30,18 @@ internal sealed partial class SandboxActor
         var replyTo = Sender;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         plan.CreateAsync(Environment.ProcessId).PipeTo(Self,
-            success: cgroup => new CgroupPlaced(create, replyTo, cgroup),
+            success: cgroup => new CgroupPlaced(create, read, replyTo, cgroup),
             failure: e => new CgroupFailed(create, replyTo, plan, e.GetBaseException().Message));
         BecomeStacked(() =>
         {
             Receive<CgroupPlaced>(placed =>
             {
                 _cgroup = placed.Cgroup;
-                _settings = _settings with { SandboxCgroup = placed.Cgroup.Plan };
+                _cgroupPlan = placed.Cgroup.Plan;
                 _log.Info("sandbox placed in {Driver} cgroup {Path} in {Ms:0.0} ms", placed.Cgroup.Plan.Driver, placed.Cgroup.Plan.Path,
                     System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 UnbecomeStacked();
-                SpawnContainer(placed.Create, placed.ReplyTo);
+                SpawnContainer(placed.Create, placed.Read, placed.ReplyTo);
                 Stash.UnstashAll();
             });
             Receive<CgroupFailed>(failed =>
@@ -96,7 +90,7 @@ internal sealed partial class SandboxActor
         }, TaskScheduler.Default);
     }
 
-    private sealed record CgroupPlaced(CreateTask Create, IActorRef ReplyTo, SandboxCgroup Cgroup);
+    private sealed record CgroupPlaced(CreateTask Create, ContainerPlanRead Read, IActorRef ReplyTo, SandboxCgroup Cgroup);
 
     private sealed record CgroupFailed(CreateTask Create, IActorRef ReplyTo, SandboxCgroupPlan Plan, string Message);
 

@@ -5,6 +5,7 @@ using WasmKata.Actors.Container;
 using WasmKata.Engine;
 using WasmKata.Actors.Events;
 using WasmKata.Core.Oci;
+using WasmKata.Core.Plan;
 using WasmKata.Linux.Namespaces;
 using WasmKata.Linux.Processes;
 using WasmKata.Actors.Signals;
@@ -21,17 +22,17 @@ namespace WasmKata.Actors.Sandbox;
 internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     private readonly WasmEngine _engine;
-    private RuntimeSettings _settings;
+    private readonly RuntimeSettings _settings;
     private readonly IShimLifetime _lifetime;
     private readonly IEventSink _sink;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly Dictionary<string, IActorRef> _containers = [];
     private IActorRef _events = ActorRefs.Nobody;
     private long _counter;
-    private bool _stopping;
     private SandboxNamespaces? _namespaces;
-    private int _awaitingExits;
     private SandboxCgroup? _cgroup;
+    // What each container saves in its state so a crashed shim's delete removes the cgroup; kept once decided.
+    private SandboxCgroupPlan? _cgroupPlan;
     private bool _cgroupDecided;
 
     public SandboxActor(WasmEngine engine, IEventSink sink, RuntimeSettings settings, IShimLifetime lifetime)
@@ -40,7 +41,35 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
         _sink = sink;
         _settings = settings;
         _lifetime = lifetime;
+        Serving();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public IStash Stash { get; set; } = null!;
+
+    protected override void PostStop() => _namespaces?.Dispose();
+
+    protected override void PreStart()
+    {
+        Context.ActorOf(SignalWatcherProtocol.Props(), "signals");
+        _events = Context.ActorOf(EventPublisherProtocol.Props(_sink), "events");
+    }
+
+    // The normal behaviour: creates containers, routes commands, and starts an orderly stop on SIGTERM/SIGINT.
+    private void Serving()
+    {
         Receive<CreateTask>(OnCreate);
+        Receive<SignalWatcherProtocol.ShutdownSignalled>(OnShutdownSignal);
+        // Only the stop's Waits answer the sandbox itself, and none is outstanding while serving: nothing to count.
+        Receive<Exited>(_ => { });
+        Receive<CommandFailed>(_ => { });
+        ReceiveCommon();
+    }
+
+    // What the sandbox does alike while serving and while stopping.
+    private void ReceiveCommon()
+    {
         Receive<ConnectTask>(c =>
         {
             if (_containers.TryGetValue(c.ContainerId, out var container))
@@ -71,42 +100,12 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
             if (id is not null)
                 Forget(id);
         });
-        Receive<SignalWatcherProtocol.ShutdownSignalled>(OnShutdownSignal);
         // Hooks that double-fork leave orphans with us (the shim is a child subreaper): reap them.
         Receive<SignalWatcherProtocol.ChildSignalled>(_ =>
         {
             if (_settings.ReapOrphans)
                 ChildReaper.ReapOrphans();
         });
-        Receive<Exited>(_ =>
-        {
-            if (_stopping && --_awaitingExits == 0)
-                Self.Tell(ShutdownGraceOver.Instance);
-        });
-        Receive<CommandFailed>(_ =>
-        {
-            if (_stopping && --_awaitingExits == 0)
-                Self.Tell(ShutdownGraceOver.Instance);
-        });
-        Receive<ShutdownGraceOver>(_ =>
-        {
-            Timers.Cancel("grace");
-            _events.Tell(EventPublisherProtocol.Flush.Instance);
-        });
-        Receive<EventPublisherProtocol.Flushed>(_ => RemoveCgroupAsync().PipeTo(Self, success: () => CgroupRemoved.Instance));
-        Receive<CgroupRemoved>(_ => _lifetime.RequestExit());
-    }
-
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    public IStash Stash { get; set; } = null!;
-
-    protected override void PostStop() => _namespaces?.Dispose();
-
-    protected override void PreStart()
-    {
-        Context.ActorOf(SignalWatcherProtocol.Props(), "signals");
-        _events = Context.ActorOf(EventPublisherProtocol.Props(_sink), "events");
     }
 
     private void OnCreate(CreateTask create)
@@ -121,49 +120,34 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
             Sender.Tell(badBundle);
             return;
         }
-        if (_stopping)
-        {
-            Sender.Tell(new CommandFailed(FailureCode.Unavailable, "the shim is shutting down"));
-            return;
-        }
         if (_containers.ContainsKey(create.ContainerId))
         {
             Sender.Tell(new CommandFailed(FailureCode.AlreadyExists, $"container {create.ContainerId}: already exists"));
             return;
         }
-        // The first container's spec decides the sandbox's namespaces and host cgroup; one that cannot be read is the
-        // container's to report, with its own message.
-        if ((_namespaces is null || !_cgroupDecided) && TryReadSpec(create.Bundle) is { } spec)
+        // The Create's inputs are read once, here. The first container's plan decides the sandbox's namespaces and host
+        // cgroup; a plan that cannot be read is the container's to report, with its own message.
+        var read = ContainerPlan.TryRead(create.Bundle, create.ConfigPath);
+        if ((_namespaces is null || !_cgroupDecided) && read.Plan is { } plan)
         {
-            if (EnsureNamespaces(spec) is { } failed)
+            if (EnsureNamespaces(plan.Spec) is { } failed)
             {
                 Sender.Tell(failed);
                 return;
             }
-            if (!_cgroupDecided && PlaceInCgroup(create, spec))
+            if (!_cgroupDecided && PlaceInCgroup(create, read, plan))
                 return;
         }
-        SpawnContainer(create, Sender);
+        SpawnContainer(create, read, Sender);
     }
 
-    private void SpawnContainer(CreateTask create, IActorRef replyTo)
+    private void SpawnContainer(CreateTask create, ContainerPlanRead read, IActorRef replyTo)
     {
         var name = $"{SafeName().Replace(create.ContainerId, "_")}-{++_counter}";
-        var container = Context.ActorOf(ContainerProtocol.Props(create, replyTo, _events, _engine, _settings, _namespaces!), name);
+        var props = ContainerProtocol.Props(create, read, _cgroupPlan, replyTo, _events, _engine, _settings, _namespaces!);
+        var container = Context.ActorOf(props, name);
         Context.Watch(container);
         _containers[create.ContainerId] = container;
-    }
-
-    private static OciSpec? TryReadSpec(string bundle)
-    {
-        try
-        {
-            return OciJson.ReadSpec(bundle);
-        }
-        catch (OciSpecException)
-        {
-            return null;
-        }
     }
 
     /// <summary>The first container's spec decides the sandbox's namespaces; later containers share them.</summary>
@@ -199,26 +183,6 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
     {
         if (_containers.Remove(id, out var container))
             Context.Unwatch(container);
-    }
-
-    private void OnShutdownSignal(SignalWatcherProtocol.ShutdownSignalled signalled)
-    {
-        if (_stopping)
-            return;
-        _log.Info("{Signal} received: killing {Count} containers and shutting down", signalled.Signal, _containers.Count);
-        _stopping = true;
-        // Kill every guest, then wait for each init's exit: exits are published (after their output drained)
-        // before the events are flushed and the shim exits. The grace timer bounds it all.
-        _awaitingExits = _containers.Count;
-        foreach (var (id, container) in _containers)
-        {
-            container.Tell(new KillTask(id, "", SignalNumber.Kill, All: true), ActorRefs.Nobody);
-            container.Tell(new WaitTask(id, ""));
-        }
-        if (_awaitingExits == 0)
-            Self.Tell(ShutdownGraceOver.Instance);
-        else
-            Timers.StartSingleTimer("grace", ShutdownGraceOver.Instance, _settings.ShutdownGrace);
     }
 
     /// <summary>Ids become actor names and paths on disk: refuse what could escape or confuse either.</summary>

@@ -1,3 +1,4 @@
+using WasmKata.Core.Oci;
 using WasmKata.Linux.Processes;
 
 namespace WasmKata.Core.Hooks;

@@ -1,48 +1,16 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using WasmKata.Core.Oci;
 
 namespace WasmKata.Core.Hooks;
 
-/// <summary>Reads and checks the <c>hooks</c> of a bundle's config.json.</summary>
+/// <summary>Checks the <c>hooks</c> of a bundle's config.json, parsed with the rest of the spec by <see cref="OciJson"/>.</summary>
 public static class HookSpec
 {
     /// <summary>
-    /// The hooks of <c>bundle/config.json</c>, every list present (empty when none). A missing or unreadable file,
-    /// bad JSON or a malformed hook throws <see cref="OciSpecException"/> naming the hook and what is wrong.
+    /// <paramref name="hooks"/> with every list present (empty when none). A malformed hook throws
+    /// <see cref="OciSpecException"/> naming <paramref name="source"/>, the hook and what is wrong.
     /// </summary>
-    public static OciHooks Read(string bundle)
+    public static OciHooks Check(OciHooks? hooks, string source = "config.json")
     {
-        ArgumentException.ThrowIfNullOrEmpty(bundle);
-        var path = System.IO.Path.Combine(bundle, "config.json");
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new OciSpecException($"cannot read {path}: {e.Message}", e);
-        }
-
-        return Parse(text, path);
-    }
-
-    /// <summary>The hooks of a config.json document; <paramref name="source"/> names it in messages.</summary>
-    public static OciHooks Parse(string configJson, string source = "config.json")
-    {
-        ArgumentNullException.ThrowIfNull(configJson);
-        HooksDocument? document;
-        try
-        {
-            document = JsonSerializer.Deserialize(configJson, HookJsonContext.Default.HooksDocument);
-        }
-        catch (JsonException e)
-        {
-            throw new OciSpecException($"{source}: hooks are not valid OCI JSON: {e.Message}", e);
-        }
-
-        var hooks = document?.Hooks;
         if (hooks is null)
         {
             return OciHooks.Empty;
@@ -58,7 +26,6 @@ public static class HookSpec
             Poststop = Checked(hooks, HookKind.Poststop, source),
         };
     }
-
     private static IReadOnlyList<OciHook> Checked(OciHooks hooks, HookKind kind, string source)
     {
         var list = hooks.For(kind);
@@ -114,13 +81,4 @@ public static class HookSpec
 
         return hook.Path.Contains('\0', StringComparison.Ordinal) ? "path contains NUL" : null;
     }
-
-    internal sealed record HooksDocument
-    {
-        public OciHooks? Hooks { get; init; }
-    }
 }
-
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true)]
-[JsonSerializable(typeof(HookSpec.HooksDocument))]
-internal sealed partial class HookJsonContext : JsonSerializerContext;

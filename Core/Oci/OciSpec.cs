@@ -13,6 +13,7 @@ public sealed record OciSpec
     public IReadOnlyList<OciMount>? Mounts { get; init; }
     public IReadOnlyDictionary<string, string>? Annotations { get; init; }
     public OciLinux? Linux { get; init; }
+    public OciHooks? Hooks { get; init; }
 }
 
 /// <summary>The process to run: for a wasm container, <c>args[0]</c> is the module path inside the rootfs.</summary>
@@ -85,10 +86,13 @@ internal sealed partial class OciJsonContext : JsonSerializerContext;
 /// <summary>Reads OCI JSON documents, turning every problem into one clear message.</summary>
 public static class OciJson
 {
-    /// <summary>Reads <c>bundle/config.json</c>.</summary>
+    /// <summary>Where a bundle's spec is: <c>bundle/config.json</c>.</summary>
+    public static string SpecPath(string bundle) => System.IO.Path.Combine(bundle, "config.json");
+
+    /// <summary>Reads <c>bundle/config.json</c>, hooks included (checked by <see cref="WasmKata.Core.Hooks.HookSpec.Check"/>).</summary>
     public static OciSpec ReadSpec(string bundle)
     {
-        var path = System.IO.Path.Combine(bundle, "config.json");
+        var path = SpecPath(bundle);
         string text;
         try
         {

@@ -99,6 +99,27 @@ public sealed class SandboxActorSpec : TestKit
     }
 
     [Fact]
+    public async Task A_second_sigterm_while_stopping_must_change_nothing_and_the_shim_must_exit_once()
+    {
+        var spinning = Bundle(Wat.Spin);
+        await Create("again1", spinning);
+        await Ask<Started>(new StartTask("again1", ""));
+        var sigterm = new WasmKata.Actors.Signals.SignalWatcherProtocol.ShutdownSignalled(System.Runtime.InteropServices.PosixSignal.SIGTERM);
+        _sandbox.Tell(sigterm);
+        _sandbox.Tell(sigterm);
+        await _lifetime.Exit.WaitAsync(Long);
+        // Give a wrongly restarted stop the time to kill, wait and exit a second time.
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(1, _lifetime.ExitRequests);
+        Assert.Single(_sink.Events.OfType<TaskExited>(), e => e.ContainerId == "again1");
+        // While stopping a Create is still checked first, then refused as unavailable.
+        Assert.Equal(FailureCode.InvalidArgument, Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new CreateTask("a/b", spinning.Path, [], Stdio.None), Long)).Code);
+        Assert.Equal(FailureCode.Unavailable, Assert.IsType<CommandFailed>(await _sandbox.Ask<object>(new CreateTask("late", spinning.Path, [], Stdio.None), Long)).Code);
+        // Other commands are routed as while serving.
+        Assert.Equal(ProcessStatus.Stopped, (await Ask<ProcessView>(new QueryState("again1", ""))).Status);
+    }
+
+    [Fact]
     [Trait("Requires", "root")]
     public async Task Guests_of_a_sandbox_must_share_its_own_uts_ipc_and_network_namespaces()
     {
@@ -365,8 +386,16 @@ public sealed class SandboxActorSpec : TestKit
     {
         private readonly TaskCompletionSource _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+        private int _exitRequests;
+
         public Task Exit => _exit.Task;
 
-        public void RequestExit() => _exit.TrySetResult();
+        public int ExitRequests => Volatile.Read(ref _exitRequests);
+
+        public void RequestExit()
+        {
+            Interlocked.Increment(ref _exitRequests);
+            _exit.TrySetResult();
+        }
     }
 }

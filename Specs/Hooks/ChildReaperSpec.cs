@@ -1,4 +1,5 @@
 using WasmKata.Core.Hooks;
+using WasmKata.Core.Oci;
 using WasmKata.Linux;
 using WasmKata.Linux.Processes;
 using WasmKata.Specs.Linux;

@@ -1,5 +1,6 @@
 using System.Text;
 using WasmKata.Core.Hooks;
+using WasmKata.Core.Oci;
 using WasmKata.Specs.Linux;
 
 namespace WasmKata.Specs.Hooks;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using WasmKata.Core.Hooks;
+using WasmKata.Core.Oci;
 using WasmKata.Specs.Linux;
 using Xunit;
 using static WasmKata.Specs.Hooks.HookBench;

@@ -18,8 +18,8 @@ public sealed class HookSpecSpec : IDisposable
 
         Assert.True(hooks.IsEmpty);
         Assert.All(Enum.GetValues<HookKind>(), kind => Assert.Empty(hooks.For(kind)));
-        Assert.True(HookSpec.Parse("""{ "hooks": null }""").IsEmpty);
-        Assert.True(HookSpec.Parse("""{ "hooks": { "poststop": null } }""").IsEmpty);
+        Assert.True(Read("""{ "hooks": null }""").IsEmpty);
+        Assert.True(Read("""{ "hooks": { "poststop": null } }""").IsEmpty);
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class HookSpecSpec : IDisposable
     [Fact]
     public void A_missing_config_must_be_refused_naming_the_file()
     {
-        var e = Assert.Throws<OciSpecException>(() => HookSpec.Read(_bundle.Path));
+        var e = Assert.Throws<OciSpecException>(() => OciJson.ReadSpec(_bundle.Path));
 
         Assert.Contains(_bundle.Sub("config.json"), e.Message, StringComparison.Ordinal);
     }
@@ -100,6 +100,7 @@ public sealed class HookSpecSpec : IDisposable
     private OciHooks Read(string json)
     {
         File.WriteAllText(_bundle.Sub("config.json"), json);
-        return HookSpec.Read(_bundle.Path);
+        // Hooks are read with the rest of the spec (one model of config.json), then checked.
+        return HookSpec.Check(OciJson.ReadSpec(_bundle.Path).Hooks, OciJson.SpecPath(_bundle.Path));
     }
 }

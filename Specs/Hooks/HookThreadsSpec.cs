@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using WasmKata.Core.Hooks;
+using WasmKata.Core.Oci;
 using WasmKata.Specs.Linux;
 using Xunit;
 using Xunit.Abstractions;

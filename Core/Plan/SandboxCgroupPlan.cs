@@ -2,7 +2,7 @@ using WasmKata.Core.Oci;
 using WasmKata.Config;
 using WasmKata.Linux.Cgroups;
 
-namespace WasmKata.Actors.Sandbox;
+namespace WasmKata.Core.Plan;
 
 /// <summary>
 /// Where the sandbox's host cgroup goes and what it is limited to, decided from the sandbox's (first) container's

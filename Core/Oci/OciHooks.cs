@@ -1,4 +1,4 @@
-namespace WasmKata.Core.Hooks;
+namespace WasmKata.Core.Oci;
 
 /// <summary>The six points of the OCI lifecycle where hooks run, in the order the spec calls them.</summary>
 public enum HookKind
@@ -31,7 +31,7 @@ public sealed record OciHook
     public IReadOnlyList<string> Argv => Args is { Count: > 0 } args ? args : [Path];
 }
 
-/// <summary><c>hooks</c> of config.json; after <see cref="HookSpec.Read"/> every list is present, possibly empty.</summary>
+/// <summary><c>hooks</c> of config.json; after <see cref="WasmKata.Core.Hooks.HookSpec.Check"/> every list is present, possibly empty.</summary>
 public sealed record OciHooks
 {
     /// <summary>No hooks at all.</summary>
