@@ -186,8 +186,11 @@ internal sealed partial class ContainerActor
         ForgetState();
         RunPoststop();
         _events.Tell(new TaskDeleted(Id, "", exited.Pid, exited.ExitStatus, exited.ExitedAt));
-        replyTo.Tell(exited);
+        // The sandbox hears that the container is gone before the client hears Delete's answer: containerd's next call
+        // is Shutdown, which the sandbox must not refuse for a container that no longer exists (a daemon outlived its
+        // last container that way under load).
         BecomeGone(new CommandFailed(FailureCode.NotFound, $"container {Id}: deleted"), data.Execs.Owed);
+        replyTo.Tell(exited);
         return null;
     }
 

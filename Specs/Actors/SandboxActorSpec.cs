@@ -332,6 +332,24 @@ public sealed class SandboxActorSpec : TestKit
     }
 
     [Fact]
+    public async Task Shutdown_asked_as_soon_as_delete_answers_must_find_no_container_left()
+    {
+        // containerd calls Shutdown the moment Delete returns: a sandbox that still held the deleted container refused
+        // it, and the daemon outlived its last container. Many rounds, because the old order lost only now and then.
+        var bundle = Bundle(Wat.PrintAndExit("", 0));
+        for (var round = 0; round < 40; round++)
+        {
+            var id = $"again-{round}";
+            await Create(id, bundle);
+            var wait = _sandbox.Ask<object>(new WaitTask(id, ""), Long);
+            await Ask<Started>(new StartTask(id, ""));
+            Assert.IsType<Exited>(await wait);
+            await Ask<Exited>(new DeleteTask(id, ""));
+            Assert.True((await Ask<ShutdownAnswer>(new RequestShutdown())).Exiting, $"round {round}: Shutdown refused after Delete answered");
+        }
+    }
+
+    [Fact]
     public async Task Deleting_a_created_container_must_end_its_guest()
     {
         await Create("never", Bundle(Wat.Spin));

@@ -4,9 +4,10 @@ using WasmKata.Linux;
 using WasmKata.Linux.Processes;
 using WasmKata.Specs.Linux;
 using Xunit;
-using static WasmKata.Specs.Hooks.HookBench;
+using static WasmKata.Specs.Core.Hooks.HookBench;
+using WasmKata.Specs.Core.Hooks;
 
-namespace WasmKata.Specs.Hooks;
+namespace WasmKata.Specs.Linux;
 
 [Collection(SerialHooksCollection.Name)]
 public sealed class ChildReaperSpec : IDisposable

@@ -5,7 +5,7 @@ using WasmKata.Core.Plan;
 using WasmKata.Specs.Linux;
 using Xunit;
 
-namespace WasmKata.Specs.Core;
+namespace WasmKata.Specs.Core.Plan;
 
 public sealed class ContainerPlanSpec : IDisposable
 {

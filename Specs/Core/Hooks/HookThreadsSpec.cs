@@ -6,7 +6,7 @@ using WasmKata.Specs.Linux;
 using Xunit;
 using Xunit.Abstractions;
 
-namespace WasmKata.Specs.Hooks;
+namespace WasmKata.Specs.Core.Hooks;
 
 [Collection(SerialHooksCollection.Name)]
 public sealed class HookThreadsSpec(ITestOutputHelper output) : IDisposable

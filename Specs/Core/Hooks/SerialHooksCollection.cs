@@ -1,6 +1,6 @@
 using Xunit;
 
-namespace WasmKata.Specs.Hooks;
+namespace WasmKata.Specs.Core.Hooks;
 
 /// <summary>
 /// Specs that reap zombies or count threads: they run alone, after the parallel specs, so no other spec's natively

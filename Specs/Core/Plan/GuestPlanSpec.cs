@@ -6,7 +6,7 @@ using Xunit;
 using WasmKata.Core.Plan;
 using WasmKata.Core;
 
-namespace WasmKata.Specs.Actors;
+namespace WasmKata.Specs.Core.Plan;
 
 public sealed class GuestPlanSpec : IDisposable
 {

@@ -8,7 +8,7 @@ using WasmKata.Linux.Cgroups;
 using Xunit;
 using WasmKata.Core.Plan;
 
-namespace WasmKata.Specs.Actors;
+namespace WasmKata.Specs.Core.Plan;
 
 /// <summary>How linux.resources become a container's limits and the sandbox cgroup's plan.</summary>
 public sealed class ContainerLimitsSpec

@@ -3,7 +3,7 @@ using WasmKata.Core.Hooks;
 using WasmKata.Core.Oci;
 using WasmKata.Specs.Linux;
 
-namespace WasmKata.Specs.Hooks;
+namespace WasmKata.Specs.Core.Hooks;
 
 /// <summary>A temp directory to write hook scripts into, plus the state and helpers the hook specs share.</summary>
 internal sealed class HookBench : IDisposable

@@ -3,7 +3,7 @@ using WasmKata.Core.Oci;
 using WasmKata.Specs.Linux;
 using Xunit;
 
-namespace WasmKata.Specs.Hooks;
+namespace WasmKata.Specs.Core.Hooks;
 
 public sealed class HookSpecSpec : IDisposable
 {

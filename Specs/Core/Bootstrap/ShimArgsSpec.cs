@@ -6,7 +6,7 @@ using WasmKata.Shim.Actions;
 using Xunit;
 using WasmKata.Core.Bootstrap;
 
-namespace WasmKata.Specs.Shim;
+namespace WasmKata.Specs.Core.Bootstrap;
 
 public class ShimArgsSpec
 {

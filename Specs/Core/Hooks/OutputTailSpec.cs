@@ -2,7 +2,7 @@ using System.Text;
 using WasmKata.Core.Hooks;
 using Xunit;
 
-namespace WasmKata.Specs.Hooks;
+namespace WasmKata.Specs.Core.Hooks;
 
 public sealed class OutputTailSpec
 {

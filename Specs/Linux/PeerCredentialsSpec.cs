@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using WasmKata.Shim.Ttrpc;
 using Xunit;
+using WasmKata.Specs.Shim;
 
-namespace WasmKata.Specs.Shim;
+namespace WasmKata.Specs.Linux;
 
 [Trait("Requires", "root")]
 public sealed class PeerCredentialsSpec : IDisposable

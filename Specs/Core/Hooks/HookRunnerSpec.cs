@@ -3,9 +3,9 @@ using WasmKata.Core.Hooks;
 using WasmKata.Core.Oci;
 using WasmKata.Specs.Linux;
 using Xunit;
-using static WasmKata.Specs.Hooks.HookBench;
+using static WasmKata.Specs.Core.Hooks.HookBench;
 
-namespace WasmKata.Specs.Hooks;
+namespace WasmKata.Specs.Core.Hooks;
 
 public sealed class HookRunnerSpec : IDisposable
 {

@@ -5,7 +5,7 @@ using WasmKata.Core.Spare;
 using WasmKata.Specs.Linux;
 using Xunit;
 
-namespace WasmKata.Specs.Shim;
+namespace WasmKata.Specs.Core.Spare;
 
 /// <summary>The message a start hands a spare: its round trip, and the clear refusal of every bad one.</summary>
 public sealed class HandoverMessageSpec : IDisposable

@@ -1,7 +1,7 @@
 using WasmKata.Core.Hooks;
 using Xunit;
 
-namespace WasmKata.Specs.Hooks;
+namespace WasmKata.Specs.Core.Hooks;
 
 public sealed class OciStateSpec
 {
