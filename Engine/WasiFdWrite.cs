@@ -66,7 +66,10 @@ internal static class WasiFdWrite
         (module
           (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
           (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fd_fdstat_get (param i32 i32) (result i32)))
           (memory (export "memory") 1)
+          (func (export "fd_fdstat_get") (param i32 i32) (result i32)
+            (call $fd_fdstat_get (local.get 0) (local.get 1)))
           (func (export "fd_write") (param i32 i32 i32 i32) (result i32)
             (call $fd_write (local.get 0) (local.get 1) (local.get 2) (local.get 3)))
           (func (export "fd_read") (param i32 i32 i32 i32) (result i32)
@@ -144,4 +147,5 @@ internal static class WasiFdWrite
 }
 
 /// <summary>Wasmtime's <c>fd_write</c> and <c>fd_read</c> in one guest's store, with the scratch memory they use.</summary>
-internal sealed record WasiPassthrough(Memory Scratch, Func<int, int, int, int, int> FdWrite, Func<int, int, int, int, int> FdRead);
+internal sealed record WasiPassthrough(
+    Memory Scratch, Func<int, int, int, int, int> FdWrite, Func<int, int, int, int, int> FdRead, Func<int, int, int> FdStat);

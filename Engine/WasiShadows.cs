@@ -15,6 +15,7 @@ internal static class WasiShadows
     private const string Wasi = "wasi_snapshot_preview1";
 
     private const int ErrnoSuccess = 0;
+    private const int ErrnoBadf = 8;
     private const int ErrnoFault = 21;
     private const int ErrnoInval = 28;
     private const int ErrnoNotSup = 58;
@@ -117,8 +118,10 @@ internal static class WasiShadows
         switch (tag)
         {
             case EventFdRead or EventFdWrite:
-                // Reported ready at once (nbytes 0): the guest's following read or write is where it waits.
-                return new Subscription(userData, tag, ErrnoSuccess, now);
+                // Reported ready at once (nbytes 0): the guest's following read or write is where it waits. An fd that
+                // is not open is an event with EBADF, as Wasmtime's own poll_oneoff reports it.
+                var fd = BinaryPrimitives.ReadUInt32LittleEndian(raw[16..]);
+                return new Subscription(userData, tag, IsOpen(fd, context) ? (ushort)ErrnoSuccess : (ushort)ErrnoBadf, now);
             case EventClock:
                 var clock = BinaryPrimitives.ReadUInt32LittleEndian(raw[16..]);
                 var timeout = BinaryPrimitives.ReadUInt64LittleEndian(raw[24..]);
@@ -129,6 +132,24 @@ internal static class WasiShadows
             default:
                 return null;
         }
+    }
+
+    /// <summary>Whether the guest has <paramref name="fd"/> open: our own stdio, or an fd of Wasmtime's WASI context.</summary>
+    private static bool IsOpen(uint fd, GuestContext context)
+    {
+        switch (fd)
+        {
+            case 0 when context.Stdin is not null:
+            case 1 when context.Stdout is not null:
+            case 2 when context.Stderr is not null:
+                return true;
+        }
+        if (fd > int.MaxValue)
+            return false;
+        if (context.Passthrough is not { } wasi)
+            return true; // Nothing to ask: leave it to the read or write that follows.
+        var errno = wasi.FdStat((int)fd, 0);
+        return errno != ErrnoBadf;
     }
 
     /// <summary>The Stopwatch timestamp at which a clock subscription fires.</summary>

@@ -87,7 +87,7 @@ public sealed class WasmEngine : IDisposable
     internal WasmtimeEngine Engine => _engine;
 
     /// <summary>
-    /// Wasmtime's own <c>fd_write</c> and <c>fd_read</c> for <paramref name="store"/>, reached through a tiny instance of its own (WASI
+    /// Wasmtime's own <c>fd_write</c>, <c>fd_read</c> and <c>fd_fdstat_get</c> for <paramref name="store"/>, reached through a tiny instance of its own (WASI
     /// finds its buffers in the calling instance's memory, so a host function cannot call it directly).
     /// </summary>
     internal WasiPassthrough Passthrough(Store store)
@@ -98,7 +98,9 @@ public sealed class WasmEngine : IDisposable
             instance.GetFunction("fd_write")?.WrapFunc<int, int, int, int, int>()
                 ?? throw new InvalidOperationException("the passthrough module exports no fd_write"),
             instance.GetFunction("fd_read")?.WrapFunc<int, int, int, int, int>()
-                ?? throw new InvalidOperationException("the passthrough module exports no fd_read"));
+                ?? throw new InvalidOperationException("the passthrough module exports no fd_read"),
+            instance.GetFunction("fd_fdstat_get")?.WrapFunc<int, int, int>()
+                ?? throw new InvalidOperationException("the passthrough module exports no fd_fdstat_get"));
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Net.Sockets;
 using WasmKata.Core.Oci;
 using WasmKata.Linux.Processes;
 using WasmKata.Core.Spare;
@@ -47,17 +46,17 @@ internal static class StartAction
         var env = new Dictionary<string, string> { [ConfigEnvironmentVariable] = configPath };
         var spareKey = SpareOptions.IdleTimeout() is null ? null : SpareOptions.Key(args, configPath, daemon);
         var newSandbox = false;
-        try
+        // A fresh socket, or the claim of a daemon that serves this group and stays for this container: never the
+        // address of a daemon that is exiting (ShimSocket waits for it to let go of the path and binds again).
+        using (var listener = ShimSocket.BindOrClaim(socketPath, args.Id))
         {
-            using var listener = UnixListener.Bind(socketPath, replaceStale: true);
-            newSandbox = true;
-            var missed = spareKey is null ? "spares are off" : SpareHandover.TryHandOver(HandoverFor(args, spareKey, bundle, configPath), listener.SafeHandle);
-            if (missed is not null)
-                Daemon.Spawn(daemon, [argv0, .. args.ToArgs("serve")], listener.SafeHandle, bundle, new Dictionary<string, string>(env) { [SpareOptions.MissedVariable] = missed });
-        }
-        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
-        {
-            // A live shim already serves this group: hand containerd its address.
+            if (listener is not null)
+            {
+                newSandbox = true;
+                var missed = spareKey is null ? "spares are off" : SpareHandover.TryHandOver(HandoverFor(args, spareKey, bundle, configPath), listener.SafeHandle);
+                if (missed is not null)
+                    Daemon.Spawn(daemon, [argv0, .. args.ToArgs("serve")], listener.SafeHandle, bundle, new Dictionary<string, string>(env) { [SpareOptions.MissedVariable] = missed });
+            }
         }
         File.WriteAllText(Path.Combine(bundle, "address"), address);
         stdout.Write(address);

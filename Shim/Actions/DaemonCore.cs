@@ -84,9 +84,11 @@ internal sealed class DaemonCore : IAsyncDisposable
     }
 
     /// <summary>
-    /// Serves sandbox <paramref name="id"/> (bundle <paramref name="bundle"/>) on <paramref name="listener"/> until the
-    /// actor tree or the Shutdown RPC ends it, then removes the socket; <paramref name="serving"/> runs once requests
-    /// are taken. The log line names the time since <paramref name="since"/>, which <paramref name="started"/> measures.
+    /// Serves sandbox <paramref name="id"/> (bundle <paramref name="bundle"/>) on <paramref name="listener"/> until its
+    /// <see cref="DaemonSupervisor"/> ends it (the last container gone, a Shutdown, a signal, containerd gone) or the
+    /// actor tree asks to exit; <paramref name="serving"/> runs once requests are taken. The socket path is released
+    /// (only while it still names this socket) as soon as the daemon decides to leave, never deleted by path after.
+    /// The log line names the time since <paramref name="since"/>, which <paramref name="started"/> measures.
     /// </summary>
     public async Task<int> ServeAsync(Socket listener, string id, string bundle, ILogger log, Stopwatch started, string since, Action? serving = null)
     {
@@ -95,29 +97,42 @@ internal sealed class DaemonCore : IAsyncDisposable
         var sandbox = System.ActorOf(SandboxProtocol.Props(Engine, Sink, settings, _lifetime), "sandbox");
         InspectionHosting.Start(System, new InspectionOptions { ShimId = id, Namespace = _args.Namespace, Bundle = bundle });
 
-        await using var server = new TtrpcServer(listener);
-        new TaskService(sandbox, _lifetime.RequestExit).Register(server);
+        var server = new TtrpcServer(listener);
+        using var supervisor = new DaemonSupervisor(new DaemonLifecycle(leasedFor: id), sandbox, Sink, log, _lifetime.RequestExit, socketPath, id, bundle);
+        new TaskService(sandbox, supervisor).Register(server);
+        supervisor.Attach(server);
         var running = server.RunAsync(_lifetime.Token);
         log.Information("serving {Id} on {Socket}, {Ms} ms after {Since}", id, socketPath, (long)started.Elapsed.TotalMilliseconds, since);
         serving?.Invoke();
         await _lifetime.Exited;
-        // Let the last reply (Shutdown's) leave before the connections close.
+        supervisor.Exiting();
+        // Let the last reply (Shutdown's) leave before the connections close; every step below is bounded.
         await Task.Delay(50);
-        await server.DisposeAsync();
-        await CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance);
-        if (socketPath.Length > 0)
-            File.Delete(socketPath);
-        log.Information("shim for {Id} exited", id);
+        await Bounded(server.DisposeAsync().AsTask(), TimeSpan.FromSeconds(1), "closing the connections", log);
+        await Bounded(CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance), TimeSpan.FromSeconds(2), "stopping the actor system", log);
+        log.Information("shim for {Id} exited ({Reason})", id, supervisor.ExitReason ?? "asked by the sandbox");
         _ = running;
         return 0;
+    }
+
+    private static async Task Bounded(Task step, TimeSpan limit, string what, ILogger log)
+    {
+        try
+        {
+            await step.WaitAsync(limit);
+        }
+        catch (TimeoutException)
+        {
+            log.Warning("{What} took longer than {Ms} ms: going on", what, (long)limit.TotalMilliseconds);
+        }
     }
 
     /// <summary>Ends what <see cref="StartAsync"/> started (a spare that was never adopted).</summary>
     public async ValueTask DisposeAsync()
     {
-        await System.Terminate();
+        await Bounded(System.Terminate(), TimeSpan.FromSeconds(2), "terminating the actor system", Log.Logger);
         Engine.Dispose();
-        await Sink.DisposeAsync();
+        await Bounded(Sink.DisposeAsync().AsTask(), TimeSpan.FromSeconds(1), "closing the events connection", Log.Logger);
     }
 
     /// <summary>

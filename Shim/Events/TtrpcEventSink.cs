@@ -42,10 +42,68 @@ internal sealed class TtrpcEventSink : IEventSink, IAsyncDisposable
         _metadata = [new(NamespaceHeader, ns)];
     }
 
-    /// <summary>Sends one event; throws when it could not be delivered even after one reconnect.</summary>
+    /// <summary>How long one Forward may take once the daemon is exiting.</summary>
+    private static readonly TimeSpan ExitingCallTimeout = TimeSpan.FromMilliseconds(300);
+
+    private readonly CancellationTokenSource _abandoned = new();
+
+    /// <summary>
+    /// The daemon is exiting (a signal, or containerd gone): from now on an event gets one short try and is dropped when
+    /// it cannot be delivered, and a call under way is given up, so that flushing the events cannot hold up the exit.
+    /// </summary>
+    public void Abandon()
+    {
+        try
+        {
+            _abandoned.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Already gone.
+        }
+    }
+
+    /// <summary>True once <see cref="Abandon"/> was called.</summary>
+    public bool IsAbandoned => _abandoned.IsCancellationRequested;
+
+    /// <summary>
+    /// Sends one event; throws when it could not be delivered even after one reconnect. Once abandoned, returns after
+    /// one short try whether or not it was delivered.
+    /// </summary>
     public async Task PublishAsync(ShimEvent shimEvent, CancellationToken cancellationToken)
     {
         var request = new ForwardRequest { Envelope = TaskEventEnvelopes.ToEnvelope(shimEvent, _namespace) };
+        if (IsAbandoned)
+        {
+            try
+            {
+                using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                bounded.CancelAfter(ExitingCallTimeout);
+                var client = _client ??= await TtrpcClient.ConnectAsync(_socketPath, bounded.Token).ConfigureAwait(false);
+                await client.CallAsync<ForwardRequest, Empty>(
+                    ServiceName, ForwardMethod, request, ExitingCallTimeout, _metadata, bounded.Token).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Exiting: an event containerd cannot take now is dropped.
+            }
+
+            return;
+        }
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _abandoned.Token);
+        try
+        {
+            await PublishOnceAsync(request, linked.Token).ConfigureAwait(false);
+        }
+        catch (Exception) when (IsAbandoned && !cancellationToken.IsCancellationRequested)
+        {
+            // Given up because the daemon is exiting.
+        }
+    }
+
+    private async Task PublishOnceAsync(ForwardRequest request, CancellationToken cancellationToken)
+    {
         for (var attempt = 0; ; attempt++)
         {
             try

@@ -19,8 +19,14 @@ namespace WasmKata.Shim.Service;
 /// The task API as a thin adapter: each RPC becomes one command asked of the sandbox actor, and the reply (or its
 /// <see cref="CommandFailed"/>) becomes the response (or the ttrpc status).
 /// </summary>
-internal sealed class TaskService(IActorRef sandbox, Action onShutdown)
+internal sealed class TaskService(IActorRef sandbox, IShimGate gate)
 {
+    /// <summary>A service whose Shutdown calls <paramref name="onShutdown"/> when the sandbox agrees (no lifecycle rules).</summary>
+    public TaskService(IActorRef sandbox, Action onShutdown)
+        : this(sandbox, new PlainGate(sandbox, onShutdown))
+    {
+    }
+
     /// <summary>The names containerd dials: v2 (1.6, 1.7, 2.x with a plain address) and v3 (2.x).</summary>
     public static readonly string[] ServiceNames = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
 
@@ -55,7 +61,7 @@ internal sealed class TaskService(IActorRef sandbox, Action onShutdown)
             throw new TtrpcException(StatusCode.Unimplemented, "restoring from a checkpoint is not supported");
         var mounts = r.Rootfs.Select(m => new MountSpec(m.Type, m.Source, m.Target, m.Options.ToList())).ToList();
         var stdio = new Stdio(r.Stdin, r.Stdout, r.Stderr, r.Terminal);
-        var created = await Ask<Created>(new CreateTask(r.Id, r.Bundle, mounts, stdio, RuntimeOptions.ConfigPath(r.Options)), call);
+        var created = await gate.CreateAsync(r.Id, r.Bundle, () => Ask<Created>(new CreateTask(r.Id, r.Bundle, mounts, stdio, RuntimeOptions.ConfigPath(r.Options)), call));
         return new CreateTaskResponse { Pid = created.Pid };
     }
 
@@ -95,6 +101,7 @@ internal sealed class TaskService(IActorRef sandbox, Action onShutdown)
     private async Task<DeleteResponse> Delete(DeleteRequest r, TtrpcCallContext call)
     {
         var exited = await Ask<Exited>(new DeleteTask(r.Id, r.ExecId), call);
+        gate.Deleted(r.Id, r.ExecId);
         return new DeleteResponse { Pid = exited.Pid, ExitStatus = exited.ExitStatus, ExitedAt = Timestamp.FromDateTimeOffset(exited.ExitedAt) };
     }
 
@@ -136,9 +143,8 @@ internal sealed class TaskService(IActorRef sandbox, Action onShutdown)
 
     private async Task<Empty> Shutdown(ShutdownRequest r, TtrpcCallContext call)
     {
-        var answer = await Ask<ShutdownAnswer>(new RequestShutdown(), call);
-        if (answer.Exiting)
-            onShutdown();
+        // The gate releases the socket before this reply leaves when the daemon is to exit.
+        await gate.ShutdownAsync(r.Id, call.CancellationToken);
         return new Empty();
     }
 
@@ -174,4 +180,36 @@ internal sealed class TaskService(IActorRef sandbox, Action onShutdown)
             _ => throw new TtrpcException(StatusCode.Internal, $"unexpected reply {reply.GetType().Name} to {command.GetType().Name}"),
         };
     }
+
+    /// <summary>The old rule: exit when the sandbox agrees to Shutdown; Creates and Deletes pass through.</summary>
+    private sealed class PlainGate(IActorRef sandbox, Action onShutdown) : IShimGate
+    {
+        public async Task<bool> ShutdownAsync(string id, CancellationToken cancellationToken)
+        {
+            var answer = await sandbox.Ask<object>(new RequestShutdown(), Timeout.InfiniteTimeSpan, cancellationToken);
+            if (answer is not ShutdownAnswer { Exiting: true })
+                return false;
+            onShutdown();
+            return true;
+        }
+
+        public Task<T> CreateAsync<T>(string id, string bundle, Func<Task<T>> create) => create();
+
+        public void Deleted(string id, string execId)
+        {
+        }
+    }
+}
+
+/// <summary>What the task API asks of the daemon's lifecycle: may it create, was a task deleted, may it exit.</summary>
+internal interface IShimGate
+{
+    /// <summary>containerd's Shutdown for <paramref name="id"/>: true when the daemon exits (its socket released by the time this returns).</summary>
+    Task<bool> ShutdownAsync(string id, CancellationToken cancellationToken);
+
+    /// <summary>Runs <paramref name="create"/> unless the daemon is leaving; throws Unavailable then.</summary>
+    Task<T> CreateAsync<T>(string id, string bundle, Func<Task<T>> create);
+
+    /// <summary>Delete of a task (<paramref name="execId"/> empty) or an exec succeeded.</summary>
+    void Deleted(string id, string execId);
 }

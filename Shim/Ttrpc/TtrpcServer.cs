@@ -18,6 +18,7 @@ internal sealed class TtrpcServer : IAsyncDisposable
     private readonly ILogger _log;
     private readonly TtrpcHandlerRegistry _handlers = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _stopAccepting = new();
     private readonly ConcurrentDictionary<TtrpcConnection, Task> _connections = new();
     private Task? _acceptLoop;
     private int _disposed;
@@ -42,6 +43,30 @@ internal sealed class TtrpcServer : IAsyncDisposable
         where TRequest : IMessage<TRequest>, new()
         where TResponse : IMessage =>
         _handlers.Add(serviceName, method, TtrpcHandlers.Typed(handler));
+
+    /// <summary>Runs when a connection is accepted (after the peer check).</summary>
+    public Action? ConnectionOpened { get; set; }
+
+    /// <summary>Runs when a served connection has ended.</summary>
+    public Action? ConnectionClosed { get; set; }
+
+    /// <summary>
+    /// Stops accepting and closes the listening socket; connections already accepted are served on. A daemon that
+    /// decided to exit calls this (after unlinking its path) so that no new client reaches it.
+    /// </summary>
+    public void StopAccepting()
+    {
+        try
+        {
+            _stopAccepting.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed already: the listener is closed.
+        }
+
+        _listener.Dispose();
+    }
 
     /// <summary>Connections being served now.</summary>
     public int ConnectionCount => _connections.Count;
@@ -87,20 +112,23 @@ internal sealed class TtrpcServer : IAsyncDisposable
 
         await Task.WhenAll(_connections.Values).ConfigureAwait(false);
         _stopping.Dispose();
+        _stopAccepting.Dispose();
     }
 
     private async Task AcceptLoopAsync(CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         var token = linked.Token;
-        while (!token.IsCancellationRequested)
+        using var accepting = CancellationTokenSource.CreateLinkedTokenSource(token, _stopAccepting.Token);
+        var acceptToken = accepting.Token;
+        while (!acceptToken.IsCancellationRequested)
         {
             Socket client;
             try
             {
-                client = await _listener.AcceptAsync(token).ConfigureAwait(false);
+                client = await _listener.AcceptAsync(acceptToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (token.IsCancellationRequested || ex is ObjectDisposedException)
+            catch (Exception ex) when (acceptToken.IsCancellationRequested || ex is ObjectDisposedException)
             {
                 break;
             }
@@ -108,7 +136,7 @@ internal sealed class TtrpcServer : IAsyncDisposable
             {
                 // Out of fds or an aborted handshake: keep serving the clients we have and try again shortly.
                 _log.Warning("ttrpc accept failed: {Reason}", ex.Message);
-                await Task.Delay(AcceptRetryDelay, token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await Task.Delay(AcceptRetryDelay, acceptToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 continue;
             }
 
@@ -121,15 +149,17 @@ internal sealed class TtrpcServer : IAsyncDisposable
             }
 
             var connection = new TtrpcConnection(client, _handlers, _log, delta => Interlocked.Add(ref _inFlight, delta));
+            ConnectionOpened?.Invoke();
             var task = Task.Run(() => connection.RunAsync(token), CancellationToken.None);
             _connections[connection] = task;
             _ = task.ContinueWith(
                 static (_, state) =>
                 {
-                    var (connections, finished) = ((ConcurrentDictionary<TtrpcConnection, Task>, TtrpcConnection))state!;
-                    connections.TryRemove(finished, out Task? _);
+                    var (server, finished) = ((TtrpcServer, TtrpcConnection))state!;
+                    server._connections.TryRemove(finished, out Task? _);
+                    server.ConnectionClosed?.Invoke();
                 },
-                (_connections, connection),
+                (this, connection),
                 CancellationToken.None,
                 TaskContinuationOptions.ExecuteSynchronously,
                 TaskScheduler.Default);

@@ -22,7 +22,7 @@ public class ContainerdFixture : IAsyncLifetime
     }
 
     /// <summary>A containerd under /tmp/wk-KIND-*; its ctr works in namespace NS, or a fresh one per run.</summary>
-    protected ContainerdFixture(string kind, string? ns)
+    protected ContainerdFixture(string kind, string? ns, string ctrBinary = "ctr")
     {
         RepoRoot = FindRepoRoot();
         ShimDir = Environment.GetEnvironmentVariable("WASMKATA_SHIM_DIR") is { Length: > 0 } dir
@@ -32,7 +32,7 @@ public class ContainerdFixture : IAsyncLifetime
         var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
         // Short: the gRPC socket lives here and socket paths must stay under 108 bytes.
         RunDir = $"/tmp/wk-{kind}-{suffix}";
-        Ctr = new Ctr(Path.Combine(RunDir, "containerd.sock"), ns ?? $"wasmkata-e2e-{suffix}", () => LogTail());
+        Ctr = new Ctr(Path.Combine(RunDir, "containerd.sock"), ns ?? $"wasmkata-e2e-{suffix}", () => LogTail(), ctrBinary);
         Images = new OciImages(this);
     }
 

@@ -3,7 +3,7 @@ using Xunit;
 namespace WasmKata.Specs.EndToEnd;
 
 /// <summary>The real `ctr`, pointed at the private containerd and the run's namespace.</summary>
-public sealed class Ctr(string address, string ns, Func<string> daemonLogTail)
+public sealed class Ctr(string address, string ns, Func<string> daemonLogTail, string binary = "ctr")
 {
     public const string WasmRuntime = "io.containerd.wasmkata.v2";
 
@@ -15,13 +15,13 @@ public sealed class Ctr(string address, string ns, Func<string> daemonLogTail)
 
     /// <summary>Runs `ctr ARGS` to its end; on timeout kills it and fails with its output and containerd's log.</summary>
     public Task<ProcessResult> RunAsync(IEnumerable<string> args, byte[]? stdin = null, TimeSpan? timeout = null) =>
-        ChildProcess.RunAsync("ctr", Global.Concat(args), timeout ?? DefaultTimeout, stdin, daemonLogTail);
+        ChildProcess.RunAsync(binary, Global.Concat(args), timeout ?? DefaultTimeout, stdin, daemonLogTail);
 
     public Task<ProcessResult> RunAsync(params string[] args) => RunAsync(args, stdin: null);
 
     /// <summary>Starts `ctr ARGS` and leaves it running (a foreground `ctr run` to be killed from elsewhere).</summary>
     public ChildProcess Start(IEnumerable<string> args, byte[]? stdin = null, TimeSpan stdoutPause = default) =>
-        ChildProcess.Start("ctr", Global.Concat(args), stdin, stdoutPause);
+        ChildProcess.Start(binary, Global.Concat(args), stdin, stdoutPause);
 
     /// <summary>Arguments of `ctr run` with the native snapshotter; runtime null means containerd's default (runc).</summary>
     public static IEnumerable<string> RunArgs(

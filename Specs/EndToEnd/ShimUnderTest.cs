@@ -100,6 +100,23 @@ internal sealed class ShimUnderTest : IAsyncDisposable
 
     public const string Service = "containerd.task.v2.Task";
 
+    /// <summary>containerd's events socket goes away (as when containerd dies).</summary>
+    public ValueTask StopEventsAsync() => _events.DisposeAsync();
+
+    /// <summary>Closes every connection this harness opened (as containerd's going away does).</summary>
+    public async Task CloseClientsAsync()
+    {
+        List<TtrpcClient> clients;
+        lock (_clients)
+        {
+            clients = [.. _clients];
+            _clients.Clear();
+        }
+
+        foreach (var client in clients)
+            await client.DisposeAsync();
+    }
+
     /// <summary>A new connection, as containerd opens one per task.</summary>
     public async Task<TtrpcClient> ConnectAsync()
     {

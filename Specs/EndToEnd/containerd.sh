@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Starts and stops a private containerd that leaves the host's own containerd alone.
-#   Run:     Specs/EndToEnd/containerd.sh start [--root ROOT] [--shim-dir DIR]... [--cri SANDBOX_IMAGE
+#   Run:     Specs/EndToEnd/containerd.sh start [--root ROOT] [--containerd-dir DIR] [--shim-dir DIR]... [--cri SANDBOX_IMAGE
 #                                              [--cri-handler NAME[=CONFIG_TOML]]...] RUN_DIR
 #            Specs/EndToEnd/containerd.sh stop RUN_DIR
 #   Sourced: wasmkata_containerd_start ..., wasmkata_containerd_stop RUN_DIR
 # RUN_DIR (keep it short: socket paths must stay under 108 bytes) receives:
 #   config.toml, containerd.sock (gRPC, what ctr -a takes), containerd.sock.ttrpc, state/, containerd.log,
 #   containerd.pid, and root/ unless --root names another directory.
-# Each --shim-dir goes in front of containerd's PATH, which is where containerd looks for
+# --containerd-dir runs DIR/containerd (and checks it with DIR/ctr) instead of the ones on PATH; a 2.x one gets a
+# version 3 config. Each --shim-dir goes in front of containerd's PATH, which is where containerd looks for
 # containerd-shim-<name>-v2 binaries.
 # Without --cri the CRI plugin is disabled (a lean containerd for ctr). With --cri, CRI serves on the same socket
 # with SANDBOX_IMAGE as the pause image, the native snapshotter, no CNI (host-network pods only), a stream server
@@ -15,14 +16,16 @@
 # options.ConfigPath = CONFIG_TOML when given).
 
 wasmkata_containerd_config() {
-  local run_dir=$1 root=$2 sandbox_image=${3:-}
-  shift 3
+  local run_dir=$1 root=$2 sandbox_image=${3:-} version=${4:-2}
+  shift 4
   cat <<TOML
-version = 2
+version = $version
 root = "$root"
 state = "$run_dir/state"
 TOML
-  if [[ -z $sandbox_image ]]; then
+  if [[ -z $sandbox_image && $version == 3 ]]; then
+    echo 'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.runtime", "io.containerd.cri.v1.images"]'
+  elif [[ -z $sandbox_image ]]; then
     echo 'disabled_plugins = ["io.containerd.grpc.v1.cri"]'
   fi
   cat <<TOML
@@ -72,9 +75,10 @@ TOML
 }
 
 wasmkata_containerd_start() {
-  local root="" shim_path="" sandbox_image="" handlers=()
+  local root="" shim_path="" sandbox_image="" handlers=() containerd_bin=containerd ctr_bin=ctr
   while (($# > 0)); do
     case $1 in
+      --containerd-dir) containerd_bin="$(realpath -m "$2")/containerd" ctr_bin="$(realpath -m "$2")/ctr"; shift 2 ;;
       --root) root=$2; shift 2 ;;
       --cri) sandbox_image=$2; shift 2 ;;
       --cri-handler) handlers+=("$2"); shift 2 ;;
@@ -101,10 +105,13 @@ wasmkata_containerd_start() {
   fi
 
   mkdir -p "$run_dir/state" "$root"
-  wasmkata_containerd_config "$run_dir" "$root" "$sandbox_image" "${handlers[@]}" >"$run_dir/config.toml"
+  # containerd 2.x takes (and wants) a version 3 config.
+  local config_version=2
+  [[ $("$containerd_bin" --version 2>/dev/null) != *" 2."* && $("$containerd_bin" --version 2>/dev/null) != *" v2."* ]] || config_version=3
+  wasmkata_containerd_config "$run_dir" "$root" "$sandbox_image" "$config_version" "${handlers[@]}" >"$run_dir/config.toml"
 
   # setsid: containerd (and the shims it starts) must not die with the caller's session or get its signals.
-  PATH="$shim_path$PATH" setsid containerd --config "$run_dir/config.toml" \
+  PATH="$shim_path$PATH" setsid "$containerd_bin" --config "$run_dir/config.toml" \
     </dev/null >>"$run_dir/containerd.log" 2>&1 &
   echo $! >"$run_dir/containerd.pid"
 
@@ -117,7 +124,7 @@ wasmkata_containerd_start() {
       wasmkata_containerd_stop "$run_dir"
       return 1
     fi
-    if [[ -S $sock ]] && ctr -a "$sock" version >/dev/null 2>&1; then
+    if [[ -S $sock ]] && "$ctr_bin" -a "$sock" version >/dev/null 2>&1; then
       return 0
     fi
     sleep 0.1

@@ -2,6 +2,7 @@
 # Installs the Debian packages that the end-to-end specs and the demo need, and only the missing ones.
 #   Sourced:  wasmkata_ensure_deps
 #   Run:      Specs/EndToEnd/deps.sh
+#             Specs/EndToEnd/deps.sh containerd2 [CACHE]   (sid's containerd 2.x in a cache; prints its bin dir)
 # containerd brings ctr and runc; clang/lld/wasi-libc/compiler-rt compile the C guests to wasm32-wasi;
 # wabt brings wat2wasm; busybox-static is the runc self-check image's only binary; gcc and zlib1g-dev link the
 # shim's NativeAOT front.
@@ -32,7 +33,37 @@ wasmkata_ensure_deps() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 }
 
+# Fetches sid's containerd 2.x (and its ctr) into a cache without touching the system: a private apt state (its own
+# sources list, lists and cache), `apt-get download`, `dpkg -x`. Idempotent: a cache that has the binaries is kept.
+# Prints the directory holding containerd and ctr (CACHE/root/usr/bin). CACHE defaults to /var/cache/wasmkata/containerd2.
+# Pin a version with WASMKATA_CONTAINERD2_VERSION (default: whatever sid has).
+wasmkata_ensure_containerd2() {
+  local cache=${1:-/var/cache/wasmkata/containerd2}
+  local bin=$cache/root/usr/bin
+  if [[ -x $bin/containerd && -x $bin/ctr ]]; then
+    printf '%s\n' "$bin"
+    return 0
+  fi
+  mkdir -p "$cache/lists/partial" "$cache/cache/archives/partial" "$cache/debs" "$cache/root" || return 1
+  echo 'deb http://deb.debian.org/debian sid main' >"$cache/sources.list"
+  local apt=(apt-get -q -o "Dir::Etc::SourceList=$cache/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$cache/lists" -o "Dir::Cache=$cache/cache" -o Debug::NoLocking=1)
+  "${apt[@]}" update >&2 || return 1
+  local pkg=containerd
+  [[ -z ${WASMKATA_CONTAINERD2_VERSION:-} ]] || pkg="containerd=$WASMKATA_CONTAINERD2_VERSION"
+  (cd "$cache/debs" && "${apt[@]}" download "$pkg" >&2) || return 1
+  local deb
+  for deb in "$cache"/debs/containerd_*.deb; do
+    dpkg -x "$deb" "$cache/root" || return 1
+  done
+  [[ -x $bin/containerd && -x $bin/ctr ]] || { echo "no containerd/ctr in $cache/debs" >&2; return 1; }
+  printf '%s\n' "$bin"
+}
+
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
-  wasmkata_ensure_deps
+  case ${1:-} in
+    containerd2) shift; wasmkata_ensure_containerd2 "$@" ;;
+    *) wasmkata_ensure_deps ;;
+  esac
 fi

@@ -1,0 +1,242 @@
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using System.Text;
+using WasmKata.Linux.Processes;
+
+namespace WasmKata.Core.Bootstrap;
+
+/// <summary>
+/// How <c>start</c> gets a socket for a group: bind a fresh one, or find a daemon that serves the path and will go on
+/// serving it. A daemon that decided to exit unlinks its path (only while the path is still its own) and stops
+/// listening before it answers anyone, so an exiting daemon's path is either gone or refuses; <c>start</c> then binds
+/// again. A live daemon is asked over ttrpc (<see cref="ClaimMethod"/>), which it answers only while it serves and
+/// which holds it from exiting until containerd's Create arrives.
+/// </summary>
+internal static class ShimSocket
+{
+    /// <summary>The daemon's own ttrpc service beside the task API.</summary>
+    public const string LifecycleService = "wasmkata.shim.v1.Lifecycle";
+
+    /// <summary>"Will you serve one more container?" OK: yes (and stay for it); Unavailable: the daemon is exiting.</summary>
+    public const string ClaimMethod = "Claim";
+
+    /// <summary>gRPC status code of an exiting daemon's answer.</summary>
+    public const int Unavailable = 14;
+
+    private const int Unimplemented = 12;
+    private static readonly TimeSpan ClaimTimeout = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan GiveUpAfter = TimeSpan.FromSeconds(10);
+
+    /// <summary>What a probe of a bound path found.</summary>
+    public enum Probe
+    {
+        /// <summary>A daemon serves it and took the claim (or is an older daemon without claims, or too busy to answer).</summary>
+        Live,
+
+        /// <summary>Its daemon is exiting: it answered Unavailable, or closed the connection.</summary>
+        Exiting,
+
+        /// <summary>A socket file nobody listens on (its daemon died without cleaning up).</summary>
+        Refused,
+
+        /// <summary>The path is gone: bind again.</summary>
+        Gone,
+    }
+
+    /// <summary>
+    /// A fresh listening socket at <paramref name="socketPath"/>, or null when a live daemon serves it and took the
+    /// claim for this container. Retries while a daemon is exiting; throws <see cref="TimeoutException"/> after 10 s.
+    /// </summary>
+    public static Socket? BindOrClaim(string socketPath, string id, Action<string>? trace = null)
+    {
+        var deadline = DateTime.UtcNow + GiveUpAfter;
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return UnixListener.Bind(socketPath);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+            {
+                // Somebody's socket file: ask who.
+            }
+
+            var before = SocketFile.Identify(socketPath);
+            var found = before is null ? Probe.Gone : Claim(socketPath, id);
+            trace?.Invoke($"attempt {attempt}: {found}");
+            switch (found)
+            {
+                case Probe.Live:
+                    return null;
+                case Probe.Refused when before is { } stale:
+                    // runc's rule (a socket nobody listens on is stale), but only that very file: a start racing
+                    // with us may have bound a fresh one there meanwhile.
+                    SocketFile.UnlinkIfSame(socketPath, stale);
+                    break;
+            }
+
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException($"{socketPath}: its daemon neither serves nor lets go of it ({found})");
+            // An exiting daemon has unlinked its path already or does so in a moment.
+            if (found != Probe.Gone)
+                Thread.Sleep(Math.Min(5 * (attempt + 1), 50));
+        }
+    }
+
+    /// <summary>Connects to <paramref name="socketPath"/> and sends one Claim for container <paramref name="id"/>.</summary>
+    public static Probe Claim(string socketPath, string id)
+    {
+        // Non-blocking: a Unix connect then succeeds at once or fails with EAGAIN (a full backlog), never waits.
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
+        try
+        {
+            socket.Connect(new UnixDomainSocketEndPoint(socketPath));
+        }
+        catch (SocketException e)
+        {
+            if (SocketFile.Identify(socketPath) is null)
+                return Probe.Gone;
+            // A full backlog: somebody listens and is busy.
+            return e.SocketErrorCode is SocketError.WouldBlock or SocketError.TryAgain ? Probe.Live : Probe.Refused;
+        }
+
+        socket.Blocking = true;
+        socket.SendTimeout = (int)ClaimTimeout.TotalMilliseconds;
+        socket.ReceiveTimeout = (int)ClaimTimeout.TotalMilliseconds;
+        try
+        {
+            socket.Send(Request(id));
+            var header = new byte[10];
+            if (!ReadExactly(socket, header))
+                return Probe.Exiting;
+            var length = BinaryPrimitives.ReadInt32BigEndian(header);
+            if (length < 0 || length > 1 << 16)
+                return Probe.Live;
+            var body = new byte[length];
+            if (!ReadExactly(socket, body))
+                return Probe.Exiting;
+            var code = StatusCode(body);
+            return code is 0 or Unimplemented ? Probe.Live : code == Unavailable ? Probe.Exiting : Probe.Live;
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.TimedOut or SocketError.WouldBlock)
+        {
+            // Listening but not answering in time: a busy daemon that serves (an exiting one stops listening first).
+            return Probe.Live;
+        }
+        catch (SocketException)
+        {
+            // Reset or closed under us: the daemon closed its listener with our connection still unaccepted.
+            return Probe.Exiting;
+        }
+    }
+
+    private static bool ReadExactly(Socket socket, byte[] buffer)
+    {
+        var read = 0;
+        while (read < buffer.Length)
+        {
+            var n = socket.Receive(buffer, read, buffer.Length - read, SocketFlags.None);
+            if (n == 0)
+                return false;
+            read += n;
+        }
+        return true;
+    }
+
+    /// <summary>One ttrpc Request frame (stream 1): service, method, payload {1: id} (a ConnectRequest), a 3 s timeout.</summary>
+    private static byte[] Request(string id)
+    {
+        var payload = new List<byte>();
+        AppendString(payload, 0x0A, id);
+        var body = new List<byte>();
+        AppendString(body, 0x0A, LifecycleService);
+        AppendString(body, 0x12, ClaimMethod);
+        body.Add(0x1A);
+        AppendVarint(body, (ulong)payload.Count);
+        body.AddRange(payload);
+        body.Add(0x20);
+        AppendVarint(body, (ulong)(ClaimTimeout.Ticks * 100));
+        var frame = new byte[10 + body.Count];
+        BinaryPrimitives.WriteInt32BigEndian(frame, body.Count);
+        BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(4), 1);
+        frame[8] = 1; // Request
+        body.CopyTo(frame, 10);
+        return frame;
+    }
+
+    private static void AppendString(List<byte> to, byte tag, string value)
+    {
+        var bytes = Encoding.UTF8.GetBytes(value);
+        to.Add(tag);
+        AppendVarint(to, (ulong)bytes.Length);
+        to.AddRange(bytes);
+    }
+
+    private static void AppendVarint(List<byte> to, ulong value)
+    {
+        while (value >= 0x80)
+        {
+            to.Add((byte)(value | 0x80));
+            value >>= 7;
+        }
+        to.Add((byte)value);
+    }
+
+    /// <summary>The status code in a ttrpc Response (field 1, Status.code field 1); 0 when there is none.</summary>
+    internal static int StatusCode(ReadOnlySpan<byte> response)
+    {
+        var i = 0;
+        while (i < response.Length)
+        {
+            var key = (int)ReadVarint(response, ref i);
+            var wire = key & 7;
+            if (wire == 2)
+            {
+                var length = (int)ReadVarint(response, ref i);
+                if (i + length > response.Length)
+                    return 0;
+                if (key >> 3 == 1)
+                {
+                    var status = response.Slice(i, length);
+                    var j = 0;
+                    while (j < status.Length)
+                    {
+                        var inner = (int)ReadVarint(status, ref j);
+                        if (inner == 0x08)
+                            return (int)ReadVarint(status, ref j);
+                        if ((inner & 7) == 2)
+                            j += (int)ReadVarint(status, ref j);
+                        else if ((inner & 7) == 0)
+                            ReadVarint(status, ref j);
+                        else
+                            return 0;
+                    }
+                    return 0;
+                }
+                i += length;
+            }
+            else if (wire == 0)
+            {
+                ReadVarint(response, ref i);
+            }
+            else
+            {
+                return 0;
+            }
+        }
+        return 0;
+    }
+
+    private static ulong ReadVarint(ReadOnlySpan<byte> from, ref int i)
+    {
+        ulong value = 0;
+        for (var shift = 0; i < from.Length && shift < 64; shift += 7)
+        {
+            var b = from[i++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+                break;
+        }
+        return value;
+    }
+}
