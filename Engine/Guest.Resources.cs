@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using Wasmtime;
-using WasmKata.Linux;
-
 using WasmKata.Core.Plan;
+using WasmKata.Linux;
+using Wasmtime;
 
 namespace WasmKata.Engine;
 

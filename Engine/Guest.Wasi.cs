@@ -1,6 +1,5 @@
-using Wasmtime;
-
 using WasmKata.Core.Plan;
+using Wasmtime;
 
 namespace WasmKata.Engine;
 

@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using Serilog;
-using Wasmtime;
-
-using WasmKata.Core.Plan;
 using WasmKata.Core;
+using WasmKata.Core.Plan;
+using Wasmtime;
 
 namespace WasmKata.Engine;
 

@@ -66,7 +66,9 @@ internal static class WasiShadows
         if (subscriptionsPtr + (ulong)count * SubscriptionSize > length
             || eventsPtr + (ulong)count * EventSize > length
             || eventCountPtr + 4UL > length)
+        {
             return ErrnoFault;
+        }
 
         var subscriptions = new Subscription[count];
         var input = memory.GetSpan(subscriptionsPtr, checked((int)(count * SubscriptionSize)));

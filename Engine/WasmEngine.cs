@@ -1,10 +1,9 @@
 using System.Globalization;
 using System.Reflection;
 using Serilog;
+using WasmKata.Core.Plan;
 using Wasmtime;
 using WasmtimeEngine = Wasmtime.Engine;
-
-using WasmKata.Core.Plan;
 
 namespace WasmKata.Engine;
 

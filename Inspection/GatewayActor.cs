@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
-using WasmKata.Inspection;
 
 namespace WasmKata.Inspection;
 

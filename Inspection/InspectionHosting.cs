@@ -1,7 +1,6 @@
 using Akka;
 using Akka.Actor;
 using Akka.Event;
-using WasmKata.Inspection;
 
 namespace WasmKata.Inspection;
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Event;
-using WasmKata.Inspection;
 
 namespace WasmKata.Inspection;
 

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Configuration;
 using HoconConfig = Akka.Configuration.Config;
-using WasmKata.Inspection;
 
 namespace WasmKata.Inspection;
 

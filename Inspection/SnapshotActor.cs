@@ -1,8 +1,8 @@
 using Akka.Actor;
+using WasmKata.Actors;
 using WasmKata.Actors.WasmProcess;
 using static WasmKata.Actors.Sandbox.SandboxProtocol;
 using static WasmKata.Actors.TaskProtocol;
-using WasmKata.Actors;
 
 namespace WasmKata.Inspection;
 

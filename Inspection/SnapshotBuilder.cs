@@ -1,6 +1,5 @@
-using WasmKata.Actors.WasmProcess;
-using static WasmKata.Actors.TaskProtocol;
 using WasmKata.Actors;
+using static WasmKata.Actors.TaskProtocol;
 
 namespace WasmKata.Inspection;
 
@@ -87,35 +86,38 @@ internal static class SnapshotBuilder
         switch (Kind(relative, depth))
         {
             case "container":
-            {
-                var init = parts.Descriptions.FirstOrDefault(d => Parent(d.Key) == relative && d.Value.ExecId.Length == 0).Value;
-                return init is not null && parts.Views.TryGetValue(Key(init.ContainerId, ""), out var view)
-                    ? $"container {init.ContainerId}: {Status(view)}"
-                    : "container";
-            }
-            case "process":
-            {
-                if (!parts.Descriptions.TryGetValue(relative, out var d))
-                    return "process";
-                var label = d.ExecId.Length == 0 ? "init" : $"exec {d.ExecId}";
-                var state = parts.Views.TryGetValue(Key(d.ContainerId, d.ExecId), out var view) ? Status(view) : $"pid {d.Pid}";
-                return d.Undrained.Count > 0 && view?.Status == ProcessStatus.Running
-                    ? $"{label}: {state}, {string.Join(" and ", d.Undrained)} not yet drained"
-                    : $"{label}: {state}";
-            }
-            case "pump":
-            {
-                var name = relative[(relative.LastIndexOf('/') + 1)..];
-                if (!parts.Descriptions.TryGetValue(Parent(relative), out var d)
-                    || !parts.Views.TryGetValue(Key(d.ContainerId, d.ExecId), out var view))
-                    return name;
-                return name switch
                 {
-                    "stdin" => $"{view.Stdio.Stdin} -> guest stdin",
-                    "stdout" => $"guest stdout -> {view.Stdio.Stdout}",
-                    _ => $"guest stderr -> {view.Stdio.Stderr}",
-                };
-            }
+                    var init = parts.Descriptions.FirstOrDefault(d => Parent(d.Key) == relative && d.Value.ExecId.Length == 0).Value;
+                    return init is not null && parts.Views.TryGetValue(Key(init.ContainerId, ""), out var view)
+                        ? $"container {init.ContainerId}: {Status(view)}"
+                        : "container";
+                }
+            case "process":
+                {
+                    if (!parts.Descriptions.TryGetValue(relative, out var d))
+                        return "process";
+                    var label = d.ExecId.Length == 0 ? "init" : $"exec {d.ExecId}";
+                    var state = parts.Views.TryGetValue(Key(d.ContainerId, d.ExecId), out var view) ? Status(view) : $"pid {d.Pid}";
+                    return d.Undrained.Count > 0 && view?.Status == ProcessStatus.Running
+                        ? $"{label}: {state}, {string.Join(" and ", d.Undrained)} not yet drained"
+                        : $"{label}: {state}";
+                }
+            case "pump":
+                {
+                    var name = relative[(relative.LastIndexOf('/') + 1)..];
+                    if (!parts.Descriptions.TryGetValue(Parent(relative), out var d)
+                        || !parts.Views.TryGetValue(Key(d.ContainerId, d.ExecId), out var view))
+                    {
+                        return name;
+                    }
+
+                    return name switch
+                    {
+                        "stdin" => $"{view.Stdio.Stdin} -> guest stdin",
+                        "stdout" => $"guest stdout -> {view.Stdio.Stdout}",
+                        _ => $"guest stderr -> {view.Stdio.Stderr}",
+                    };
+                }
             default:
                 return "";
         }

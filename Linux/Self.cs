@@ -24,9 +24,7 @@ public static class Self
     public static void SetChildSubreaper()
     {
         if (Interop.Prctl(Interop.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0)
-        {
             UnixErrors.ThrowLast("prctl(PR_SET_CHILD_SUBREAPER)");
-        }
     }
 
     /// <summary>
@@ -46,9 +44,7 @@ public static class Self
         {
             int value;
             if (Interop.Prctl(Interop.PR_GET_CHILD_SUBREAPER, (nuint)(&value), 0, 0, 0) != 0)
-            {
                 UnixErrors.ThrowLast("prctl(PR_GET_CHILD_SUBREAPER)");
-            }
 
             return value != 0;
         }
@@ -62,9 +58,7 @@ public static class Self
     {
         // An exiting thread's stat file can also vanish or fail with ESRCH mid-read.
         if (!ProcStat.TryReadThread(tid, out var stat))
-        {
             throw new ArgumentException($"Thread {tid} is not (or no longer) a thread of this process.", nameof(tid));
-        }
 
         return (stat.UserTicks + stat.SystemTicks) * (1_000_000_000L / s_clockTicksPerSecond.Value);
     }

@@ -17,9 +17,7 @@ public static class ThreadClock
         {
             var errno = Interop.Errno.Last;
             if (errno == Interop.Errno.EINVAL || errno == Interop.Errno.ESRCH)
-            {
                 throw new ArgumentException($"Thread {tid} is not (or no longer) a thread of this process.", nameof(tid));
-            }
 
             UnixErrors.Throw(errno, "clock_gettime(thread cpu clock)");
         }
@@ -30,9 +28,7 @@ public static class ThreadClock
     private static long Read(int clock, string operation)
     {
         if (Interop.ClockGetTime(clock, out var time) != 0)
-        {
             UnixErrors.ThrowLast(operation);
-        }
 
         return time.Seconds * 1_000_000_000L + time.Nanoseconds;
     }

@@ -25,15 +25,11 @@ public static class ThreadNice
         ArgumentOutOfRangeException.ThrowIfLessThan(nice, Min);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(nice, Max);
         if (Interop.SetPriority(Interop.PRIO_PROCESS, (uint)tid, nice) == 0)
-        {
             return;
-        }
 
         var errno = Interop.Errno.Last;
         if (errno == Interop.Errno.ESRCH)
-        {
             throw new ArgumentException($"Thread {tid} no longer exists.", nameof(tid));
-        }
 
         UnixErrors.Throw(errno, "setpriority");
     }
@@ -51,9 +47,7 @@ public static class ThreadNice
             foreach (var entry in Directory.EnumerateDirectories("/proc/self/task"))
             {
                 if (!int.TryParse(Path.GetFileName(entry), out var tid) || !done.Add(tid))
-                {
                     continue;
-                }
 
                 changed = true;
                 try
@@ -67,9 +61,7 @@ public static class ThreadNice
             }
 
             if (!changed)
-            {
                 return;
-            }
         }
     }
 

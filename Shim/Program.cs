@@ -1,7 +1,6 @@
-using WasmKata.Core.State;
-using WasmKata.Shim;
-using WasmKata.Shim.Actions;
 using WasmKata.Core.Bootstrap;
+using WasmKata.Core.State;
+using WasmKata.Shim.Actions;
 
 var shimArgs = ShimArgs.Parse(args);
 if (shimArgs.Version)

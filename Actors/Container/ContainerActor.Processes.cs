@@ -1,14 +1,14 @@
-using Akka.Event;
 using Akka.Actor;
+using Akka.Event;
 using WasmKata.Actors.Events;
 using WasmKata.Actors.WasmProcess;
 using WasmKata.Core;
 using WasmKata.Core.Hooks;
 using WasmKata.Core.Oci;
 using WasmKata.Core.Plan;
+using static WasmKata.Actors.Container.ContainerProtocol;
 using static WasmKata.Actors.TaskProtocol;
 using static WasmKata.Actors.WasmProcess.WasmProcessProtocol;
-using static WasmKata.Actors.Container.ContainerProtocol;
 
 namespace WasmKata.Actors.Container;
 

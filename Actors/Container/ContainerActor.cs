@@ -1,19 +1,18 @@
 using Akka.Actor;
 using Akka.Event;
-using WasmKata.Engine;
-using WasmKata.Core.Hooks;
 using WasmKata.Actors.Events;
-using WasmKata.Core.Oci;
-using WasmKata.Core.State;
 using WasmKata.Actors.WasmProcess;
 using WasmKata.Config;
+using WasmKata.Core;
+using WasmKata.Core.Oci;
+using WasmKata.Core.Plan;
+using WasmKata.Core.State;
+using WasmKata.Engine;
 using WasmKata.Linux.Mounts;
 using WasmKata.Linux.Namespaces;
+using static WasmKata.Actors.Container.ContainerProtocol;
 using static WasmKata.Actors.TaskProtocol;
 using static WasmKata.Actors.WasmProcess.WasmProcessProtocol;
-using static WasmKata.Actors.Container.ContainerProtocol;
-using WasmKata.Core.Plan;
-using WasmKata.Core;
 
 namespace WasmKata.Actors.Container;
 

@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
 using WasmKata.Linux;
-using WasmKata.Linux.Io;
 
 namespace WasmKata.Actors.Io;
 

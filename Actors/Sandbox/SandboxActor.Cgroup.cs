@@ -1,8 +1,8 @@
 using Akka.Actor;
 using Akka.Event;
+using WasmKata.Core;
 using WasmKata.Core.Plan;
 using static WasmKata.Actors.TaskProtocol;
-using WasmKata.Core;
 
 namespace WasmKata.Actors.Sandbox;
 

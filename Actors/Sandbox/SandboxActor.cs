@@ -2,16 +2,16 @@ using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Event;
 using WasmKata.Actors.Container;
-using WasmKata.Engine;
 using WasmKata.Actors.Events;
+using WasmKata.Actors.Signals;
+using WasmKata.Core;
 using WasmKata.Core.Oci;
 using WasmKata.Core.Plan;
+using WasmKata.Engine;
 using WasmKata.Linux.Namespaces;
 using WasmKata.Linux.Processes;
-using WasmKata.Actors.Signals;
 using static WasmKata.Actors.Sandbox.SandboxProtocol;
 using static WasmKata.Actors.TaskProtocol;
-using WasmKata.Core;
 
 namespace WasmKata.Actors.Sandbox;
 

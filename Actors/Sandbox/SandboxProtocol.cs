@@ -1,6 +1,6 @@
 using Akka.Actor;
-using WasmKata.Engine;
 using WasmKata.Actors.Events;
+using WasmKata.Engine;
 
 namespace WasmKata.Actors.Sandbox;
 

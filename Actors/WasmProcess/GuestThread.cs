@@ -1,8 +1,8 @@
 using Akka.Actor;
-using WasmKata.Linux.Namespaces;
-using WasmKata.Engine;
-using WasmKata.Core.Plan;
 using WasmKata.Core;
+using WasmKata.Core.Plan;
+using WasmKata.Engine;
+using WasmKata.Linux.Namespaces;
 using LinuxSelf = WasmKata.Linux.Self;
 
 namespace WasmKata.Actors.WasmProcess;

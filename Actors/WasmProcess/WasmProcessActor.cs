@@ -1,10 +1,10 @@
 using Akka.Actor;
 using Akka.Event;
-using WasmKata.Engine;
 using WasmKata.Actors.Io;
+using WasmKata.Core;
+using WasmKata.Engine;
 using WasmKata.Linux.Io;
 using static WasmKata.Actors.WasmProcess.WasmProcessProtocol;
-using WasmKata.Core;
 
 namespace WasmKata.Actors.WasmProcess;
 

@@ -1,8 +1,8 @@
 using Akka.Actor;
-using WasmKata.Engine;
-using WasmKata.Linux.Namespaces;
 using WasmKata.Core;
 using WasmKata.Core.Plan;
+using WasmKata.Engine;
+using WasmKata.Linux.Namespaces;
 
 namespace WasmKata.Actors.WasmProcess;
 

@@ -1,12 +1,11 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
+using WasmKata.Core.Protos.TaskApi;
 using WasmKata.Core.State;
 using WasmKata.Linux.Cgroups;
+using WasmKata.Linux.Mounts;
 using WasmKata.Linux.Processes;
 using WasmKata.Linux.Systemd;
-using WasmKata.Linux.Mounts;
-using WasmKata.Core.Protos.TaskApi;
-using WasmKata.Core;
 
 namespace WasmKata.Core.Bootstrap;
 

@@ -1,6 +1,6 @@
 using WasmKata.Core.Oci;
-using WasmKata.Linux.Processes;
 using WasmKata.Core.Spare;
+using WasmKata.Linux.Processes;
 
 namespace WasmKata.Core.Bootstrap;
 

@@ -43,9 +43,7 @@ public static class HookRunner
         ArgumentNullException.ThrowIfNull(hooks);
         ArgumentNullException.ThrowIfNull(state);
         if (hooks.Count == 0)
-        {
             return [];
-        }
 
         var input = state.ToJsonBytes();
         var workingDirectory = Directory.Exists(state.Bundle) ? state.Bundle : "/";
@@ -55,14 +53,10 @@ public static class HookRunner
             cancellationToken.ThrowIfCancellationRequested();
             var failure = await RunOneAsync(kind, i, hooks[i], input, workingDirectory, cancellationToken).ConfigureAwait(false);
             if (failure is null)
-            {
                 continue;
-            }
 
             if (IsFatal(kind))
-            {
                 throw failure;
-            }
 
             failures.Add(failure);
         }
@@ -95,9 +89,7 @@ public static class HookRunner
 
             using var deadline = new CancellationTokenSource();
             if (hook.Timeout is { } seconds)
-            {
                 deadline.CancelAfter(TimeSpan.FromSeconds(seconds));
-            }
 
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
             ChildExit exit;
@@ -114,9 +106,7 @@ public static class HookRunner
             }
 
             if (await Task.WhenAny(pumps, Task.Delay(s_outputGrace, CancellationToken.None)).ConfigureAwait(false) != pumps)
-            {
                 await stopPumps.CancelAsync().ConfigureAwait(false);
-            }
 
             if (!feed.IsCompleted)
             {
@@ -135,9 +125,7 @@ public static class HookRunner
             }
 
             if (exit.Succeeded)
-            {
                 return null;
-            }
 
             var what = exit.ExitCode is not null ? $"failed with {exit}" : $"failed: {exit}";
             return new HookFailedException(kind, index, hook.Path, what, exit, false, stdout.ToString(), stderr.ToString());
@@ -153,9 +141,7 @@ public static class HookRunner
             {
                 var n = await from.ReadAsync(buffer, stop).ConfigureAwait(false);
                 if (n == 0)
-                {
                     return;
-                }
 
                 into.Append(buffer.AsSpan(0, n));
             }

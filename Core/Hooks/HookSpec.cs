@@ -12,9 +12,7 @@ public static class HookSpec
     public static OciHooks Check(OciHooks? hooks, string source = "config.json")
     {
         if (hooks is null)
-        {
             return OciHooks.Empty;
-        }
 
         return new OciHooks
         {
@@ -32,9 +30,7 @@ public static class HookSpec
         for (var i = 0; i < list.Count; i++)
         {
             if (Problem(list[i]) is { } problem)
-            {
                 throw new OciSpecException($"{source}: hooks.{kind.JsonName()}[{i}]: {problem}");
-            }
         }
 
         return list;
@@ -44,39 +40,27 @@ public static class HookSpec
     private static string? Problem(OciHook? hook)
     {
         if (hook is null)
-        {
             return "the entry is null";
-        }
 
         if (string.IsNullOrEmpty(hook.Path))
-        {
             return "path is required";
-        }
 
         if (!hook.Path.StartsWith('/'))
-        {
             return $"path '{hook.Path}' must be absolute";
-        }
 
         if (hook.Timeout is <= 0)
-        {
             return $"timeout must be greater than zero, got {hook.Timeout}";
-        }
 
         foreach (var (arg, index) in (hook.Args ?? []).Select((arg, index) => (arg, index)))
         {
             if (arg is null || arg.Contains('\0', StringComparison.Ordinal))
-            {
                 return $"args[{index}] is null or contains NUL";
-            }
         }
 
         foreach (var (entry, index) in (hook.Env ?? []).Select((entry, index) => (entry, index)))
         {
             if (entry is null || entry.Contains('\0', StringComparison.Ordinal) || entry.IndexOf('=', StringComparison.Ordinal) <= 0)
-            {
                 return $"env[{index}] '{entry}' is not KEY=VALUE";
-            }
         }
 
         return hook.Path.Contains('\0', StringComparison.Ordinal) ? "path contains NUL" : null;

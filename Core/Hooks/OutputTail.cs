@@ -31,9 +31,7 @@ internal sealed class OutputTail(int capacity)
     internal byte[] ToArray()
     {
         if (_written <= _ring.Length)
-        {
             return _ring[..(int)_written];
-        }
 
         var position = (int)(_written % _ring.Length);
         return [.. _ring[position..], .. _ring[..position]];

@@ -1,5 +1,5 @@
-using WasmKata.Core.Oci;
 using WasmKata.Config;
+using WasmKata.Core.Oci;
 using WasmKata.Linux.Cgroups;
 
 namespace WasmKata.Core.Plan;

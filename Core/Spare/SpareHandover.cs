@@ -1,9 +1,9 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
+using WasmKata.Core.Bootstrap;
 using WasmKata.Linux;
 using WasmKata.Linux.Processes;
-using WasmKata.Core.Bootstrap;
 
 namespace WasmKata.Core.Spare;
 

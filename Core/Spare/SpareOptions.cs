@@ -1,7 +1,7 @@
-using WasmKata.Core.Bootstrap;
 using System.Collections;
 using System.Globalization;
 using System.Text;
+using WasmKata.Core.Bootstrap;
 
 namespace WasmKata.Core.Spare;
 

@@ -67,14 +67,10 @@ internal static class CgroupFiles
     public static async Task RemoveTreeAsync(string directory, string target, CancellationToken cancellationToken)
     {
         if (!Directory.Exists(directory))
-        {
             return;
-        }
 
         foreach (var child in Directory.GetDirectories(directory))
-        {
             await RemoveTreeAsync(child, target, cancellationToken).ConfigureAwait(false);
-        }
 
         for (var attempt = 0; ; attempt++)
         {
@@ -91,20 +87,14 @@ internal static class CgroupFiles
             }
 
             if (Interop.Rmdir(directory) == 0)
-            {
                 return;
-            }
 
             var errno = Interop.Errno.Last;
             if (errno == Interop.Errno.ENOENT)
-            {
                 return;
-            }
 
             if (errno != Interop.Errno.EBUSY || attempt >= 100)
-            {
                 throw new CgroupException($"cannot remove cgroup {directory}: {Interop.Errno.Describe(errno)}", errno, new UnixException(errno, "rmdir", directory));
-            }
 
             await Task.Delay(10, cancellationToken).ConfigureAwait(false);
         }

@@ -27,9 +27,7 @@ public sealed record CgroupHierarchy(CgroupVersion Version, string MountPoint, s
         if (root.Length > 0)
         {
             if (path != root && !path.StartsWith(root + "/", StringComparison.Ordinal))
-            {
                 throw new CgroupException($"cgroup {cgroupPath} is outside {Root}, the part of the hierarchy mounted at {MountPoint}");
-            }
 
             path = path[root.Length..];
         }
@@ -83,9 +81,7 @@ public sealed class CgroupMounts
             var fields = line.Split(' ');
             var separator = Array.IndexOf(fields, "-", 6);
             if (separator < 0 || separator + 3 >= fields.Length)
-            {
                 continue;
-            }
 
             var type = fields[separator + 1];
             var root = MountInfo.Unescape(fields[3]);
@@ -139,9 +135,7 @@ public sealed class CgroupMembership
             var first = line.IndexOf(':', StringComparison.Ordinal);
             var second = first < 0 ? -1 : line.IndexOf(':', first + 1);
             if (second < 0)
-            {
                 continue;
-            }
 
             var controllers = line[(first + 1)..second];
             var path = line[(second + 1)..];
@@ -152,9 +146,7 @@ public sealed class CgroupMembership
             }
 
             foreach (var controller in controllers.Split(','))
-            {
                 byController[controller] = path;
-            }
         }
 
         return new CgroupMembership(byController, unified);
@@ -164,16 +156,12 @@ public sealed class CgroupMembership
     public string? In(CgroupHierarchy hierarchy)
     {
         if (hierarchy.Version == CgroupVersion.V2)
-        {
             return Unified;
-        }
 
         foreach (var controller in hierarchy.Controllers)
         {
             if (_byController.TryGetValue(controller, out var path))
-            {
                 return path;
-            }
         }
 
         return null;

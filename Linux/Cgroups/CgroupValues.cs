@@ -22,19 +22,13 @@ public static class CgroupValues
     public static ulong SharesToWeight(ulong shares)
     {
         if (shares == 0)
-        {
             return 0;
-        }
 
         if (shares <= 2)
-        {
             return 1;
-        }
 
         if (shares >= 262_144)
-        {
             return 10_000;
-        }
 
         var l = Math.Log2(shares);
         var exponent = ((l * l) + (125 * l)) / 612.0 - (7.0 / 34.0);
@@ -57,9 +51,7 @@ public static class CgroupValues
     public static ulong SystemdQuotaPerSecUs(long quotaUs, ulong? periodUs)
     {
         if (quotaUs < 0)
-        {
             return SystemdInfinity;
-        }
 
         var period = periodUs is { } p && p > 0 ? p : DefaultCpuPeriodUs;
         var perSec = (ulong)quotaUs * 1_000_000 / period;
@@ -77,9 +69,7 @@ public static class CgroupValues
     {
         var value = text.Trim();
         if (value == "max")
-        {
             return null;
-        }
 
         var number = long.Parse(value, NumberStyles.Integer, CultureInfo.InvariantCulture);
         return number >= V1UnlimitedThreshold || number < 0 ? null : number;
@@ -92,9 +82,7 @@ public static class CgroupValues
         {
             var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
             if (parts.Length == 2 && parts[0] == "usage_usec")
-            {
                 return long.Parse(parts[1], CultureInfo.InvariantCulture) * 1000;
-            }
         }
 
         return null;

@@ -23,9 +23,7 @@ public sealed class CgroupfsDriver : ICgroupDriver
         _mounts = mounts;
         Version = version ?? mounts.Mode ?? throw new CgroupException("no cgroup hierarchy is mounted");
         if (Version == CgroupVersion.V2)
-        {
             _unified = mounts.Unified ?? throw new CgroupException("no cgroup2 hierarchy is mounted");
-        }
     }
 
     /// <summary>The version this driver writes.</summary>
@@ -50,16 +48,12 @@ public sealed class CgroupfsDriver : ICgroupDriver
             {
                 Directory.CreateDirectory(node.Directory);
                 if (Version == CgroupVersion.V2)
-                {
                     EnableControllers(node);
-                }
             }
 
             group.Apply(limits);
             foreach (var node in nodes)
-            {
                 CgroupFiles.MoveProcess(node.Directory, pid);
-            }
         }
         catch
         {
@@ -74,9 +68,7 @@ public sealed class CgroupfsDriver : ICgroupDriver
     public async Task RemoveAsync(CgroupsPath path, CancellationToken cancellationToken = default)
     {
         foreach (var node in Nodes(AsFsPath(path)))
-        {
             await CgroupFiles.RemoveTreeAsync(node.Directory, Path.GetDirectoryName(node.Directory)!, cancellationToken).ConfigureAwait(false);
-        }
     }
 
     private static FsCgroupsPath AsFsPath(CgroupsPath path) => path as FsCgroupsPath
@@ -100,9 +92,7 @@ public sealed class CgroupfsDriver : ICgroupDriver
         var enabled = Words(CgroupFiles.TryRead(directory, "cgroup.subtree_control"));
         var wanted = s_v2Controllers.Where(c => available.Contains(c) && !enabled.Contains(c)).ToArray();
         if (wanted.Length == 0)
-        {
             return;
-        }
 
         try
         {

@@ -13,30 +13,22 @@ public abstract record CgroupsPath
     {
         ArgumentNullException.ThrowIfNull(value);
         if (value.Length == 0)
-        {
             throw new FormatException("the cgroups path is empty");
-        }
 
         if (!value.StartsWith('/') && value.Contains(':', StringComparison.Ordinal))
         {
             var parts = value.Split(':');
             if (parts.Length != 3)
-            {
                 throw new FormatException($"cgroups path '{value}' must be \"slice:prefix:name\" for systemd");
-            }
 
             if (parts[2].Length == 0 || parts[2].EndsWith(".slice", StringComparison.Ordinal))
-            {
                 throw new FormatException($"cgroups path '{value}' must name a scope (a process cannot be put in a slice)");
-            }
 
             return new SystemdCgroupsPath(parts[0], parts[1], parts[2]);
         }
 
         if (value.Split('/').Contains(".."))
-        {
             throw new FormatException($"cgroups path '{value}' must not contain '..'");
-        }
 
         return new FsCgroupsPath(value);
     }

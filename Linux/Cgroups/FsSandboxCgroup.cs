@@ -62,13 +62,9 @@ internal sealed class FsSandboxCgroup : ISandboxCgroup
         {
             var node = Require("memory");
             if (_version == CgroupVersion.V2)
-            {
                 CgroupFiles.Write(node.Directory, "memory.max", CgroupValues.MaxOrNumber(memory));
-            }
             else
-            {
                 CgroupFiles.Write(node.Directory, "memory.limit_in_bytes", Number(memory < 0 ? -1 : memory));
-            }
         }
 
         if (limits.CpuQuotaUs is not null || limits.CpuPeriodUs is not null)
@@ -83,14 +79,10 @@ internal sealed class FsSandboxCgroup : ISandboxCgroup
             {
                 // Period first: the kernel checks the quota against it.
                 if (limits.CpuPeriodUs is { } period)
-                {
                     CgroupFiles.Write(node.Directory, "cpu.cfs_period_us", period.ToString(CultureInfo.InvariantCulture));
-                }
 
                 if (limits.CpuQuotaUs is { } quota)
-                {
                     CgroupFiles.Write(node.Directory, "cpu.cfs_quota_us", Number(quota < 0 ? -1 : quota));
-                }
             }
         }
 
@@ -98,19 +90,13 @@ internal sealed class FsSandboxCgroup : ISandboxCgroup
         {
             var node = Require("cpu");
             if (_version == CgroupVersion.V2)
-            {
                 CgroupFiles.Write(node.Directory, "cpu.weight", CgroupValues.SharesToWeight(shares).ToString(CultureInfo.InvariantCulture));
-            }
             else
-            {
                 CgroupFiles.Write(node.Directory, "cpu.shares", shares.ToString(CultureInfo.InvariantCulture));
-            }
         }
 
         if (limits.PidsMax is { } pids)
-        {
             CgroupFiles.Write(Require("pids").Directory, "pids.max", CgroupValues.MaxOrNumber(pids));
-        }
     }
 
     private static long CurrentV2Quota(string directory)

@@ -55,19 +55,13 @@ public sealed class SystemdCgroupDriver : ICgroupDriver, IDisposable
         ArgumentNullException.ThrowIfNull(limits);
         var properties = new List<UnitProperty>();
         if (limits.MemoryMaxBytes is { } memory)
-        {
             properties.Add(UnitProperty.UInt64("MemoryMax", CgroupValues.SystemdLimit(memory)));
-        }
 
         if (limits.CpuQuotaUs is { } quota)
-        {
             properties.Add(UnitProperty.UInt64("CPUQuotaPerSecUSec", CgroupValues.SystemdQuotaPerSecUs(quota, limits.CpuPeriodUs)));
-        }
 
         if (limits.CpuPeriodUs is { } period)
-        {
             properties.Add(UnitProperty.UInt64("CPUQuotaPeriodUSec", period));
-        }
 
         if (limits.CpuShares is { } shares and > 0)
         {
@@ -76,9 +70,7 @@ public sealed class SystemdCgroupDriver : ICgroupDriver, IDisposable
         }
 
         if (limits.PidsMax is { } pids)
-        {
             properties.Add(UnitProperty.UInt64("TasksMax", CgroupValues.SystemdLimit(pids)));
-        }
 
         return properties;
     }
@@ -131,9 +123,7 @@ public sealed class SystemdCgroupDriver : ICgroupDriver, IDisposable
     public void Dispose()
     {
         if (_ownsManager)
-        {
             _manager.Dispose();
-        }
     }
 
     internal static void ValidateUnitName(string name, string suffix)
@@ -143,9 +133,7 @@ public sealed class SystemdCgroupDriver : ICgroupDriver, IDisposable
             && name.Length > suffix.Length
             && name.All(c => char.IsAsciiLetterOrDigit(c) || c is ':' or '_' or '.' or '-' or '\\' or '@');
         if (!valid)
-        {
             throw new ArgumentException($"'{name}' is not a valid systemd {suffix[1..]} unit name", nameof(name));
-        }
     }
 
     private static SystemdCgroupsPath AsUnitPath(CgroupsPath path) => path as SystemdCgroupsPath

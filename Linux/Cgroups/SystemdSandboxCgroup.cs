@@ -26,9 +26,7 @@ internal sealed class SystemdSandboxCgroup : ISandboxCgroup
     {
         var properties = SystemdCgroupDriver.LimitProperties(limits);
         if (properties.Count == 0)
-        {
             return;
-        }
 
         try
         {
@@ -55,9 +53,7 @@ internal sealed class SystemdSandboxCgroup : ISandboxCgroup
     public async Task RemoveAsync(CancellationToken cancellationToken = default)
     {
         if (_origin is not null)
-        {
             MoveSelfBack(_origin);
-        }
 
         await _driver.RemoveAsync(_path, cancellationToken).ConfigureAwait(false);
     }
@@ -75,9 +71,7 @@ internal sealed class SystemdSandboxCgroup : ISandboxCgroup
         foreach (var hierarchy in CgroupMounts.Read().Hierarchies.DistinctBy(h => h.MountPoint))
         {
             if (origin.In(hierarchy) is not { } from || current.In(hierarchy) == from)
-            {
                 continue;
-            }
 
             try
             {

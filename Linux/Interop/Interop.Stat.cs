@@ -31,9 +31,7 @@ internal static partial class Interop
     {
         var buffer = stackalloc byte[StatxSize];
         if (Statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_TYPE | STATX_MODE, buffer) != 0)
-        {
             return -1;
-        }
 
         return *(ushort*)(buffer + StatxModeOffset);
     }

@@ -46,9 +46,7 @@ internal static partial class Interop
         finally
         {
             if (added)
-            {
                 pidfd.DangerousRelease();
-            }
         }
     }
 

@@ -23,9 +23,7 @@ public sealed class AsyncFd : IDisposable
     {
         ArgumentNullException.ThrowIfNull(fd);
         if (fd.IsInvalid)
-        {
             throw new ArgumentException("The fd handle is invalid.", nameof(fd));
-        }
 
         _fd = fd;
         _description = description;
@@ -62,9 +60,7 @@ public sealed class AsyncFd : IDisposable
     {
         ThrowIfDisposed();
         if (buffer.IsEmpty)
-        {
             return 0;
-        }
 
         Enter(ref _readBusy, "read");
         try
@@ -74,23 +70,17 @@ public sealed class AsyncFd : IDisposable
                 cancellationToken.ThrowIfCancellationRequested();
                 var n = TryRead(buffer.Span);
                 if (n > 0)
-                {
                     return n;
-                }
 
                 if (_poll is null)
-                {
                     return n == 0 ? 0 : throw new UnixException(Interop.Errno.EAGAIN, "read", _description);
-                }
 
                 if (n == 0)
                 {
                     // A FIFO reader opened before any writer also reads 0. Only once epoll reported IN or HUP
                     // (a writer connected since our open) does 0 mean that every writer has left.
                     if (!_eofNeedsReadiness || _poll.ReadableSeen)
-                    {
                         return 0;
-                    }
                 }
                 else if (_eofNeedsReadiness)
                 {
@@ -125,9 +115,7 @@ public sealed class AsyncFd : IDisposable
                 }
 
                 if (n == 0 || _poll is null)
-                {
                     throw new UnixException(n == 0 ? Interop.Errno.EIO : Interop.Errno.EAGAIN, "write", _description);
-                }
 
                 await _poll.WaitAsync(forRead: false, cancellationToken).ConfigureAwait(false);
             }
@@ -156,9 +144,7 @@ public sealed class AsyncFd : IDisposable
             // Keeps the number from being closed (and reused) while the two calls use it.
             _fd.DangerousAddRef(ref added);
             if (Interop.Ioctl(_fd, Interop.FIONREAD, out var unread) != 0)
-            {
                 UnixErrors.ThrowLast("ioctl(FIONREAD)", _description);
-            }
 
             return (unread, PollForReader());
         }
@@ -169,9 +155,7 @@ public sealed class AsyncFd : IDisposable
         finally
         {
             if (added)
-            {
                 _fd.DangerousRelease();
-            }
         }
     }
 
@@ -182,9 +166,7 @@ public sealed class AsyncFd : IDisposable
         while (Interop.Poll(&poll, 1, 0) < 0)
         {
             if (Interop.Errno.Last != Interop.Errno.EINTR)
-            {
                 UnixErrors.ThrowLast("poll", _description);
-            }
         }
 
         return (poll.Revents & Interop.POLLERR) == 0;
@@ -197,9 +179,7 @@ public sealed class AsyncFd : IDisposable
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
             return;
-        }
 
         _poll?.Dispose();
         _fd.Dispose();
@@ -214,20 +194,14 @@ public sealed class AsyncFd : IDisposable
                 Interlocked.Increment(ref _readSyscalls);
                 var n = Interop.Read(_fd, p, (nuint)buffer.Length);
                 if (n >= 0)
-                {
                     return (int)n;
-                }
 
                 var errno = Interop.Errno.Last;
                 if (errno == Interop.Errno.EAGAIN)
-                {
                     return -1;
-                }
 
                 if (errno != Interop.Errno.EINTR)
-                {
                     UnixErrors.Throw(errno, "read", _description);
-                }
             }
         }
     }
@@ -240,20 +214,14 @@ public sealed class AsyncFd : IDisposable
             {
                 var n = Interop.Write(_fd, p, (nuint)data.Length);
                 if (n >= 0)
-                {
                     return (int)n;
-                }
 
                 var errno = Interop.Errno.Last;
                 if (errno == Interop.Errno.EAGAIN)
-                {
                     return -1;
-                }
 
                 if (errno != Interop.Errno.EINTR)
-                {
                     UnixErrors.Throw(errno, "write", _description);
-                }
             }
         }
     }
@@ -263,23 +231,17 @@ public sealed class AsyncFd : IDisposable
     private void Enter(ref int busy, string operation)
     {
         if (Interlocked.Exchange(ref busy, 1) != 0)
-        {
             throw new InvalidOperationException($"A {operation} is already pending on '{_description}'.");
-        }
     }
 
     private void SetNonBlocking(bool nonBlocking)
     {
         var flags = Interop.Fcntl(_fd, Interop.F_GETFL, 0);
         if (flags < 0)
-        {
             UnixErrors.ThrowLast("fcntl(F_GETFL)", _description);
-        }
 
         var wanted = nonBlocking ? flags | Interop.O_NONBLOCK : flags & ~Interop.O_NONBLOCK;
         if (wanted != flags && Interop.Fcntl(_fd, Interop.F_SETFL, wanted) < 0)
-        {
             UnixErrors.ThrowLast("fcntl(F_SETFL)", _description);
-        }
     }
 }

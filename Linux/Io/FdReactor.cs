@@ -22,9 +22,7 @@ internal sealed class FdReactor
     {
         _epoll = Interop.EpollCreate1(Interop.EPOLL_CLOEXEC);
         if (_epoll.IsInvalid)
-        {
             UnixErrors.ThrowLast("epoll_create1");
-        }
 
         var thread = new Thread(Run) { IsBackground = true, Name = ThreadName };
         thread.UnsafeStart();
@@ -46,16 +44,12 @@ internal sealed class FdReactor
         _targets[token] = target;
         var ev = new Interop.EpollEvent { Events = Interop.EPOLLONESHOT, Data = token };
         if (Interop.EpollCtl(_epoll, Interop.EPOLL_CTL_ADD, fd, &ev) == 0)
-        {
             return token;
-        }
 
         var errno = Interop.Errno.Last;
         _targets.TryRemove(token, out _);
         if (errno == Interop.Errno.EPERM)
-        {
             return 0;
-        }
 
         UnixErrors.Throw(errno, "epoll_ctl(ADD)", description);
         return 0;
@@ -66,9 +60,7 @@ internal sealed class FdReactor
     {
         var ev = new Interop.EpollEvent { Events = events | Interop.EPOLLONESHOT, Data = token };
         if (Interop.EpollCtl(_epoll, Interop.EPOLL_CTL_MOD, fd, &ev) != 0)
-        {
             UnixErrors.ThrowLast("epoll_ctl(MOD)", description);
-        }
     }
 
     /// <summary>Removes the registration; must run while <paramref name="fd"/> is still open.</summary>
@@ -91,9 +83,7 @@ internal sealed class FdReactor
             {
                 var errno = Interop.Errno.Last;
                 if (errno == Interop.Errno.EINTR)
-                {
                     continue;
-                }
 
                 // Without the loop every pending read and write in the process hangs; fail loudly instead.
                 Environment.FailFast("FdReactor: epoll_wait failed: " + Interop.Errno.Describe(errno));
@@ -102,9 +92,7 @@ internal sealed class FdReactor
             for (var i = 0; i < count; i++)
             {
                 if (_targets.TryGetValue(events[i].Data, out var target))
-                {
                     target.OnReady(events[i].Events);
-                }
             }
         }
     }

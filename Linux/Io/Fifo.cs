@@ -10,9 +10,7 @@ public static class Fifo
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (Interop.MkFifo(path, FifoMode) != 0)
-        {
             UnixErrors.ThrowLast("mkfifo", path);
-        }
     }
 
     /// <summary>The pipe capacity <see cref="OpenWriter"/> asks for: 1 MiB, the kernel's default maximum.</summary>
@@ -36,9 +34,7 @@ public static class Fifo
         }
 
         if (fd.IsInvalid)
-        {
             UnixErrors.ThrowLast("open FIFO for writing", path);
-        }
 
         // A bigger pipe means fewer waits for the reader (the kernel allocates the pages only as they fill).
         // Best effort: an unprivileged process may be refused beyond /proc/sys/fs/pipe-max-size.
@@ -66,9 +62,7 @@ public static class Fifo
         ArgumentException.ThrowIfNullOrEmpty(path);
         var fd = Interop.Open(path, Interop.O_RDONLY | Interop.O_NONBLOCK | Interop.O_CLOEXEC, 0);
         if (fd.IsInvalid)
-        {
             UnixErrors.ThrowLast("open FIFO for reading", path);
-        }
 
         return new AsyncFd(fd, path, eofNeedsReadiness: true);
     }

@@ -22,9 +22,7 @@ public sealed class GuestInputPipe : IDisposable
         {
             var spare = Interop.Fcntl(write, Interop.F_DUPFD_CLOEXEC, 0);
             if (spare < 0)
-            {
                 UnixErrors.ThrowLast("fcntl(F_DUPFD_CLOEXEC)", "guest stdin pipe");
-            }
 
             _spareWriter = new SafeFdHandle(spare, ownsHandle: true);
             Writer = new AsyncFd(write, "guest stdin pipe");

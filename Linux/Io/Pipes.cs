@@ -8,9 +8,7 @@ internal static class Pipes
     {
         var fds = stackalloc int[2];
         if (Interop.Pipe2(fds, Interop.O_CLOEXEC) != 0)
-        {
             UnixErrors.ThrowLast("pipe2");
-        }
 
         return (new SafeFdHandle(fds[0], ownsHandle: true), new SafeFdHandle(fds[1], ownsHandle: true));
     }
@@ -25,9 +23,7 @@ internal static class Pipes
     {
         var fds = stackalloc int[2];
         if (Interop.SocketPair(Interop.AF_UNIX, Interop.SOCK_STREAM | Interop.SOCK_CLOEXEC, 0, fds) != 0)
-        {
             UnixErrors.ThrowLast("socketpair");
-        }
 
         return (new AsyncFd(new SafeFdHandle(fds[0], ownsHandle: true), "socketpair[0]"),
                 new AsyncFd(new SafeFdHandle(fds[1], ownsHandle: true), "socketpair[1]"));

@@ -52,13 +52,9 @@ internal sealed class PollRegistration : IReadinessTarget, IDisposable
         {
             ObjectDisposedException.ThrowIf(_disposed, typeof(AsyncFd));
             if (forRead)
-            {
                 _readWaiter = waiter;
-            }
             else
-            {
                 _writeWaiter = waiter;
-            }
 
             try
             {
@@ -90,9 +86,7 @@ internal sealed class PollRegistration : IReadinessTarget, IDisposable
         lock (_gate)
         {
             if (_disposed)
-            {
                 return;
-            }
 
             _disposed = true;
             reader = _readWaiter;
@@ -112,14 +106,10 @@ internal sealed class PollRegistration : IReadinessTarget, IDisposable
         lock (_gate)
         {
             if ((events & ReadWakeEvents) != 0)
-            {
                 _readableSeen = true;
-            }
 
             if (_disposed)
-            {
                 return;
-            }
 
             if ((events & ReadWakeEvents) != 0)
             {
@@ -167,14 +157,10 @@ internal sealed class PollRegistration : IReadinessTarget, IDisposable
     private void ClearLocked(TaskCompletionSource waiter)
     {
         if (_readWaiter == waiter)
-        {
             _readWaiter = null;
-        }
 
         if (_writeWaiter == waiter)
-        {
             _writeWaiter = null;
-        }
     }
 
     private void ArmLocked()

@@ -18,9 +18,7 @@ internal static class MountInfo
         {
             var fields = line.Split(' ');
             if (fields.Length > 4)
-            {
                 result.Add(Unescape(fields[4]));
-            }
         }
 
         return result;
@@ -30,9 +28,7 @@ internal static class MountInfo
     internal static string Unescape(string field)
     {
         if (!field.Contains('\\', StringComparison.Ordinal))
-        {
             return field;
-        }
 
         var bytes = new List<byte>(field.Length);
         Span<byte> utf8 = stackalloc byte[4];
@@ -48,9 +44,7 @@ internal static class MountInfo
             var rune = Rune.GetRuneAt(field, i);
             var length = rune.EncodeToUtf8(utf8);
             for (var b = 0; b < length; b++)
-            {
                 bytes.Add(utf8[b]);
-            }
 
             i += rune.Utf16SequenceLength - 1;
         }

@@ -47,17 +47,11 @@ internal readonly record struct MountOptions(ulong Flags, string Data, bool Loop
         foreach (var option in options)
         {
             if (s_flags.TryGetValue(option, out var entry))
-            {
                 flags = entry.Clear ? flags & ~entry.Flag : flags | entry.Flag;
-            }
             else if (option == "loop")
-            {
                 loop = true;
-            }
             else
-            {
                 data.Add(option);
-            }
         }
 
         return new MountOptions(flags, string.Join(',', data), loop);

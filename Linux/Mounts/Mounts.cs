@@ -19,16 +19,12 @@ public static class Mounts
         try
         {
             foreach (var mount in mounts)
-            {
                 MountOne(mount, TargetOf(mount, rootfs), done);
-            }
         }
         catch
         {
             for (var i = done.Count - 1; i >= 0; i--)
-            {
                 TryUnmountOnce(done[i]);
-            }
 
             throw;
         }
@@ -44,30 +40,20 @@ public static class Mounts
         for (var round = 0; round < MaxUnmountRounds; round++)
         {
             if (!IsMountPoint(target))
-            {
                 return;
-            }
 
             if (Interop.Umount2(target, 0) == 0)
-            {
                 continue;
-            }
 
             var errno = Interop.Errno.Last;
             if (errno is Interop.Errno.EINVAL or Interop.Errno.ENOENT)
-            {
                 return;
-            }
 
             if (errno != Interop.Errno.EBUSY)
-            {
                 UnixErrors.Throw(errno, "umount", target);
-            }
 
             if (Interop.Umount2(target, Interop.MNT_DETACH) != 0)
-            {
                 UnixErrors.ThrowLast("umount (MNT_DETACH)", target);
-            }
         }
 
         throw new IOException($"umount '{target}': still a mount point after {MaxUnmountRounds} unmounts.");
@@ -94,9 +80,7 @@ public static class Mounts
     {
         var options = MountOptions.Parse(mount.Options);
         if (options.Loop)
-        {
             throw new MountException(Interop.Errno.EOPNOTSUPP, mount.Type, mount.Source, target, "loop mounts are not supported");
-        }
 
         if (System.Text.Encoding.UTF8.GetByteCount(options.Data) > MaxDataBytes)
         {
@@ -105,9 +89,7 @@ public static class Mounts
         }
 
         if (Interop.Mount(mount.Source, target, mount.Type, options.Flags, options.Data.Length == 0 ? null : options.Data) != 0)
-        {
             throw new MountException(Interop.Errno.Last, mount.Type, mount.Source, target);
-        }
 
         done.Add(target);
 
@@ -127,15 +109,11 @@ public static class Mounts
     {
         var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(rootfs));
         if (string.IsNullOrEmpty(mount.Target))
-        {
             return root;
-        }
 
         var target = Path.GetFullPath(Path.Join(root, mount.Target.TrimStart('/')));
         if (target != root && !target.StartsWith(root + "/", StringComparison.Ordinal))
-        {
             throw new MountException(Interop.Errno.EINVAL, mount.Type, mount.Source, mount.Target, "target escapes the rootfs");
-        }
 
         return target;
     }
@@ -143,18 +121,14 @@ public static class Mounts
     private static void TryUnmountOnce(string target)
     {
         if (Interop.Umount2(target, 0) != 0 && Interop.Errno.Last == Interop.Errno.EBUSY)
-        {
             Interop.Umount2(target, Interop.MNT_DETACH);
-        }
     }
 
     private static string? RealPath(string path)
     {
         var resolved = Interop.RealPath(path, 0);
         if (resolved == 0)
-        {
             return null;
-        }
 
         try
         {

@@ -39,9 +39,7 @@ public sealed class SandboxNamespaces : IDisposable
     {
         var wanted = requests.Where(r => Kinds.ContainsKey(r.Type)).ToList();
         if (wanted.Count == 0)
-        {
             return None;
-        }
 
         List<(int, SafeFdHandle)>? result = null;
         Exception? failure = null;
@@ -55,7 +53,8 @@ public sealed class SandboxNamespaces : IDisposable
             {
                 failure = e;
             }
-        }, 256 * 1024) { IsBackground = true, Name = "namespaces" };
+        }, 256 * 1024)
+        { IsBackground = true, Name = "namespaces" };
         thread.Start();
         thread.Join();
         return failure is null ? new SandboxNamespaces(result!) : throw failure;
@@ -67,18 +66,14 @@ public sealed class SandboxNamespaces : IDisposable
         foreach (var (flag, fd) in _namespaces)
         {
             if (Interop.SetNs(fd, flag) != 0)
-            {
                 UnixErrors.ThrowLast("setns");
-            }
         }
     }
 
     public void Dispose()
     {
         foreach (var (_, fd) in _namespaces)
-        {
             fd.Dispose();
-        }
     }
 
     private static List<(int, SafeFdHandle)> CreateOnThisThread(List<NamespaceRequest> wanted, string? hostname, Func<string, bool> ignorePath)
@@ -92,9 +87,7 @@ public sealed class SandboxNamespaces : IDisposable
             {
                 var fd = Interop.Open(request.Path, Interop.O_RDONLY | Interop.O_CLOEXEC, 0);
                 if (fd.IsInvalid)
-                {
                     UnixErrors.ThrowLast($"open {request.Type} namespace", request.Path);
-                }
 
                 joined.Add((flag, fd));
             }
@@ -105,28 +98,20 @@ public sealed class SandboxNamespaces : IDisposable
         }
 
         if (create != 0 && Interop.Unshare(create) != 0)
-        {
             UnixErrors.ThrowLast("unshare");
-        }
 
         if ((create & Interop.CLONE_NEWUTS) != 0 && !string.IsNullOrEmpty(hostname))
-        {
             SetHostname(hostname);
-        }
 
         foreach (var (_, (flag, procName)) in Kinds)
         {
             if ((create & flag) == 0)
-            {
                 continue;
-            }
 
             var path = $"/proc/thread-self/ns/{procName}";
             var fd = Interop.Open(path, Interop.O_RDONLY | Interop.O_CLOEXEC, 0);
             if (fd.IsInvalid)
-            {
                 UnixErrors.ThrowLast("open", path);
-            }
 
             joined.Add((flag, fd));
         }
@@ -140,9 +125,7 @@ public sealed class SandboxNamespaces : IDisposable
         fixed (byte* p = bytes)
         {
             if (Interop.SetHostname(p, (nuint)bytes.Length) != 0)
-            {
                 UnixErrors.ThrowLast("sethostname");
-            }
         }
     }
 }

@@ -43,27 +43,19 @@ public static class ChildReaper
         foreach (var pid in ListChildren())
         {
             if (exclude?.Contains(pid) == true)
-            {
                 continue;
-            }
 
             lock (s_gate)
             {
                 // Checked under the gate, where no claimed child can appear or be reaped by its owner.
                 if (s_claimed.Contains(pid) || !IsReapableOrphan(pid, session))
-                {
                     continue;
-                }
 
                 var result = Interop.WaitPid(pid, out _, Interop.WNOHANG);
                 if (result == pid)
-                {
                     reaped++;
-                }
                 else if (result < 0 && Interop.Errno.Last != Interop.Errno.ECHILD)
-                {
                     UnixErrors.ThrowLast("waitpid", $"pid {pid}");
-                }
             }
         }
 
@@ -114,9 +106,7 @@ public static class ChildReaper
             foreach (var field in text.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             {
                 if (int.TryParse(field, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
-                {
                     found.Add(pid);
-                }
             }
         }
 
@@ -145,9 +135,7 @@ public static class ChildReaper
         // getsid(2) still answers for a zombie: it keeps its session until reaped.
         var sid = Interop.GetSid(pid);
         if (sid < 0 || sid == session)
-        {
             return false;
-        }
 
         var info = default(Interop.SigInfo);
         return Interop.WaitId(Interop.P_PID, (uint)pid, &info, Interop.WEXITED | Interop.WNOHANG | Interop.WNOWAIT) == 0 && info.Pid == pid;

@@ -39,9 +39,7 @@ public static class Daemon
         finally
         {
             if (added)
-            {
                 listenSocket!.DangerousRelease();
-            }
         }
     }
 
@@ -52,16 +50,12 @@ public static class Daemon
     {
         var merged = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
-        {
             merged[(string)entry.Key] = (string?)entry.Value ?? string.Empty;
-        }
 
         foreach (var (key, value) in extraEnv ?? new Dictionary<string, string>())
         {
             if (key.Length == 0 || key.Contains('=', StringComparison.Ordinal))
-            {
                 throw new ArgumentException($"Invalid environment variable name '{key}'.", nameof(extraEnv));
-            }
 
             merged[key] = value;
         }

@@ -53,9 +53,7 @@ public static class FdPassing
                     {
                         var errno = Interop.Errno.Last;
                         if (errno == Interop.Errno.EINTR)
-                        {
                             continue;
-                        }
 
                         UnixErrors.Throw(errno, "sendmsg");
                     }
@@ -67,9 +65,7 @@ public static class FdPassing
         finally
         {
             if (added)
-            {
                 fd!.DangerousRelease();
-            }
         }
     }
 
@@ -89,9 +85,7 @@ public static class FdPassing
             ReadExactly(socket, header, deadline, ref fd, "length");
             var length = BinaryPrimitives.ReadInt32LittleEndian(header);
             if (length < 0 || length > maxPayload)
-            {
                 throw new InvalidDataException($"frame of {(uint)length} bytes is longer than the {maxPayload} allowed");
-            }
 
             var payload = new byte[length];
             ReadExactly(socket, payload, deadline, ref fd, "payload");
@@ -114,9 +108,7 @@ public static class FdPassing
             {
                 var left = deadline - DateTime.UtcNow;
                 if (left <= TimeSpan.Zero || !socket.Poll(left, SelectMode.SelectRead))
-                {
                     throw new TimeoutException($"no complete frame within the time allowed ({received} of {buffer.Length} {part} bytes)");
-                }
 
                 new Span<byte>(control, ControlSize).Clear();
                 var iov = new Interop.IoVec { Base = data + received, Length = (nuint)(buffer.Length - received) };
@@ -126,23 +118,17 @@ public static class FdPassing
                 {
                     var errno = Interop.Errno.Last;
                     if (errno is Interop.Errno.EINTR or Interop.Errno.EAGAIN)
-                    {
                         continue;
-                    }
 
                     UnixErrors.Throw(errno, "recvmsg");
                 }
 
                 TakeFds(control, message.ControlLength, ref fd);
                 if ((message.Flags & Interop.MSG_CTRUNC) != 0)
-                {
                     throw new InvalidDataException("frame carries more file descriptors than one");
-                }
 
                 if (read == 0)
-                {
                     throw new InvalidDataException($"frame ends early: the peer closed after {received} of {buffer.Length} {part} bytes");
-                }
 
                 received += (int)read;
             }
@@ -158,9 +144,7 @@ public static class FdPassing
         {
             var header = (Interop.CmsgHdr*)(control + offset);
             if (header->Length < Interop.CmsgHeaderSize)
-            {
                 break;
-            }
 
             if (header->Level == Interop.SOL_SOCKET && header->Type == Interop.SCM_RIGHTS)
             {
@@ -184,8 +168,6 @@ public static class FdPassing
         }
 
         if (extra)
-        {
             throw new InvalidDataException("frame carries more file descriptors than one");
-        }
     }
 }

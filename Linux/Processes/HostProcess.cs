@@ -92,9 +92,7 @@ public sealed class HostProcess : IDisposable
             // Nobody else reaps a claimed child, so the pid cannot have been reused before this open.
             var pidfd = new SafeFdHandle(Interop.PidfdOpen(pid), ownsHandle: true);
             if (pidfd.IsInvalid)
-            {
                 UnixErrors.ThrowLast("pidfd_open", $"pid {pid}");
-            }
 
             return new HostProcess(pid, pidfd, stdin, stdout, stderr);
         }
@@ -131,9 +129,7 @@ public sealed class HostProcess : IDisposable
         lock (_gate)
         {
             if (_exit is not null || _disposed)
-            {
                 return;
-            }
 
             Interop.PidfdSendSignal(_pidfd, Interop.SIGKILL);
 
@@ -158,9 +154,7 @@ public sealed class HostProcess : IDisposable
         while (true)
         {
             if (TryReap() is { } exit)
-            {
                 return exit;
-            }
 
             await _exitPoll.WaitAsync(forRead: true, CancellationToken.None).ConfigureAwait(false);
         }
@@ -171,9 +165,7 @@ public sealed class HostProcess : IDisposable
         lock (_gate)
         {
             if (_disposed)
-            {
                 return;
-            }
 
             _disposed = true;
         }
@@ -187,9 +179,7 @@ public sealed class HostProcess : IDisposable
         lock (_gate)
         {
             if (_exit is { } known)
-            {
                 return known;
-            }
 
             ObjectDisposedException.ThrowIf(_disposed, this);
             var info = default(Interop.SigInfo);
@@ -201,14 +191,10 @@ public sealed class HostProcess : IDisposable
             while (result < 0 && Interop.Errno.Last == Interop.Errno.EINTR);
 
             if (result < 0)
-            {
                 UnixErrors.ThrowLast("waitid(P_PIDFD)", $"pid {Pid}");
-            }
 
             if (info.Pid == 0)
-            {
                 return null;
-            }
 
             _exit = info.Code == Interop.CLD_EXITED ? new ChildExit(info.Status, null) : new ChildExit(null, info.Status);
             ChildReaper.Release(Pid);

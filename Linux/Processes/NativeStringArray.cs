@@ -35,14 +35,10 @@ internal sealed unsafe class NativeStringArray : IDisposable
     public void Dispose()
     {
         if (_array is null)
-        {
             return;
-        }
 
         for (var i = 0; i < _count; i++)
-        {
             NativeMemory.Free(_array[i]);
-        }
 
         NativeMemory.Free(_array);
         _array = null;

@@ -12,15 +12,11 @@ public static class Signals
         ArgumentOutOfRangeException.ThrowIfNegative(signal);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(signal, MaxSignal);
         if (Interop.Kill(pid, signal) == 0)
-        {
             return true;
-        }
 
         var errno = Interop.Errno.Last;
         if (errno == Interop.Errno.ESRCH)
-        {
             return false;
-        }
 
         throw new UnixException(errno, $"kill(signal {signal})", $"pid {pid}");
     }
@@ -39,9 +35,7 @@ public static class Signals
     public static bool IsRunning(int pid)
     {
         if (!IsAlive(pid))
-        {
             return false;
-        }
 
         var ownPidNamespace = Path.GetFileName(Directory.ResolveLinkTarget("/proc/self", returnFinalTarget: false)?.FullName)
             == Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -55,9 +49,7 @@ public static class Signals
     {
         var result = Interop.WaitPid(pid, out status, Interop.WNOHANG);
         if (result < 0)
-        {
             UnixErrors.ThrowLast("waitpid", $"pid {pid}");
-        }
 
         return result == pid;
     }

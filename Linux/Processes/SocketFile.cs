@@ -20,9 +20,7 @@ public static class SocketFile
         ArgumentException.ThrowIfNullOrEmpty(path);
         var buffer = stackalloc byte[Interop.StatxSize];
         if (Interop.Statx(Interop.AT_FDCWD, path, Interop.AT_SYMLINK_NOFOLLOW, StatxIno, buffer) != 0)
-        {
             return null;
-        }
 
         return new FileIdentity(*(uint*)(buffer + StatxDevMajorOffset), *(uint*)(buffer + StatxDevMinorOffset), *(ulong*)(buffer + StatxInoOffset));
     }
@@ -34,9 +32,7 @@ public static class SocketFile
     public static bool UnlinkIfSame(string path, FileIdentity identity)
     {
         if (Identify(path) != identity)
-        {
             return false;
-        }
 
         try
         {

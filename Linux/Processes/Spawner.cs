@@ -25,19 +25,13 @@ internal static class Spawner
         ArgumentNullException.ThrowIfNull(argv);
         ArgumentException.ThrowIfNullOrEmpty(workingDirectory);
         if (!System.IO.Path.IsPathRooted(path))
-        {
             throw new ArgumentException($"Program '{path}' must be an absolute path.", nameof(path));
-        }
 
         if (argv.Count == 0)
-        {
             throw new ArgumentException("argv needs at least argv[0].", nameof(argv));
-        }
 
         if (!Directory.Exists(workingDirectory))
-        {
             throw new DirectoryNotFoundException($"Working directory '{workingDirectory}' for '{path}' does not exist.");
-        }
     }
 
     /// <summary>
@@ -88,23 +82,17 @@ internal static class Spawner
 
             var error = Interop.PosixSpawn(out var pid, path, actions, attr, nativeArgv.Pointer, nativeEnvp.Pointer);
             if (error != 0)
-            {
                 UnixErrors.Throw(error, "posix_spawn", path);
-            }
 
             return pid;
         }
         finally
         {
             if (attrReady)
-            {
                 Interop.SpawnAttrDestroy(attr);
-            }
 
             if (actionsReady)
-            {
                 Interop.SpawnFileActionsDestroy(actions);
-            }
 
             NativeMemory.Free(signals);
             NativeMemory.Free(attr);
@@ -115,8 +103,6 @@ internal static class Spawner
     private static void Check(int error, string operation)
     {
         if (error != 0)
-        {
             UnixErrors.Throw(error, operation);
-        }
     }
 }

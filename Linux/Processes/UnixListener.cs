@@ -22,14 +22,10 @@ public static class UnixListener
     {
         ArgumentException.ThrowIfNullOrEmpty(socketPath);
         if (!Path.IsPathRooted(socketPath))
-        {
             throw new ArgumentException($"Socket path '{socketPath}' must be absolute.", nameof(socketPath));
-        }
 
         if (Encoding.UTF8.GetByteCount(socketPath) > MaxPathBytes)
-        {
             throw new ArgumentException($"Socket path '{socketPath}' is longer than {MaxPathBytes} bytes.", nameof(socketPath));
-        }
 
         CreateSocketDirectory(Path.GetDirectoryName(socketPath)!);
         try
@@ -64,20 +60,14 @@ public static class UnixListener
     private static void CreateSocketDirectory(string directory)
     {
         if (Directory.Exists(directory))
-        {
             return;
-        }
 
         var parent = Path.GetDirectoryName(directory);
         if (parent is not null)
-        {
             CreateSocketDirectory(parent);
-        }
 
         if (Interop.Mkdir(directory, DirectoryMode) != 0 && Interop.Errno.Last != Interop.Errno.EEXIST)
-        {
             UnixErrors.ThrowLast("mkdir", directory);
-        }
     }
 
     /// <summary>
@@ -87,9 +77,7 @@ public static class UnixListener
     public static Socket AdoptInherited(int fd = Daemon.ListenerFd)
     {
         if (Interop.Fcntl(fd, Interop.F_SETFD, Interop.FD_CLOEXEC) != 0)
-        {
             UnixErrors.ThrowLast("fcntl(F_SETFD, FD_CLOEXEC) on the inherited listener", $"fd {fd}");
-        }
 
         return Adopt(new SafeSocketHandle(fd, ownsHandle: true), $"Inherited fd {fd}");
     }
@@ -131,9 +119,7 @@ public static class UnixListener
     {
         var fd = Interop.Socket(Interop.AF_UNIX, Interop.SOCK_STREAM | Interop.SOCK_CLOEXEC, 0);
         if (fd < 0)
-        {
             UnixErrors.ThrowLast("socket(AF_UNIX)", socketPath);
-        }
 
         var handle = new SafeSocketHandle(fd, ownsHandle: true);
         try
@@ -146,22 +132,16 @@ public static class UnixListener
             {
                 var errno = Interop.Errno.Last;
                 if (errno == Interop.Errno.EADDRINUSE)
-                {
                     throw new SocketException((int)SocketError.AddressAlreadyInUse, UnixException.FormatMessage(errno, "bind", socketPath));
-                }
 
                 UnixErrors.Throw(errno, "bind", socketPath);
             }
 
             if (Interop.Chmod(socketPath, SocketMode) != 0)
-            {
                 UnixErrors.ThrowLast("chmod", socketPath);
-            }
 
             if (Interop.Listen(handle, Backlog) != 0)
-            {
                 UnixErrors.ThrowLast("listen", socketPath);
-            }
 
             return new Socket(handle);
         }

@@ -43,19 +43,13 @@ internal sealed class PeerStream : Stream
         foreach (var part in address.StartsWith("unix:", StringComparison.Ordinal) && !address.Contains(';', StringComparison.Ordinal) ? address[5..].Split(',') : [])
         {
             if (part.StartsWith("path=", StringComparison.Ordinal))
-            {
                 endPoint = new UnixDomainSocketEndPoint(Uri.UnescapeDataString(part[5..]));
-            }
             else if (part.StartsWith("abstract=", StringComparison.Ordinal))
-            {
                 endPoint = new UnixDomainSocketEndPoint("\0" + Uri.UnescapeDataString(part[9..]));
-            }
         }
 
         if (endPoint is null)
-        {
             return null;
-        }
 
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
@@ -74,9 +68,7 @@ internal sealed class PeerStream : Stream
     {
         var read = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
         if (read > 0 && Volatile.Read(ref _begun) != 0 && !_answered.IsCancellationRequested)
-        {
             await _answered.CancelAsync().ConfigureAwait(false);
-        }
 
         return read;
     }
@@ -94,9 +86,7 @@ internal sealed class PeerStream : Stream
         }
 
         if (buffer.Span.SequenceEqual(s_begin) && Interlocked.Exchange(ref _begun, 1) == 0)
-        {
             _ = KickUntilAnsweredAsync();
-        }
     }
 
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
@@ -150,9 +140,7 @@ internal sealed class PeerStream : Stream
         static void AddField(List<byte> to, byte code, char type, string value)
         {
             while ((16 + to.Count) % 8 != 0)
-            {
                 to.Add(0);
-            }
 
             to.AddRange([code, 1, (byte)type, 0]);
             var text = Encoding.ASCII.GetBytes(value);

@@ -38,9 +38,7 @@ public sealed partial class SystemdManager
             notification =>
             {
                 if (notification.HasValue)
-                {
                     OnJobRemoved(notification.Value.Job, notification.Value.Result);
-                }
             },
             emitOnCapturedContext: false,
             ObserverFlags.None).ConfigureAwait(false);
@@ -50,9 +48,7 @@ public sealed partial class SystemdManager
     private void OnJobRemoved(string? job, string? result)
     {
         if (job is null || result is null)
-        {
             return;
-        }
 
         if (_waiting.TryRemove(job, out var waiter))
         {
@@ -64,17 +60,13 @@ public sealed partial class SystemdManager
         _finished[job] = result;
         _finishedOrder.Enqueue(job);
         while (_finishedOrder.Count > FinishedJobsKept && _finishedOrder.TryDequeue(out var old))
-        {
             _finished.TryRemove(old, out _);
-        }
     }
 
     private async Task<string> WaitForJobAsync(string job, CancellationToken cancellationToken)
     {
         if (_finished.TryRemove(job, out var early))
-        {
             return early;
-        }
 
         var waiter = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         _waiting[job] = waiter;

@@ -24,9 +24,7 @@ public sealed partial class SystemdManager
             (message, _) => message.GetBodyReader().ReadObjectPathAsString()).ConfigureAwait(false);
         var result = await WaitForJobAsync(job, cancellationToken).ConfigureAwait(false);
         if (result != "done")
-        {
             throw new SystemdException($"starting unit {name} ended with \"{result}\"", result);
-        }
     }
 
     /// <summary>SetUnitProperties(<paramref name="name"/>, runtime, properties): changes a live unit's settings.</summary>
@@ -60,9 +58,7 @@ public sealed partial class SystemdManager
 
         var result = await WaitForJobAsync(job, cancellationToken).ConfigureAwait(false);
         if (result is not ("done" or "canceled"))
-        {
             throw new SystemdException($"stopping unit {name} ended with \"{result}\"", result);
-        }
 
         return true;
     }

@@ -71,9 +71,7 @@ public sealed partial class SystemdManager : IDisposable
         _jobWatch?.Dispose();
         _connection.Dispose();
         foreach (var waiter in _waiting.Values)
-        {
             waiter.TrySetException(new ObjectDisposedException(nameof(SystemdManager)));
-        }
     }
 
     // MessageWriter is a struct: the body writer must work on the caller's copy.

@@ -3,16 +3,16 @@ using System.Net.Sockets;
 using Akka.Actor;
 using Serilog;
 using WasmKata.Actors;
-using WasmKata.Engine;
 using WasmKata.Actors.Sandbox;
 using WasmKata.Config;
+using WasmKata.Core.Bootstrap;
+using WasmKata.Engine;
+using WasmKata.Inspection;
 using WasmKata.Linux;
 using WasmKata.Shim.Events;
 using WasmKata.Shim.Hosting;
-using WasmKata.Inspection;
 using WasmKata.Shim.Service;
 using WasmKata.Shim.Ttrpc;
-using WasmKata.Core.Bootstrap;
 
 namespace WasmKata.Shim.Actions;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Serilog;
+using WasmKata.Core.Bootstrap;
+using WasmKata.Core.Spare;
 using WasmKata.Linux.Processes;
 using WasmKata.Shim.Hosting;
-using WasmKata.Core.Spare;
-using WasmKata.Core.Bootstrap;
 
 namespace WasmKata.Shim.Actions;
 

@@ -3,11 +3,11 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using Serilog;
+using WasmKata.Core.Bootstrap;
+using WasmKata.Core.Spare;
 using WasmKata.Linux;
 using WasmKata.Linux.Processes;
 using WasmKata.Shim.Hosting;
-using WasmKata.Core.Spare;
-using WasmKata.Core.Bootstrap;
 
 namespace WasmKata.Shim.Actions;
 
@@ -197,10 +197,14 @@ internal static class SpareAction
                 var name = Path.GetFileName(entry);
                 if (name.EndsWith(".sock", StringComparison.Ordinal) && DateTime.UtcNow - File.GetLastWriteTimeUtc(entry) > TimeSpan.FromMinutes(1)
                     && !UnixListener.IsServing(entry))
+                {
                     File.Delete(entry);
+                }
                 else if (name.StartsWith(SpareRehearsal.FolderPrefix, StringComparison.Ordinal)
                          && int.TryParse(name.AsSpan(SpareRehearsal.FolderPrefix.Length), out var pid) && pid > 0 && !Signals.IsAlive(pid))
+                {
                     Directory.Delete(entry, recursive: true);
+                }
             }
             catch (IOException)
             {

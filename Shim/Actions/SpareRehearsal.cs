@@ -3,10 +3,10 @@ using Serilog;
 using WasmKata.Actors;
 using WasmKata.Actors.Events;
 using WasmKata.Actors.Sandbox;
-using WasmKata.Linux.Processes;
 using WasmKata.Core.Protos.TaskApi;
-using WasmKata.Shim.Service;
 using WasmKata.Core.Spare;
+using WasmKata.Linux.Processes;
+using WasmKata.Shim.Service;
 using WasmKata.Shim.Ttrpc;
 
 namespace WasmKata.Shim.Actions;

@@ -1,6 +1,6 @@
 using WasmKata.Actors;
-using WasmKata.Shim.Ttrpc;
 using WasmKata.Core;
+using WasmKata.Shim.Ttrpc;
 
 namespace WasmKata.Shim.Errors;
 
@@ -32,14 +32,10 @@ internal static class FailureMapping
         var suffix = ErrdefsClass(failure.Code);
         var message = failure.Message ?? string.Empty;
         if (suffix is null)
-        {
             return message.Length == 0 ? "unknown" : message;
-        }
 
         if (message.Length == 0 || message == suffix)
-        {
             return suffix;
-        }
 
         return message.EndsWith(": " + suffix, StringComparison.Ordinal) ? message : message + ": " + suffix;
     }

@@ -1,8 +1,8 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using WasmKata.Actors.Events;
-using WasmKata.Linux.Mounts;
 using WasmKata.Core.Protos.EventsService;
+using WasmKata.Linux.Mounts;
 using Wire = WasmKata.Core.Protos.Events;
 using WireTypes = WasmKata.Core.Protos.Types;
 

@@ -1,6 +1,6 @@
+using WasmKata.Core.Bootstrap;
 using WasmKata.Core.State;
 using WasmKata.Linux.Processes;
-using WasmKata.Core.Bootstrap;
 
 // containerd-shim-wasmkata-v2, native: start and delete here, everything else in the managed shim beside it.
 var self = Environment.ProcessPath!;

@@ -2,16 +2,16 @@ using Akka.Actor;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using WasmKata.Actors;
-using WasmKata.Linux.Mounts;
-using WasmKata.Shim.Errors;
+using WasmKata.Core.Bootstrap;
 using WasmKata.Core.Protos.Cgroups.V1;
 using WasmKata.Core.Protos.Runc;
 using WasmKata.Core.Protos.TaskApi;
+using WasmKata.Linux.Mounts;
+using WasmKata.Shim.Errors;
 using WasmKata.Shim.Ttrpc;
 using static WasmKata.Actors.TaskProtocol;
-using WasmKata.Core.Bootstrap;
-using ProtoStatus = WasmKata.Core.Protos.Types.Status;
 using ProtoProcessInfo = WasmKata.Core.Protos.Types.ProcessInfo;
+using ProtoStatus = WasmKata.Core.Protos.Types.Status;
 
 namespace WasmKata.Shim.Service;
 

@@ -23,9 +23,7 @@ internal static class FrameEncoder
         var payloadSize = payload?.CalculateSize() ?? 0;
         var fullSize = payloadSize == 0 ? 0 : 1L + CodedOutputStream.ComputeLengthSize(payloadSize) + payloadSize;
         if (fullSize > FrameHeader.MaxMessageSize)
-        {
             return Error(streamId, StatusCode.ResourceExhausted, FrameHeader.OversizeMessage(fullSize));
-        }
 
         var bodySize = (int)fullSize;
         var buffer = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + bodySize);
@@ -45,9 +43,7 @@ internal static class FrameEncoder
     public static RentedFrame Error(uint streamId, StatusCode code, string message)
     {
         if (message.Length > MaxStatusMessage)
-        {
             message = message[..MaxStatusMessage];
-        }
 
         return Message(streamId, FrameType.Response, new Response { Status = new Status { Code = (int)code, Message = message } });
     }
@@ -57,9 +53,7 @@ internal static class FrameEncoder
     {
         var bodySize = body.CalculateSize();
         if (bodySize > FrameHeader.MaxMessageSize)
-        {
             throw new TtrpcException(StatusCode.ResourceExhausted, FrameHeader.OversizeMessage(bodySize));
-        }
 
         var buffer = ArrayPool<byte>.Shared.Rent(FrameHeader.Size + bodySize);
         new FrameHeader((uint)bodySize, streamId, type, 0).Write(buffer);

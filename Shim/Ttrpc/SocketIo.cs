@@ -19,9 +19,7 @@ internal static class SocketIo
         {
             var read = await socket.ReceiveAsync(buffer[filled..], SocketFlags.None, cancellationToken).ConfigureAwait(false);
             if (read == 0)
-            {
                 return filled == 0 ? false : throw new EndOfStreamException($"connection closed after {filled} of {buffer.Length} bytes");
-            }
 
             filled += read;
         }
@@ -33,9 +31,7 @@ internal static class SocketIo
     public static async ValueTask DiscardAsync(Socket socket, long count, CancellationToken cancellationToken)
     {
         if (count == 0)
-        {
             return;
-        }
 
         var chunk = ArrayPool<byte>.Shared.Rent((int)Math.Min(count, DiscardChunk));
         try
@@ -45,9 +41,7 @@ internal static class SocketIo
                 var want = (int)Math.Min(count, chunk.Length);
                 var read = await socket.ReceiveAsync(chunk.AsMemory(0, want), SocketFlags.None, cancellationToken).ConfigureAwait(false);
                 if (read == 0)
-                {
                     throw new EndOfStreamException($"connection closed with {count} bytes of a frame still expected");
-                }
 
                 count -= read;
             }

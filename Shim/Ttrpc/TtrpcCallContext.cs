@@ -29,9 +29,7 @@ internal sealed class TtrpcCallContext(
         foreach (var pair in Metadata)
         {
             if (string.Equals(pair.Key, key, StringComparison.OrdinalIgnoreCase))
-            {
                 return pair.Value;
-            }
         }
 
         return null;

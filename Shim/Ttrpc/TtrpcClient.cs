@@ -74,23 +74,17 @@ internal sealed class TtrpcClient : IAsyncDisposable
             Payload = UnsafeByteOperations.UnsafeWrap(request.ToByteArray()),
         };
         if (timeout is { } limit)
-        {
             envelope.TimeoutNano = (long)(limit.TotalNanoseconds);
-        }
 
         if (metadata is not null)
         {
             foreach (var (key, value) in metadata)
-            {
                 envelope.Metadata.Add(new KeyValue { Key = key, Value = value });
-            }
         }
 
         var reply = await RoundTripAsync(envelope, timeout, cancellationToken).ConfigureAwait(false);
         if (reply.Status is { Code: not 0 } status)
-        {
             throw new TtrpcException((StatusCode)status.Code, status.Message);
-        }
 
         var response = new TResponse();
         response.MergeFrom(reply.Payload);
@@ -154,9 +148,7 @@ internal sealed class TtrpcClient : IAsyncDisposable
             {
                 var frame = FrameHeader.Read(header);
                 if (frame.IsOversize)
-                {
                     throw new IOException("ttrpc: " + FrameHeader.OversizeMessage(frame.Length));
-                }
 
                 if (frame.Type != FrameType.Response)
                 {
@@ -166,9 +158,7 @@ internal sealed class TtrpcClient : IAsyncDisposable
 
                 var response = await ReadResponseAsync((int)frame.Length, token).ConfigureAwait(false);
                 if (_pending.TryGetValue(frame.StreamId, out var waiter))
-                {
                     waiter.TrySetResult(response);
-                }
             }
 
             Close(new IOException("ttrpc: connection closed by the server"));
@@ -185,9 +175,7 @@ internal sealed class TtrpcClient : IAsyncDisposable
         try
         {
             if (length > 0)
-            {
                 await SocketIo.ReceiveExactlyAsync(_socket, body.AsMemory(0, length), token).ConfigureAwait(false);
-            }
 
             return Response.Parser.ParseFrom(body.AsSpan(0, length));
         }
@@ -200,23 +188,17 @@ internal sealed class TtrpcClient : IAsyncDisposable
     private void Close(IOException reason)
     {
         if (Interlocked.CompareExchange(ref _closedBecause, reason, null) is not null)
-        {
             return;
-        }
 
         _closing.Cancel();
         _socket.Dispose();
         foreach (var waiter in _pending.Values)
-        {
             waiter.TrySetException(reason);
-        }
     }
 
     private void ThrowIfClosed()
     {
         if (_closedBecause is { } reason)
-        {
             throw new IOException(reason.Message, reason);
-        }
     }
 }

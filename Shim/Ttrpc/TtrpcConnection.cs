@@ -51,9 +51,7 @@ internal sealed class TtrpcConnection
         try
         {
             while (await SocketIo.ReceiveExactlyAsync(_socket, header, token).ConfigureAwait(false))
-            {
                 await HandleFrameAsync(FrameHeader.Read(header), token).ConfigureAwait(false);
-            }
         }
         catch (Exception ex) when (ex is OperationCanceledException or EndOfStreamException or SocketException or ObjectDisposedException)
         {
@@ -101,9 +99,7 @@ internal sealed class TtrpcConnection
 
         var request = await ReadRequestAsync(header, token).ConfigureAwait(false);
         if (request is null)
-        {
             return;
-        }
 
         var large = request.Payload.Length >= LargePayload;
         await _slots.WaitAsync(token).ConfigureAwait(false);
@@ -136,9 +132,7 @@ internal sealed class TtrpcConnection
             // A peer gone before the first byte of the body must not leave a pooled array's old bytes to be parsed
             // as a request (they may be another client's).
             if (pooled && length > 0 && !await SocketIo.ReceiveExactlyAsync(_socket, body.AsMemory(0, length), token).ConfigureAwait(false))
-            {
                 throw new EndOfStreamException("connection closed before the request body");
-            }
 
             // Parsing copies the payload out, so the pooled body can go back at once.
             return Request.Parser.ParseFrom(body.AsSpan(0, length));
@@ -153,9 +147,7 @@ internal sealed class TtrpcConnection
         finally
         {
             if (pooled)
-            {
                 ArrayPool<byte>.Shared.Return(body);
-            }
         }
     }
 
@@ -170,14 +162,10 @@ internal sealed class TtrpcConnection
         while (filled < length)
         {
             if (filled == buffer.Length)
-            {
                 Array.Resize(ref buffer, (int)Math.Min(length, 2L * buffer.Length));
-            }
 
             if (!await SocketIo.ReceiveExactlyAsync(_socket, buffer.AsMemory(filled, buffer.Length - filled), token).ConfigureAwait(false))
-            {
                 throw new EndOfStreamException($"connection closed after {filled} of {length} bytes");
-            }
 
             filled = buffer.Length;
         }
@@ -203,9 +191,7 @@ internal sealed class TtrpcConnection
             catch (Exception ex)
             {
                 if (connection.IsCancellationRequested)
-                {
                     return;
-                }
 
                 reply = EncodeFailure(streamId, request, ex, deadline);
             }
@@ -220,9 +206,7 @@ internal sealed class TtrpcConnection
         finally
         {
             if (large)
-            {
                 _largeSlots.Release();
-            }
 
             _slots.Release();
             _inFlight(-1);
@@ -247,9 +231,7 @@ internal sealed class TtrpcConnection
     {
         // Timers cannot take more than ~49 days; a deadline that far away is no deadline.
         if (timeoutNano <= 0 || timeoutNano / 1_000_000 >= uint.MaxValue - 1)
-        {
             return null;
-        }
 
         var deadline = CancellationTokenSource.CreateLinkedTokenSource(connection);
         deadline.CancelAfter(TimeSpan.FromTicks(Math.Max(1, timeoutNano / 100)));
@@ -259,15 +241,11 @@ internal sealed class TtrpcConnection
     private static IReadOnlyList<KeyValuePair<string, string>> ToMetadata(Request request)
     {
         if (request.Metadata.Count == 0)
-        {
             return [];
-        }
 
         var pairs = new KeyValuePair<string, string>[request.Metadata.Count];
         for (var i = 0; i < pairs.Length; i++)
-        {
             pairs[i] = new(request.Metadata[i].Key, request.Metadata[i].Value);
-        }
 
         return pairs;
     }

@@ -20,9 +20,7 @@ internal sealed class TtrpcHandlerRegistry
     public TtrpcHandler Resolve(string service, string method)
     {
         if (!_services.TryGetValue(service, out var methods))
-        {
             throw new TtrpcException(StatusCode.Unimplemented, "service " + service);
-        }
 
         return methods.TryGetValue(method, out var handler)
             ? handler

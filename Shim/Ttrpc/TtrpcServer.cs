@@ -85,9 +85,7 @@ internal sealed class TtrpcServer : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         if (Interlocked.CompareExchange(ref _acceptLoop, Task.CompletedTask, null) is not null)
-        {
             throw new InvalidOperationException("the server is already running");
-        }
 
         // Task.Run keeps the loops off any caller's synchronization context.
         var loop = Task.Run(() => AcceptLoopAsync(cancellationToken), CancellationToken.None);
@@ -99,16 +97,12 @@ internal sealed class TtrpcServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
             return;
-        }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
         if (_acceptLoop is { } loop)
-        {
             await loop.ConfigureAwait(false);
-        }
 
         await Task.WhenAll(_connections.Values).ConfigureAwait(false);
         _stopping.Dispose();

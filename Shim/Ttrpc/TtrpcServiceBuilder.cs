@@ -12,9 +12,7 @@ internal sealed class TtrpcServiceBuilder
     {
         ArgumentNullException.ThrowIfNull(serviceNames);
         if (serviceNames.Length == 0)
-        {
             throw new ArgumentException("at least one service name is needed", nameof(serviceNames));
-        }
 
         _registry = registry;
         _serviceNames = serviceNames;
@@ -26,9 +24,7 @@ internal sealed class TtrpcServiceBuilder
         ArgumentNullException.ThrowIfNull(handler);
         var raw = new TtrpcHandler(handler);
         foreach (var service in _serviceNames)
-        {
             _registry.Add(service, method, raw);
-        }
 
         return this;
     }
@@ -40,9 +36,7 @@ internal sealed class TtrpcServiceBuilder
     {
         var raw = TtrpcHandlers.Typed(handler);
         foreach (var service in _serviceNames)
-        {
             _registry.Add(service, method, raw);
-        }
 
         return this;
     }

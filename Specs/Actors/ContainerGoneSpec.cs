@@ -1,12 +1,12 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Engine;
 using WasmKata.Actors.Sandbox;
+using WasmKata.Core;
+using WasmKata.Engine;
 using Xunit;
 using Xunit.Abstractions;
 using static WasmKata.Actors.TaskProtocol;
-using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 

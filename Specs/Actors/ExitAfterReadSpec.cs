@@ -1,9 +1,9 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Engine;
 using WasmKata.Actors.Events;
 using WasmKata.Actors.Sandbox;
+using WasmKata.Engine;
 using WasmKata.Linux.Io;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,13 +1,13 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Engine;
-using WasmKata.Core.State;
 using WasmKata.Actors.Sandbox;
+using WasmKata.Core;
+using WasmKata.Core.State;
+using WasmKata.Engine;
 using WasmKata.Linux.Mounts;
 using Xunit;
 using static WasmKata.Actors.TaskProtocol;
-using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 
@@ -85,9 +85,7 @@ public sealed class FullDiskSpec : TestKit
         try
         {
             for (var i = 0; i < 1024; i++)
-            {
                 filler.Write(block);
-            }
         }
         catch (IOException)
         {

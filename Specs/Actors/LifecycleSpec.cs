@@ -1,7 +1,7 @@
 using WasmKata.Actors;
 using WasmKata.Actors.Container;
-using Xunit;
 using WasmKata.Core;
+using Xunit;
 
 namespace WasmKata.Specs.Actors;
 

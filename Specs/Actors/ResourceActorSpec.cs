@@ -2,13 +2,13 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Engine;
-using WasmKata.Core.Oci;
 using WasmKata.Actors.Sandbox;
+using WasmKata.Core;
+using WasmKata.Core.Oci;
+using WasmKata.Engine;
 using Xunit;
 using Xunit.Abstractions;
 using static WasmKata.Actors.TaskProtocol;
-using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 

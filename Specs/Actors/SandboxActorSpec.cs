@@ -2,14 +2,14 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Engine;
 using WasmKata.Actors.Events;
 using WasmKata.Actors.Sandbox;
+using WasmKata.Core;
+using WasmKata.Engine;
 using WasmKata.Linux.Io;
 using Xunit;
 using Xunit.Abstractions;
 using static WasmKata.Actors.TaskProtocol;
-using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 
@@ -139,7 +139,7 @@ public sealed class SandboxActorSpec : TestKit
         }
         var hostname = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(
             "nsenter", [$"--uts=/proc/{Environment.ProcessId}/task/{firstPid}/ns/uts", "hostname"])
-            { RedirectStandardOutput = true })!;
+        { RedirectStandardOutput = true })!;
         Assert.Equal("wk-sandbox", (await hostname.StandardOutput.ReadToEndAsync()).Trim());
         Assert.NotEqual("wk-sandbox", Environment.MachineName);
         await Ask<Done>(new KillTask("ns1", "", 9, true));

@@ -1,14 +1,14 @@
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using WasmKata.Actors;
-using WasmKata.Engine;
 using WasmKata.Actors.Events;
 using WasmKata.Actors.Sandbox;
+using WasmKata.Core;
+using WasmKata.Engine;
 using WasmKata.Linux.Io;
 using Xunit;
 using Xunit.Abstractions;
 using static WasmKata.Actors.TaskProtocol;
-using WasmKata.Core;
 
 namespace WasmKata.Specs.Actors;
 

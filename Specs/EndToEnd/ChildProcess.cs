@@ -53,9 +53,7 @@ public sealed class ChildProcess : IDisposable
             UseShellExecute = false,
         };
         foreach (var arg in args)
-        {
             info.ArgumentList.Add(arg);
-        }
 
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {file}");
         return new ChildProcess(process, stdin, stdoutPause);
@@ -112,9 +110,7 @@ public sealed class ChildProcess : IDisposable
     public void Dispose()
     {
         if (!_process.HasExited)
-        {
             Kill();
-        }
 
         _process.Dispose();
     }
@@ -151,9 +147,7 @@ public sealed class ChildProcess : IDisposable
             }
 
             if (pause > TimeSpan.Zero)
-            {
                 await Task.Delay(pause);
-            }
         }
     }
 
@@ -175,9 +169,7 @@ public sealed class ChildProcess : IDisposable
         try
         {
             if (stdin is { Length: > 0 })
-            {
                 await _process.StandardInput.BaseStream.WriteAsync(stdin);
-            }
 
             _process.StandardInput.Close();
         }

@@ -69,9 +69,7 @@ public class ContainerdFixture : IAsyncLifetime
         var start = await ChildProcess.RunAsync(
             "env", [.. ContainerdEnvironment, "bash", ScriptPath("containerd.sh"), "start", "--shim-dir", ShimDir, .. StartOptions, RunDir], TimeSpan.FromSeconds(60));
         if (start.ExitCode != 0)
-        {
             throw new InvalidOperationException("could not start the private containerd: " + start.Describe());
-        }
     }
 
     /// <summary>Stops containerd (SIGTERM; shims live on in their own sessions) and starts it again on the same state.</summary>
@@ -84,14 +82,10 @@ public class ContainerdFixture : IAsyncLifetime
         // wait until it no longer runs, and drop its pid file so the start script does not mistake it for alive.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (IsRunning(pid) && DateTime.UtcNow < deadline)
-        {
             await Task.Delay(50);
-        }
 
         if (IsRunning(pid))
-        {
             throw new InvalidOperationException($"containerd {pid} did not stop within 20 s");
-        }
 
         File.Delete(pidFile);
         await InitializeAsync();
@@ -137,9 +131,7 @@ public class ContainerdFixture : IAsyncLifetime
             {
                 var dir = Path.Combine(hierarchy, Ctr.Namespace);
                 if (Directory.Exists(dir))
-                {
                     Directory.Delete(dir);
-                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -203,9 +195,7 @@ public class ContainerdFixture : IAsyncLifetime
         {
             var argv = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
             if (argv.Length == 0 || argv[^1] != "spare")
-            {
                 return false;
-            }
 
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             var nice = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[16];
@@ -223,9 +213,7 @@ public class ContainerdFixture : IAsyncLifetime
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(dir), out var pid))
-            {
                 continue;
-            }
 
             string[] argv;
             try
@@ -238,9 +226,7 @@ public class ContainerdFixture : IAsyncLifetime
             }
 
             if (Path.GetFileName(argv[0]) == ShimBinary && argv.Contains(Ctr.Address))
-            {
                 pids.Add(pid);
-            }
         }
 
         return pids;
@@ -256,16 +242,12 @@ public class ContainerdFixture : IAsyncLifetime
     private static string FindRepoRoot()
     {
         if (Environment.GetEnvironmentVariable("WASMKATA_REPO_ROOT") is { Length: > 0 } root)
-        {
             return Path.GetFullPath(root);
-        }
 
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "WasmKata.sln")))
-            {
                 return dir.FullName;
-            }
         }
 
         throw new InvalidOperationException($"no WasmKata.sln above {AppContext.BaseDirectory}");

@@ -29,9 +29,7 @@ public sealed class Ctr(string address, string ns, Func<string> daemonLogTail, s
     {
         yield return "run";
         foreach (var option in options ?? ["--rm"])
-        {
             yield return option;
-        }
 
         yield return "--snapshotter";
         yield return "native";
@@ -44,9 +42,7 @@ public sealed class Ctr(string address, string ns, Func<string> daemonLogTail, s
         yield return image;
         yield return id;
         foreach (var arg in command)
-        {
             yield return arg;
-        }
     }
 
     /// <summary>The STATUS column of `ctr task ls` for ID, or null when the task is not listed.</summary>

@@ -67,9 +67,7 @@ public sealed class OciImages(ContainerdFixture fixture)
     {
         var path = Path.Combine(fixture.GuestsDir, guest + ".wasm");
         if (!File.Exists(path))
-        {
             throw new FileNotFoundException($"guest {path} is missing: run ./build.sh first", path);
-        }
 
         return File.ReadAllBytes(path);
     }
@@ -79,9 +77,7 @@ public sealed class OciImages(ContainerdFixture fixture)
         lock (_gate)
         {
             if (!_built.TryGetValue(key, out var task) || task.IsFaulted)
-            {
                 _built[key] = task = build();
-            }
 
             return task;
         }
@@ -111,33 +107,23 @@ public sealed class OciImages(ContainerdFixture fixture)
     {
         File.WriteAllBytes(InRootfs(rootfs, "/app.wasm"), GuestBytes(image.Guest));
         foreach (var (path, guest) in image.Guests)
-        {
             File.WriteAllBytes(InRootfs(rootfs, path), GuestBytes(guest));
-        }
 
         foreach (var (path, text) in image.Files)
-        {
             File.WriteAllText(InRootfs(rootfs, path), text);
-        }
 
         foreach (var (path, target) in image.Symlinks)
-        {
             File.CreateSymbolicLink(InRootfs(rootfs, path), target);
-        }
     }
 
     private static void PopulateBusybox(string rootfs)
     {
         foreach (var dir in new[] { "/bin", "/proc", "/sys", "/dev", "/tmp", "/etc" })
-        {
             Directory.CreateDirectory(InRootfs(rootfs, dir));
-        }
 
         File.Copy("/bin/busybox", InRootfs(rootfs, "/bin/busybox"));
         foreach (var applet in new[] { "sh", "echo", "cat", "sleep" })
-        {
             File.CreateSymbolicLink(InRootfs(rootfs, "/bin/" + applet), "busybox");
-        }
     }
 
     // Creates the parent folders of an absolute in-image path and returns its place under rootfs.

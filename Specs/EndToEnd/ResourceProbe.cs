@@ -28,8 +28,11 @@ public static class ResourceProbe
             if (done(metrics))
                 return metrics;
             if (DateTime.UtcNow > deadline)
+            {
                 Assert.Fail($"metrics of {id} never matched within {timeout.TotalSeconds:F0} s; last:\n" +
                             string.Join('\n', metrics.Select(m => $"{m.Key} {m.Value}")));
+            }
+
             await Task.Delay(100);
         }
     }

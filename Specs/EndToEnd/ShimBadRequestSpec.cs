@@ -95,7 +95,10 @@ public sealed class ShimBadRequestSpec(ITestOutputHelper output) : IAsyncLifetim
             case "spec bind mount source missing":
                 var mounts = new JsonArray(new JsonObject
                 {
-                    ["destination"] = "/data", ["type"] = "bind", ["source"] = Path.Combine(_shim.Root, "no-such-data"), ["options"] = new JsonArray("rbind"),
+                    ["destination"] = "/data",
+                    ["type"] = "bind",
+                    ["source"] = Path.Combine(_shim.Root, "no-such-data"),
+                    ["options"] = new JsonArray("rbind"),
                 });
                 return (Request(Bundle(new JsonObject { ["mounts"] = mounts })), StatusCode.NotFound, "no-such-data");
             case "module climbing out with dot dot":

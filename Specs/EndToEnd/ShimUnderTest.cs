@@ -194,7 +194,10 @@ internal sealed class ShimUnderTest : IAsyncDisposable
 
             if (target.EndsWith(".dll", StringComparison.Ordinal) || target.EndsWith(".so", StringComparison.Ordinal) ||
                 (target.StartsWith("socket:[", StringComparison.Ordinal) && tcp.Contains(target["socket:[".Length..^1])))
+            {
                 continue;
+            }
+
             yield return target;
         }
     }

@@ -2,14 +2,13 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using WasmKata.Linux.Processes;
-using WasmKata.Shim.Actions;
+using WasmKata.Core.Bootstrap;
 using WasmKata.Core.Protos.TaskApi;
 using WasmKata.Core.Spare;
+using WasmKata.Linux.Processes;
 using WasmKata.Shim.Ttrpc;
 using WasmKata.Specs.Shim;
 using Xunit;
-using WasmKata.Core.Bootstrap;
 
 namespace WasmKata.Specs.EndToEnd;
 

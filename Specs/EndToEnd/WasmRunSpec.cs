@@ -121,14 +121,10 @@ public sealed class WasmRunSpec(ContainerdFixture fixture)
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var chunk = new byte[251 * 4096];
         for (var i = 0; i < chunk.Length; i++)
-        {
             chunk[i] = (byte)(i % 251);
-        }
 
         for (long left = (long)mebibytes << 20; left > 0; left -= chunk.Length)
-        {
             hash.AppendData(chunk, 0, (int)Math.Min(left, chunk.Length));
-        }
 
         return hash.GetHashAndReset();
     }

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using WasmKata.Linux.Systemd;
 using WasmKata.Specs.Linux.Systemd;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
-using WasmKata.Engine;
 using WasmKata.Core.Plan;
+using WasmKata.Engine;
 
 namespace WasmKata.Specs.Engine;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
-using WasmKata.Engine;
 using WasmKata.Actors.Io;
+using WasmKata.Engine;
 using Xunit;
 
 namespace WasmKata.Specs.Engine;

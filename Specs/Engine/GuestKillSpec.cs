@@ -2,8 +2,8 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipes;
 using System.Security.Cryptography;
-using WasmKata.Engine;
 using WasmKata.Actors.Io;
+using WasmKata.Engine;
 using Xunit;
 
 namespace WasmKata.Specs.Engine;

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.IO.Pipes;
+using WasmKata.Core.Plan;
 using WasmKata.Engine;
 using Xunit;
-using WasmKata.Core.Plan;
 
 namespace WasmKata.Specs.Engine;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
+using WasmKata.Core.Plan;
 using WasmKata.Engine;
 using Xunit;
 using Xunit.Abstractions;
-using WasmKata.Core.Plan;
 
 namespace WasmKata.Specs.Engine;
 

@@ -29,9 +29,7 @@ internal static class Await
         {
             var n = await fd.ReadAsync(buffer.AsMemory(filled)).Within();
             if (n == 0)
-            {
                 break;
-            }
 
             filled += n;
         }

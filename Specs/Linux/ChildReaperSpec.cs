@@ -2,10 +2,9 @@ using WasmKata.Core.Hooks;
 using WasmKata.Core.Oci;
 using WasmKata.Linux;
 using WasmKata.Linux.Processes;
-using WasmKata.Specs.Linux;
+using WasmKata.Specs.Core.Hooks;
 using Xunit;
 using static WasmKata.Specs.Core.Hooks.HookBench;
-using WasmKata.Specs.Core.Hooks;
 
 namespace WasmKata.Specs.Linux;
 

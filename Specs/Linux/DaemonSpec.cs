@@ -42,9 +42,7 @@ public sealed class DaemonSpec : IDisposable
         var fds = Directory.GetFileSystemEntries($"/proc/{pid}/fd").Select(Path.GetFileName).Order().ToList();
         Assert.Equal(["0", "1", "2", "3"], fds);
         for (var fd = 0; fd <= 2; fd++)
-        {
             Assert.Equal("/dev/null", LinkOf($"/proc/{pid}/fd/{fd}"));
-        }
 
         var ours = LinkOf($"/proc/self/fd/{_listener.SafeHandle.DangerousGetHandle()}");
         Assert.StartsWith("socket:[", ours, StringComparison.Ordinal);
@@ -108,9 +106,7 @@ public sealed class DaemonSpec : IDisposable
         var buffer = new byte[64];
         int n;
         while ((n = await client.ReceiveAsync(buffer).Within()) > 0)
-        {
             received.Write(buffer, 0, n);
-        }
 
         Assert.Equal("accepted on fd 3", Encoding.ASCII.GetString(received.ToArray()));
         Assert.Equal(0, await ExitCodeAsync(pid));
@@ -158,9 +154,7 @@ public sealed class DaemonSpec : IDisposable
         {
             var syscall = await File.ReadAllTextAsync($"/proc/{pid}/syscall");
             if (syscall.StartsWith(clockNanosleep, StringComparison.Ordinal) || syscall.StartsWith(nanosleep, StringComparison.Ordinal))
-            {
                 return pid;
-            }
 
             await Task.Delay(5);
         }
@@ -181,9 +175,7 @@ public sealed class DaemonSpec : IDisposable
         while (DateTime.UtcNow < deadline)
         {
             if (Signals.TryReap(pid, out var status))
-            {
                 return (status >> 8) & 0xFF;
-            }
 
             await Task.Delay(10);
         }

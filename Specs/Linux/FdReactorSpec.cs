@@ -27,9 +27,7 @@ public sealed class FdReactorSpec
             Assert.Equal(1, reactorThreads);
 
             for (var i = 0; i < count; i++)
-            {
                 await pipes[i].Writer.WriteAsync(new[] { (byte)i }).Within();
-            }
 
             var results = await Task.WhenAll(reads).Within();
             Assert.All(results, n => Assert.Equal(1, n));

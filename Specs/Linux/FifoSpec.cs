@@ -131,9 +131,7 @@ public sealed class FifoSpec : IDisposable
         {
             // Chunked like a stdio copy loop; each chunk is far larger than the pipe buffer.
             for (var offset = 0; offset < data.Length; offset += 1 << 20)
-            {
                 await writer.WriteAsync(data.AsMemory(offset, 1 << 20));
-            }
 
             writer.Dispose();
         });
@@ -145,9 +143,7 @@ public sealed class FifoSpec : IDisposable
         {
             var n = await reader.ReadAsync(buffer).Within(TimeSpan.FromSeconds(30));
             if (n == 0)
-            {
                 break;
-            }
 
             hash.AppendData(buffer, 0, n);
             total += n;

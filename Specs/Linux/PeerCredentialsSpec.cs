@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using WasmKata.Shim.Ttrpc;
-using Xunit;
 using WasmKata.Specs.Shim;
+using Xunit;
 
 namespace WasmKata.Specs.Linux;
 
@@ -42,8 +42,11 @@ public sealed class PeerCredentialsSpec : IDisposable
             """;
         var start = new ProcessStartInfo(asNobody ? "setpriv" : "/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
         if (asNobody)
+        {
             foreach (var arg in new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3" })
                 start.ArgumentList.Add(arg);
+        }
+
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add(client);
         start.ArgumentList.Add(socketPath);

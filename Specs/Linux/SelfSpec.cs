@@ -26,9 +26,7 @@ public sealed class SelfSpec
             started.SetResult(tid);
             var wall = Stopwatch.StartNew();
             while (Self.ThreadCpuTimeNs(tid) < target && wall.Elapsed < Await.Long)
-            {
                 Thread.SpinWait(10_000);
-            }
 
             finish.Task.Wait();
         });
@@ -39,9 +37,7 @@ public sealed class SelfSpec
         var spun = Stopwatch.StartNew();
         long now;
         while ((now = Self.ThreadCpuTimeNs(tid)) < target && spun.Elapsed < Await.Long)
-        {
             await Task.Delay(20);
-        }
 
         // An independent reader of the same counter: ProcessThread parses /proc/<pid>/task/<tid>/stat itself.
         var independent = System.Diagnostics.Process.GetCurrentProcess().Threads.Cast<ProcessThread>().Single(t => t.Id == tid).TotalProcessorTime;

@@ -22,9 +22,7 @@ internal sealed class TempDirectory : IDisposable
         // Deleting recursively through a leftover bind mount would delete the bind source's files.
         var prefix = Path + "/";
         foreach (var mountPoint in MountInfo.ReadMountPoints().Where(m => m.StartsWith(prefix, StringComparison.Ordinal)).Reverse())
-        {
             Mounts.UnmountAll(mountPoint);
-        }
 
         try
         {

@@ -1,8 +1,8 @@
 using WasmKata.Actors;
+using WasmKata.Core;
 using WasmKata.Shim.Errors;
 using WasmKata.Shim.Ttrpc;
 using Xunit;
-using WasmKata.Core;
 
 namespace WasmKata.Specs.Shim;
 
@@ -28,9 +28,7 @@ public sealed class FailureMappingSpec
     public void Every_failure_code_must_be_in_the_table()
     {
         foreach (var code in Enum.GetValues<FailureCode>())
-        {
             Assert.True(code == FailureCode.Unknown || FailureMapping.ToStatusCode(code) != StatusCode.Unknown, $"{code} is not mapped");
-        }
     }
 
     [Theory]

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Google.Protobuf.WellKnownTypes;
-using WasmKata.Shim.Events;
 using WasmKata.Core.Protos.EventsService;
+using WasmKata.Shim.Events;
 using WasmKata.Shim.Ttrpc;
 using Xunit;
 

@@ -52,17 +52,13 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
     {
         output.WriteLine($"inputs tried: {Tally.Total} in {Elapsed.TotalSeconds:F1} s ({Tally.Total / Elapsed.TotalSeconds:F0}/s)");
         foreach (var (kind, count) in Tally.ByKind)
-        {
             output.WriteLine($"  {kind}: {count}");
-        }
 
         output.WriteLine($"answers by status code: {string.Join(", ", Tally.ByStatus.Select(p => $"{p.Key}={p.Value}"))}");
         output.WriteLine($"connections closed by the server: {Tally.ClosedByServer}");
         output.WriteLine($"answer times: {Tally.AnswerTimes()}; slowest:");
         foreach (var input in Tally.Slowest(5))
-        {
             output.WriteLine("  " + input.Describe(Elapsed));
-        }
     }
 
     /// <summary>The checks every run ends with: enough inputs, and no Unknown status (a handler's unexpected exception).</summary>
@@ -128,9 +124,7 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
         try
         {
             while (await ReadFrameAsync(socket, timeout.Token) is { } frame)
-            {
                 Tally.Answered(input, CheckResponse(frame, Because));
-            }
         }
         catch (OperationCanceledException)
         {
@@ -182,17 +176,13 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
     {
         var header = new byte[10];
         if (!await ReadExactlyAsync(socket, header, token))
-        {
             return null;
-        }
 
         var length = BinaryPrimitives.ReadUInt32BigEndian(header);
         Assert.True(length <= TtrpcFuzzer.MaxFrame, $"the server announced a {length}-byte frame");
         var body = new byte[length];
         if (!await ReadExactlyAsync(socket, body, token))
-        {
             throw new Xunit.Sdk.XunitException("the server closed in the middle of a frame");
-        }
 
         return new RawFrame(header, BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(4)), header[8], header[9], body);
     }
@@ -215,9 +205,7 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
             if (read == 0)
             {
                 if (filled == 0)
-                {
                     return false;
-                }
 
                 throw new Xunit.Sdk.XunitException($"the server closed after {filled} of {buffer.Length} bytes");
             }
@@ -240,9 +228,7 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
             {
                 _sockets.Enqueue(socket);
                 if (_sockets.Count > max)
-                {
                     _sockets.Dequeue().Dispose();
-                }
             }
         }
 
@@ -251,9 +237,7 @@ internal sealed class FuzzRun(string socketPath, int seed, TimeSpan budget, int 
             lock (_gate)
             {
                 while (_sockets.TryDequeue(out var socket))
-                {
                     socket.Dispose();
-                }
             }
         }
     }

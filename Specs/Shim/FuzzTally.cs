@@ -71,9 +71,7 @@ internal sealed class FuzzTally
             _statuses[status] = _statuses.GetValueOrDefault(status) + 1;
             input.Statuses.Add(status);
             if (input.StreamId is not null)
-            {
                 input.Took = _clock.Elapsed - input.Started;
-            }
         }
     }
 
@@ -135,15 +133,11 @@ internal sealed class FuzzTally
             open = [.. _inputs.Where(i => i != failed && i.Took is null && i.Started < failed.Started - before)];
             text.AppendLine($"inputs of every worker sent in the {before.TotalSeconds:F0} s before it ({lead.Count}):");
             foreach (var input in lead)
-            {
                 text.Append("  ").AppendLine(input.Describe(_clock.Elapsed));
-            }
 
             text.AppendLine($"older inputs still waiting ({open.Count}):");
             foreach (var input in open)
-            {
                 text.Append("  ").AppendLine(input.Describe(_clock.Elapsed));
-            }
         }
 
         text.AppendLine($"slowest {slowest} ({AnswerTimes()}):");
@@ -151,9 +145,7 @@ internal sealed class FuzzTally
         lock (_gate)
         {
             foreach (var input in slow)
-            {
                 text.Append("  ").AppendLine(input.Describe(_clock.Elapsed));
-            }
         }
 
         return text.ToString();
@@ -197,9 +189,7 @@ internal sealed class FuzzInput(int number, int worker, FuzzKind kind, byte[] by
     private string What()
     {
         if (StreamId is null || Bytes.Length < 10)
-        {
             return $"{Bytes.Length} bytes {Convert.ToHexString(Bytes.AsSpan(0, Math.Min(24, Bytes.Length)))}";
-        }
 
         try
         {

@@ -1,7 +1,7 @@
 using Akka.Actor;
 using WasmKata.Actors;
-using WasmKata.Engine;
 using WasmKata.Actors.Sandbox;
+using WasmKata.Engine;
 using WasmKata.Shim.Service;
 using WasmKata.Shim.Ttrpc;
 using WasmKata.Specs.Actors;

@@ -40,9 +40,7 @@ internal static class RawTtrpc
     {
         var sent = 0;
         while (sent < bytes.Length)
-        {
             sent += await socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None).AsTask().WaitAsync(Patience);
-        }
     }
 
     public static Task SendRequestAsync(Socket socket, uint streamId, string service, string method, IMessage? payload = null) =>
@@ -93,9 +91,7 @@ internal static class RawTtrpc
         {
             var read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None, timeout.Token);
             if (read == 0)
-            {
                 throw new EndOfStreamException($"peer closed after {filled} of {count} bytes");
-            }
 
             filled += read;
         }

@@ -25,9 +25,7 @@ public sealed class TtrpcClientSpec : IAsyncLifetime
 
         var ids = new List<uint>();
         for (var i = 0; i < 3; i++)
-        {
             ids.Add((await client.CallAsync<Empty, UInt32Value>(Probe, "StreamId", new Empty())).Value);
-        }
 
         Assert.Equal([1u, 3u, 5u], ids);
     }

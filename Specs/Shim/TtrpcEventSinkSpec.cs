@@ -1,9 +1,9 @@
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using WasmKata.Actors.Events;
+using WasmKata.Core.Protos.EventsService;
 using WasmKata.Linux.Mounts;
 using WasmKata.Shim.Events;
-using WasmKata.Core.Protos.EventsService;
 using Xunit;
 using Wire = WasmKata.Core.Protos.Events;
 
@@ -59,15 +59,11 @@ public sealed class TtrpcEventSinkSpec : IDisposable
         await using var sink = new TtrpcEventSink(_dir.SocketPath(), "default");
 
         for (var i = 0; i < 3; i++)
-        {
             await sink.PublishAsync(new TaskPaused("t1"), CancellationToken.None);
-        }
 
         var ids = new List<uint>();
         for (var i = 0; i < 3; i++)
-        {
             ids.Add((await containerd.NextAsync()).StreamId);
-        }
 
         Assert.Equal([1u, 3u, 5u], ids);
     }

@@ -2,12 +2,10 @@ using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using WasmKata.Actors;
-using WasmKata.Engine;
 using WasmKata.Actors.Sandbox;
 using WasmKata.Core.Protos.TaskApi;
 using WasmKata.Shim.Service;
 using WasmKata.Shim.Ttrpc;
-using WasmKata.Specs.Actors;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -95,9 +93,7 @@ public sealed class TtrpcFuzzSpec(ITestOutputHelper output) : IAsyncLifetime
         while (!condition())
         {
             if (clock.Elapsed > timeout)
-            {
                 Assert.Fail(message());
-            }
 
             await Task.Delay(20);
         }
@@ -114,16 +110,12 @@ public sealed class TtrpcFuzzSpec(ITestOutputHelper output) : IAsyncLifetime
             Receive<DeadLetter>(d =>
             {
                 if (d.Message is ITaskCommand)
-                {
                     lost.Add($"{d.Message} to {d.Recipient.Path}");
-                }
             });
             ReceiveAny(m =>
             {
                 if (ReferenceEquals(m, Report))
-                {
                     Sender.Tell((IReadOnlyList<string>)[.. lost]);
-                }
             });
         }
     }

@@ -65,9 +65,7 @@ internal sealed class TtrpcFuzzer(Random random)
             var body = RequestBody(PickMethod(), Payload());
             var header = Header((uint)body.Length, NextStreamId(), 1, 0);
             for (var m = _random.Next(1, 4); m > 0; m--)
-            {
                 Mutate(header, body);
-            }
 
             stream.Write(header);
             stream.Write(body);
@@ -83,9 +81,7 @@ internal sealed class TtrpcFuzzer(Random random)
         var payload = new byte[_random.Next(0, 512)];
         _random.NextBytes(payload);
         if (_random.Next(3) == 0)
-        {
             payload = Flip(RandomMessage(method.InputType, 0).ToByteArray());
-        }
 
         return Frame(method, payload);
     }
@@ -127,14 +123,10 @@ internal sealed class TtrpcFuzzer(Random random)
             Payload = ByteString.CopyFrom(payload),
         };
         if (_random.Next(4) == 0)
-        {
             request.TimeoutNano = _random.Next(3) switch { 0 => 1, 1 => long.MaxValue, _ => _random.NextInt64(-1, 10_000_000_000) };
-        }
 
         if (_random.Next(4) == 0)
-        {
             request.Metadata.Add(new KeyValue { Key = Pick(Strings), Value = Pick(Strings) });
-        }
 
         return request.ToByteArray();
     }
@@ -167,9 +159,7 @@ internal sealed class TtrpcFuzzer(Random random)
                 break;
             default:
                 if (body.Length > 0)
-                {
                     body[_random.Next(body.Length)] ^= (byte)(1 << _random.Next(8));
-                }
 
                 break;
         }
@@ -181,9 +171,7 @@ internal sealed class TtrpcFuzzer(Random random)
         foreach (var field in descriptor.Fields.InFieldNumberOrder())
         {
             if (_random.Next(3) == 0 || (field.FieldType == FieldType.Message && depth > 2))
-            {
                 continue;
-            }
 
             if (field.IsMap)
             {
@@ -191,17 +179,13 @@ internal sealed class TtrpcFuzzer(Random random)
                 var key = field.MessageType.FindFieldByNumber(1);
                 var value = field.MessageType.FindFieldByNumber(2);
                 for (var i = _random.Next(0, 3); i > 0; i--)
-                {
                     map[RandomValue(key, depth)] = RandomValue(value, depth);
-                }
             }
             else if (field.IsRepeated)
             {
                 var list = (System.Collections.IList)field.Accessor.GetValue(message);
                 for (var i = _random.Next(0, 4); i > 0; i--)
-                {
                     list.Add(RandomValue(field, depth));
-                }
             }
             else
             {
@@ -233,9 +217,7 @@ internal sealed class TtrpcFuzzer(Random random)
     private byte[] Flip(byte[] bytes)
     {
         if (bytes.Length == 0)
-        {
             return [0x0A, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F];
-        }
 
         bytes[_random.Next(bytes.Length)] ^= 0xFF;
         return _random.Next(2) == 0 ? bytes[.._random.Next(bytes.Length)] : bytes;

@@ -1,11 +1,6 @@
-using Akka.Actor;
-using WasmKata.Actors;
-using WasmKata.Engine;
-using WasmKata.Actors.Sandbox;
 using WasmKata.Core.Protos.TaskApi;
 using WasmKata.Shim.Service;
 using WasmKata.Shim.Ttrpc;
-using WasmKata.Specs.Actors;
 using Xunit;
 using Xunit.Abstractions;
 

@@ -348,8 +348,6 @@ public sealed class TtrpcServerSpec : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(RawTtrpc.Patience);
         while (!condition())
-        {
             await Task.Delay(10, timeout.Token);
-        }
     }
 }

@@ -1,10 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
-using WasmKata.Core.Oci;
-using WasmKata.Shim;
-using WasmKata.Shim.Actions;
-using Xunit;
 using WasmKata.Core.Bootstrap;
+using WasmKata.Core.Oci;
+using Xunit;
 
 namespace WasmKata.Specs.Core.Bootstrap;
 

@@ -57,9 +57,7 @@ internal sealed class HookBench : IDisposable
             {
                 var cmdline = ReadProc(pid, "cmdline");
                 if (cmdline is not null && cmdline.Contains(marker, StringComparison.Ordinal))
-                {
                     return pid;
-                }
             }
 
             await Task.Delay(10);

@@ -66,9 +66,7 @@ public sealed class HookThreadsSpec(ITestOutputHelper output) : IDisposable
 
             var number = syscall.Split(' ', 2)[0];
             if (int.TryParse(number, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && s_waitingSyscalls.Contains(n))
-            {
                 count++;
-            }
         }
 
         return count;

@@ -1,12 +1,9 @@
-using WasmKata.Actors.Container;
-using WasmKata.Engine;
-using WasmKata.Core.Oci;
-using WasmKata.Actors.Sandbox;
 using WasmKata.Config;
+using WasmKata.Core.Oci;
+using WasmKata.Core.Plan;
 using WasmKata.Linux;
 using WasmKata.Linux.Cgroups;
 using Xunit;
-using WasmKata.Core.Plan;
 
 namespace WasmKata.Specs.Core.Plan;
 

@@ -1,10 +1,7 @@
-using WasmKata.Actors;
-using WasmKata.Actors.Container;
-using WasmKata.Engine;
-using WasmKata.Core.Oci;
-using Xunit;
-using WasmKata.Core.Plan;
 using WasmKata.Core;
+using WasmKata.Core.Oci;
+using WasmKata.Core.Plan;
+using Xunit;
 
 namespace WasmKata.Specs.Core.Plan;
 

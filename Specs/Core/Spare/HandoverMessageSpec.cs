@@ -1,7 +1,7 @@
 using System.Net.Sockets;
+using WasmKata.Core.Spare;
 using WasmKata.Linux.Processes;
 using WasmKata.Shim.Actions;
-using WasmKata.Core.Spare;
 using WasmKata.Specs.Linux;
 using Xunit;
 

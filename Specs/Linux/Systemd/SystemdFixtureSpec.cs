@@ -45,7 +45,9 @@ public sealed class SystemdFixtureSpec
         {
             if (await manager.GetUnitAsync(name) is { } path
                 && (await manager.GetAllPropertiesAsync(path, "org.freedesktop.systemd1.Unit"))["ActiveState"].GetString() is "active" or "activating")
+            {
                 names.Add(name);
+            }
         }
         return names;
     }
