@@ -18,6 +18,12 @@ public static class Self
     public static int GetThreadId() => Interop.GetTid();
 
     /// <summary>
+    /// _exit(2): ends the process at once, without finalizers, flushing or waiting for other threads. The last resort of
+    /// a daemon whose orderly exit overran its time bound.
+    /// </summary>
+    public static void ExitImmediately(int status) => Interop.Exit(status);
+
+    /// <summary>
     /// prctl(PR_SET_CHILD_SUBREAPER): orphaned descendants are re-parented to this process instead of init,
     /// so it can reap them.
     /// </summary>

@@ -22,6 +22,9 @@ internal static partial class Interop
     [LibraryImport(Libc, EntryPoint = "sysconf", SetLastError = true)]
     internal static partial long Sysconf(int name);
 
+    [LibraryImport(Libc, EntryPoint = "_exit")]
+    internal static partial void Exit(int status);
+
     [LibraryImport(Libc, EntryPoint = "waitpid", SetLastError = true)]
     internal static partial int WaitPid(int pid, out int status, int options);
 }

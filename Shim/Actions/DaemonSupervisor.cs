@@ -7,6 +7,7 @@ using WasmKata.Actors;
 using WasmKata.Actors.Signals;
 using WasmKata.Core.Bootstrap;
 using WasmKata.Core.Protos.TaskApi;
+using WasmKata.Linux;
 using WasmKata.Linux.Processes;
 using WasmKata.Shim.Events;
 using WasmKata.Shim.Service;
@@ -248,39 +249,6 @@ internal sealed partial class DaemonSupervisor : IShimGate, IDisposable
         return CheckResult.Exiting;
     }
 
-    /// <summary>No connection and every bundle of our containers removed: containerd is done with us.</summary>
-    private void LookForContainerd()
-    {
-        if (_lifecycle.State != DaemonState.Serving || _lifecycle.Connections > 0 || _bundles.IsEmpty)
-            return;
-        if (_bundles.Values.All(b => !Directory.Exists(b)))
-            Terminate("containerd is gone: no connection and every bundle removed");
-    }
-
-    /// <summary>Watches the directory holding the bundle: a removed bundle with nobody connected means containerd is done.</summary>
-    private void WatchBundles(string bundle)
-    {
-        var parent = bundle.Length > 0 ? Path.GetDirectoryName(bundle) : null;
-        if (parent is null || !Directory.Exists(parent))
-            return;
-        try
-        {
-            _bundleWatcher = new FileSystemWatcher(parent) { NotifyFilter = NotifyFilters.DirectoryName, IncludeSubdirectories = false };
-            _bundleWatcher.Deleted += (_, e) =>
-            {
-                if (_bundles.Values.Contains(e.FullPath) && _lifecycle.Connections == 0)
-                    LookForContainerd();
-            };
-            _bundleWatcher.EnableRaisingEvents = true;
-        }
-        catch (Exception e) when (e is IOException or ArgumentException or PlatformNotSupportedException)
-        {
-            _log.Warning("cannot watch {Directory} for removed bundles: {Error}", parent, e.Message);
-            _bundleWatcher?.Dispose();
-            _bundleWatcher = null;
-        }
-    }
-
     /// <summary>Unlinks the socket path if it still names our socket, then stops listening. Once.</summary>
     private void ReleaseSocket()
     {
@@ -302,11 +270,8 @@ internal sealed partial class DaemonSupervisor : IShimGate, IDisposable
     {
         _log.Warning("the shim did not end within {Ms} ms of {Reason}: exiting now", (long)limit.TotalMilliseconds, reason);
         Task.Run(Log.CloseAndFlush).Wait(TimeSpan.FromMilliseconds(100));
-        ExitNow(0);
+        Self.ExitImmediately(0);
     });
-
-    [LibraryImport("libc", EntryPoint = "_exit")]
-    private static partial void ExitNow(int status);
 
     public void Dispose()
     {

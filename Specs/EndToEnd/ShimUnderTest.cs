@@ -63,32 +63,7 @@ internal sealed class ShimUnderTest : IAsyncDisposable
         var shim = new ShimUnderTest(root, $"wk-shim-{suffix}", id, events);
         try
         {
-            var bundle = shim.NewBundle(id, new JsonObject());
-            var info = new ProcessStartInfo(Path.Combine(ShimDir, ContainerdFixture.ShimBinary))
-            {
-                WorkingDirectory = bundle,
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var arg in new[] { "-namespace", shim.Namespace, "-address", Path.Combine(root, "containerd.sock"), "-publish-binary", "/bin/true", "-id", id, "start" })
-                info.ArgumentList.Add(arg);
-            info.Environment["TTRPC_ADDRESS"] = Path.Combine(root, "events.sock");
-            info.Environment["WASMKATA_INSPECT"] = inspection ? "on" : "off";
-            // Each shim here has a namespace of its own, so no start of this key ever comes to adopt a spare.
-            info.Environment["WASMKATA_SPARE_SECONDS"] = "0";
-            using var start = Process.Start(info)!;
-            start.StandardInput.Close();
-            var address = await start.StandardOutput.ReadToEndAsync().WaitAsync(Patience);
-            var errors = await start.StandardError.ReadToEndAsync().WaitAsync(Patience);
-            await start.WaitForExitAsync().WaitAsync(Patience);
-            Assert.True(start.ExitCode == 0 && address.StartsWith("unix://", StringComparison.Ordinal),
-                $"start exited {start.ExitCode}: {address} {errors}");
-            shim.SocketPath = address["unix://".Length..];
-            shim.Client = await shim.ConnectAsync();
-            var connected = await shim.Client.CallAsync<ConnectRequest, ConnectResponse>(Service, "Connect", new ConnectRequest { Id = id }).WaitAsync(Patience);
-            shim.Pid = (int)connected.ShimPid;
+            await shim.RunStartAsync(shim.NewBundle(id, new JsonObject()), inspection);
             return shim;
         }
         catch
@@ -96,6 +71,41 @@ internal sealed class ShimUnderTest : IAsyncDisposable
             await shim.DisposeAsync();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Runs the start action again for this sandbox, as containerd does for a reused id, and connects to the daemon whose
+    /// address it prints (<see cref="Pid"/> is then that daemon's).
+    /// </summary>
+    public Task RestartAsync(bool inspection = false) => RunStartAsync(Path.Combine(Root, "bundles", Id), inspection);
+
+    private async Task RunStartAsync(string bundle, bool inspection)
+    {
+        var info = new ProcessStartInfo(Path.Combine(ShimDir, ContainerdFixture.ShimBinary))
+        {
+            WorkingDirectory = bundle,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { "-namespace", Namespace, "-address", Path.Combine(Root, "containerd.sock"), "-publish-binary", "/bin/true", "-id", Id, "start" })
+            info.ArgumentList.Add(arg);
+        info.Environment["TTRPC_ADDRESS"] = Path.Combine(Root, "events.sock");
+        info.Environment["WASMKATA_INSPECT"] = inspection ? "on" : "off";
+        // Each shim here has a namespace of its own, so no start of this key ever comes to adopt a spare.
+        info.Environment["WASMKATA_SPARE_SECONDS"] = "0";
+        using var start = Process.Start(info)!;
+        start.StandardInput.Close();
+        var address = await start.StandardOutput.ReadToEndAsync().WaitAsync(Patience);
+        var errors = await start.StandardError.ReadToEndAsync().WaitAsync(Patience);
+        await start.WaitForExitAsync().WaitAsync(Patience);
+        Assert.True(start.ExitCode == 0 && address.StartsWith("unix://", StringComparison.Ordinal),
+            $"start exited {start.ExitCode}: {address} {errors}");
+        SocketPath = address["unix://".Length..];
+        Client = await ConnectAsync();
+        var connected = await Client.CallAsync<ConnectRequest, ConnectResponse>(Service, "Connect", new ConnectRequest { Id = Id }).WaitAsync(Patience);
+        Pid = (int)connected.ShimPid;
     }
 
     public const string Service = "containerd.task.v2.Task";

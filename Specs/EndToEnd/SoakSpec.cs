@@ -7,7 +7,8 @@ namespace WasmKata.Specs.EndToEnd;
 
 /// <summary>
 /// Ids reused at once after their delete, as Docker's start/restart do: 8 workers for WASMKATA_SOAK_SECONDS (60 s by
-/// default), each re-running the same 3 ids with `ctr run --rm`, half a guest that exits at once, half a sleeping guest
+/// default), each re-running the same 3 ids with `ctr run --rm` (each twice in a row, so a start meets the previous daemon
+/// still exiting), half a guest that exits at once, half a sleeping guest
 /// killed with `ctr task kill`. Then: no failed run, no daemon and no sandbox cgroup left, and a long-lived sibling
 /// shim's fd count flat.
 /// </summary>
@@ -42,7 +43,8 @@ public static class Soak
         {
             for (var i = 0; DateTime.UtcNow < end; i++)
             {
-                var id = $"{prefix}-{w}-{i % IdsPerWorker}";
+                // Each id twice in a row: the second run's start comes while the first run's daemon is still exiting.
+                var id = $"{prefix}-{w}-{i / 2 % IdsPerWorker}";
                 var kill = (i + w) % 2 == 1;
                 Interlocked.Increment(ref runs);
                 try
