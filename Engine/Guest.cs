@@ -21,7 +21,7 @@ public sealed partial class Guest : IDisposable
     private readonly GuestConfig _config;
     private readonly GuestStdio _stdio;
     private readonly ILogger _log;
-    private readonly GuestContext _context = new();
+    private readonly GuestContext _context;
     private readonly Lock _gate = new();
     private GuestState _state = GuestState.Created;
     private bool _disposeAfterRun;
@@ -37,6 +37,7 @@ public sealed partial class Guest : IDisposable
         _config = config;
         _stdio = stdio;
         _log = log;
+        _context = new GuestContext(engine);
         _memoryLimit = config.MemoryLimitBytes ?? NoLimit;
     }
 
@@ -86,7 +87,10 @@ public sealed partial class Guest : IDisposable
             _context.MonotonicBase = Stopwatch.GetTimestamp();
             store.SetEpochDeadline(1);
             store.SetEpochDeadlineCallback(OnEpoch);
-            var instance = _engine.Linker.Instantiate(store, Module.Module);
+            Instance instance;
+            // The module's start function is wasm code: it gets ticks (kill, pause, limits) like _start.
+            using (_context.Executing())
+                instance = _engine.Linker.Instantiate(store, Module.Module);
             _start = instance.GetAction("_start") ?? throw Fail(instance.GetFunction("_start") is null
                 ? "missing `_start` export (only WASI command modules can run)"
                 : "`_start` must take no parameters and return nothing");
@@ -159,6 +163,7 @@ public sealed partial class Guest : IDisposable
                     PrepareToStart(_store!);
                     if (!_context.HasEnded)
                     {
+                        using var executing = _context.Executing();
                         _start();
                         _context.TryExit(0);
                     }

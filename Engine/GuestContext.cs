@@ -25,6 +25,13 @@ internal sealed class GuestContext
     private int _wakeups;
     private int _outcome = Running;
 
+    // Touched only by the thread that uses the store: whether this guest counts as executing wasm code in the engine
+    // (which runs the epoch ticker only while some guest does).
+    private readonly WasmEngine? _engine;
+    private bool _executing;
+
+    public GuestContext(WasmEngine? engine = null) => _engine = engine;
+
     /// <summary>Where our <c>fd_write</c> puts fd 1; null leaves it to Wasmtime's WASI.</summary>
     public IGuestOutput? Stdout { get; set; }
 
@@ -47,6 +54,29 @@ internal sealed class GuestContext
     /// the memory size, would otherwise stay stale for as long as the guest sleeps.</summary>
     public Action? BeforeBlocking { get; set; }
 
+    /// <summary>On the store's thread: wasm code may run from now until the scope ends (the ticker must run).</summary>
+    public ExecutionScope Executing()
+    {
+        if (_executing || _engine is null)
+            return default;
+        _executing = true;
+        _engine.EnterWasm();
+        return new ExecutionScope(this, Leave: true);
+    }
+
+    /// <summary>
+    /// On the store's thread: the guest blocks in the host until the scope ends and executes nothing meanwhile (no
+    /// ticks needed: Kill, Resume and limit changes wake it directly). Nested scopes are fine.
+    /// </summary>
+    public ExecutionScope Blocking()
+    {
+        if (!_executing || _engine is null)
+            return default;
+        _executing = false;
+        _engine.LeaveWasm();
+        return new ExecutionScope(this, Leave: false);
+    }
+
     public bool KillRequested => (Volatile.Read(ref _outcome) & KilledFlag) != 0;
 
     public bool HasEnded => Volatile.Read(ref _outcome) != Running;
@@ -59,6 +89,15 @@ internal sealed class GuestContext
         _killed.Set();
         Wake();
         return true;
+    }
+
+    internal void Restore(bool leave)
+    {
+        _executing = !leave;
+        if (leave)
+            _engine!.LeaveWasm();
+        else
+            _engine!.EnterWasm();
     }
 
     public bool PauseRequested => Volatile.Read(ref _paused);
@@ -89,6 +128,7 @@ internal sealed class GuestContext
     {
         if (!Volatile.Read(ref _paused))
             return;
+        using var blocking = Blocking();
         lock (_parking)
         {
             while (_paused && !KillRequested)
@@ -99,6 +139,7 @@ internal sealed class GuestContext
     /// <summary>On the guest thread: blocks until the Stopwatch timestamp <paramref name="until"/>, or earlier on Kill, a pause change or <see cref="Wake"/>.</summary>
     public void ParkUntil(long until)
     {
+        using var blocking = Blocking();
         lock (_parking)
         {
             var seen = _wakeups;
@@ -146,6 +187,16 @@ internal sealed class GuestContext
             return new GuestExit(outcome & 0xFF, null, Killed: false);
         Debug.Assert((outcome & TrappedFlag) != 0, "ToExit before the guest ended");
         return new GuestExit(GuestExit.TrapStatus, trapMessage ?? "wasm trap", Killed: false);
+    }
+}
+
+/// <summary>Undoes <see cref="GuestContext.Executing"/> or <see cref="GuestContext.Blocking"/>; the default undoes nothing.</summary>
+internal readonly record struct ExecutionScope(GuestContext? Context, bool Leave) : IDisposable
+{
+    public void Dispose()
+    {
+        if (Context is not null)
+            Context.Restore(Leave);
     }
 }
 

@@ -31,7 +31,8 @@ internal static class WasiFdRead
             var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(room, 1));
             try
             {
-                n = room == 0 ? 0 : stdin.Read(rented, 0, room);
+                using (context.Blocking())
+                    n = room == 0 ? 0 : stdin.Read(rented, 0, room);
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {

@@ -39,6 +39,8 @@ internal static class WasiFdWrite
 
         try
         {
+            // A full buffer holds the guest here until there is room (or a kill aborts it): no ticks needed meanwhile.
+            using var blocking = context.Blocking();
             for (var i = 0; i < WasiIovecs.Count(iovs); i++)
             {
                 var (buf, len) = WasiIovecs.At(iovs, i);

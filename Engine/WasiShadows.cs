@@ -180,6 +180,7 @@ internal static class WasiShadows
 
     private static void SleepUntil(GuestContext context, long deadline)
     {
+        using var blocking = context.Blocking();
         while (true)
         {
             var remaining = deadline == long.MaxValue ? long.MaxValue : deadline - Stopwatch.GetTimestamp();

@@ -10,7 +10,9 @@ namespace WasmKata.Engine;
 /// <summary>The one Wasmtime engine of a shim process: compiled modules, the shared linker and the epoch ticker.</summary>
 /// <remarks>
 /// The linker has WASI preview 1 with our own <c>proc_exit</c>, <c>poll_oneoff</c>, <c>fd_write</c> and <c>fd_read</c> in place of Wasmtime's. The
-/// ticker advances the epoch so running guests reach their epoch callback. Dispose only after every guest finished.
+/// ticker advances the epoch so running guests reach their epoch callback. It runs only while some guest may be
+/// executing wasm code (see <see cref="EnterWasm"/>): a daemon whose guests all sleep, wait for stdin or output room,
+/// or are paused has no timer waking it. Dispose only after every guest finished.
 /// </remarks>
 public sealed class WasmEngine : IDisposable
 {
@@ -24,8 +26,11 @@ public sealed class WasmEngine : IDisposable
     private readonly Lock _gate = new();
     private readonly ILogger _log;
     private bool _disposed;
+    private int _executing;
+    private bool _tickerRunning;
+    private long _timerTicks;
 
-    /// <summary>Creates the engine and starts its epoch ticker.</summary>
+    /// <summary>Creates the engine; its epoch ticker starts when a guest first executes wasm code.</summary>
     public WasmEngine(EngineOptions options, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -75,7 +80,7 @@ public sealed class WasmEngine : IDisposable
             _engine.Dispose();
             throw;
         }
-        _ticker = new Timer(_ => Tick(), null, options.EpochTick, options.EpochTick);
+        _ticker = new Timer(_ => TimerTick(), null, Timeout.Infinite, Timeout.Infinite);
     }
 
     /// <summary>The options the engine was created with.</summary>
@@ -84,6 +89,48 @@ public sealed class WasmEngine : IDisposable
     internal Linker Linker => _linker;
 
     internal WasmtimeEngine Engine => _engine;
+
+    /// <summary>How many guests may be executing wasm code now.</summary>
+    internal int ExecutingGuests => Volatile.Read(ref _executing);
+
+    /// <summary>Whether the epoch ticker is running.</summary>
+    internal bool TickerRunning
+    {
+        get
+        {
+            lock (_gate)
+                return _tickerRunning;
+        }
+    }
+
+    /// <summary>How many times the ticker advanced the epoch (nudges not counted).</summary>
+    internal long TimerTicks => Interlocked.Read(ref _timerTicks);
+
+    /// <summary>
+    /// A guest thread is about to execute wasm code (or returns to it from a blocking host call): the first one starts
+    /// the ticker. Pair each call with <see cref="LeaveWasm"/>.
+    /// </summary>
+    internal void EnterWasm()
+    {
+        if (Interlocked.Increment(ref _executing) != 1)
+            return;
+        // 0 -> 1 under the gate: a tick that saw no guest executing stopped the ticker before we got the gate, so it
+        // is started again here; a tick after this sees the count and leaves it running.
+        lock (_gate)
+        {
+            if (_tickerRunning || _disposed)
+                return;
+            _tickerRunning = true;
+            _ticker.Change(Options.EpochTick, Options.EpochTick);
+        }
+    }
+
+    /// <summary>
+    /// A guest thread stopped executing wasm code (it blocks in the host, or its run ended). The ticker is not stopped
+    /// here but by its next tick that finds no guest executing, so a guest going in and out of short host calls
+    /// (writes) does not restart the timer each time.
+    /// </summary>
+    internal void LeaveWasm() => Interlocked.Decrement(ref _executing);
 
     /// <summary>
     /// Wasmtime's own <c>fd_write</c>, <c>fd_read</c> and <c>fd_fdstat_get</c> for <paramref name="store"/>, reached through a tiny instance of its own (WASI
@@ -151,6 +198,23 @@ public sealed class WasmEngine : IDisposable
 
     /// <summary>Advances the epoch now, so a killed guest notices at its next check instead of the next tick.</summary>
     internal void Nudge() => Tick();
+
+    private void TimerTick()
+    {
+        lock (_gate)
+        {
+            if (_disposed || !_tickerRunning)
+                return;
+            if (Volatile.Read(ref _executing) == 0)
+            {
+                _tickerRunning = false;
+                _ticker.Change(Timeout.Infinite, Timeout.Infinite);
+                return;
+            }
+            Interlocked.Increment(ref _timerTicks);
+            _engine.IncrementEpoch();
+        }
+    }
 
     private void Tick()
     {
