@@ -196,10 +196,12 @@ internal sealed partial class DaemonSupervisor : IShimGate, IDisposable
     private async Task CheckAsync(string reason, bool lookForContainerd = false)
     {
         var result = await CheckOnceAsync(reason);
-        if (result == CheckResult.NotYet)
-            await RecheckAsync(reason, lookForContainerd);
-        else if (result == CheckResult.Skipped && lookForContainerd)
+        // The bundle may have gone before the last connection closed (the watcher then saw a connection still open):
+        // look now, not only after the rechecks (~3 s).
+        if (lookForContainerd && result != CheckResult.Exiting)
             LookForContainerd();
+        if (result == CheckResult.NotYet && _lifecycle.State == DaemonState.Serving)
+            await RecheckAsync(reason, lookForContainerd);
     }
 
     private async Task RecheckAsync(string reason, bool lookForContainerd = false)

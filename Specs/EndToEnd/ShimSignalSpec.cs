@@ -77,6 +77,26 @@ public sealed class ShimSignalSpec(ITestOutputHelper output)
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"took {clock.ElapsedMilliseconds} ms");
     }
 
+    [Fact]
+    public async Task A_daemon_must_end_by_itself_when_its_bundle_went_before_the_last_connection_closed()
+    {
+        // The other order of the two: the bundle goes while containerd's connection is still open (the daemon must
+        // not end yet), then the connection closes.
+        await using var shim = await ShimUnderTest.StartAsync(ContainerdFixture.NewId("sig-late"));
+        var bundle = await StartSleeperAsync(shim, shim.Id);
+        await shim.StopEventsAsync();
+        Directory.Delete(bundle, recursive: true);
+        await Task.Delay(300);
+        Assert.True(shim.IsRunning, "the daemon ended while containerd was still connected");
+        var clock = Stopwatch.StartNew();
+        await shim.CloseClientsAsync();
+        while (shim.IsRunning && clock.Elapsed < TimeSpan.FromSeconds(10))
+            await Task.Delay(20);
+        output.WriteLine($"ended {clock.ElapsedMilliseconds} ms after its last connection closed");
+        Assert.False(shim.IsRunning, "the daemon outlived containerd's connections and its bundle by 10 s");
+        Assert.True(clock.Elapsed < Budget, $"took {clock.ElapsedMilliseconds} ms");
+    }
+
     private static async Task<string> StartSleeperAsync(ShimUnderTest shim, string id)
     {
         var bundle = shim.NewBundle(id, new JsonObject
