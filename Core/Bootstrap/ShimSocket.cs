@@ -1,6 +1,8 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
-using System.Text;
+using Google.Protobuf;
+using WasmKata.Core.Protos.TaskApi;
+using WasmKata.Core.Protos.Ttrpc;
 using WasmKata.Linux.Processes;
 
 namespace WasmKata.Core.Bootstrap;
@@ -105,7 +107,7 @@ internal static class ShimSocket
         socket.ReceiveTimeout = (int)ClaimTimeout.TotalMilliseconds;
         try
         {
-            socket.Send(Request(id));
+            socket.Send(ClaimFrame(id));
             var header = new byte[10];
             if (!ReadExactly(socket, header))
                 return Probe.Exiting;
@@ -143,100 +145,34 @@ internal static class ShimSocket
         return true;
     }
 
-    /// <summary>One ttrpc Request frame (stream 1): service, method, payload {1: id} (a ConnectRequest), a 3 s timeout.</summary>
-    private static byte[] Request(string id)
+    /// <summary>One ttrpc Request frame (stream 1): the Claim, its payload a ConnectRequest for <paramref name="id"/>, a 3 s timeout.</summary>
+    private static byte[] ClaimFrame(string id)
     {
-        var payload = new List<byte>();
-        AppendString(payload, 0x0A, id);
-        var body = new List<byte>();
-        AppendString(body, 0x0A, LifecycleService);
-        AppendString(body, 0x12, ClaimMethod);
-        body.Add(0x1A);
-        AppendVarint(body, (ulong)payload.Count);
-        body.AddRange(payload);
-        body.Add(0x20);
-        AppendVarint(body, (ulong)(ClaimTimeout.Ticks * 100));
-        var frame = new byte[10 + body.Count];
-        BinaryPrimitives.WriteInt32BigEndian(frame, body.Count);
+        var body = new Request
+        {
+            Service = LifecycleService,
+            Method = ClaimMethod,
+            Payload = new ConnectRequest { Id = id }.ToByteString(),
+            TimeoutNano = (long)ClaimTimeout.TotalNanoseconds,
+        }.ToByteArray();
+        var frame = new byte[10 + body.Length];
+        BinaryPrimitives.WriteInt32BigEndian(frame, body.Length);
         BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(4), 1);
         frame[8] = 1; // Request
         body.CopyTo(frame, 10);
         return frame;
     }
 
-    private static void AppendString(List<byte> to, byte tag, string value)
+    /// <summary>The status code of a ttrpc Response; 0 (OK) when it has none or does not decode.</summary>
+    private static int StatusCode(byte[] response)
     {
-        var bytes = Encoding.UTF8.GetBytes(value);
-        to.Add(tag);
-        AppendVarint(to, (ulong)bytes.Length);
-        to.AddRange(bytes);
-    }
-
-    private static void AppendVarint(List<byte> to, ulong value)
-    {
-        while (value >= 0x80)
+        try
         {
-            to.Add((byte)(value | 0x80));
-            value >>= 7;
+            return Response.Parser.ParseFrom(response).Status?.Code ?? 0;
         }
-        to.Add((byte)value);
-    }
-
-    /// <summary>The status code in a ttrpc Response (field 1, Status.code field 1); 0 when there is none.</summary>
-    internal static int StatusCode(ReadOnlySpan<byte> response)
-    {
-        var i = 0;
-        while (i < response.Length)
+        catch (InvalidProtocolBufferException)
         {
-            var key = (int)ReadVarint(response, ref i);
-            var wire = key & 7;
-            if (wire == 2)
-            {
-                var length = (int)ReadVarint(response, ref i);
-                if (i + length > response.Length)
-                    return 0;
-                if (key >> 3 == 1)
-                {
-                    var status = response.Slice(i, length);
-                    var j = 0;
-                    while (j < status.Length)
-                    {
-                        var inner = (int)ReadVarint(status, ref j);
-                        if (inner == 0x08)
-                            return (int)ReadVarint(status, ref j);
-                        if ((inner & 7) == 2)
-                            j += (int)ReadVarint(status, ref j);
-                        else if ((inner & 7) == 0)
-                            ReadVarint(status, ref j);
-                        else
-                            return 0;
-                    }
-                    return 0;
-                }
-                i += length;
-            }
-            else if (wire == 0)
-            {
-                ReadVarint(response, ref i);
-            }
-            else
-            {
-                return 0;
-            }
+            return 0;
         }
-        return 0;
-    }
-
-    private static ulong ReadVarint(ReadOnlySpan<byte> from, ref int i)
-    {
-        ulong value = 0;
-        for (var shift = 0; i < from.Length && shift < 64; shift += 7)
-        {
-            var b = from[i++];
-            value |= (ulong)(b & 0x7F) << shift;
-            if (b < 0x80)
-                break;
-        }
-        return value;
     }
 }

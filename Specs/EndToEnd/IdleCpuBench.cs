@@ -1,6 +1,6 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using WasmKata.Core.Protos.TaskApi;
+using WasmKata.Linux;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -25,18 +25,7 @@ public sealed class IdleCpuBench(ITestOutputHelper output)
     {
         await using var shim = await ShimUnderTest.StartAsync(ContainerdFixture.NewId("idle-cpu"));
         var id = shim.Id + "-sleeper";
-        var bundle = shim.NewBundle(id, new JsonObject
-        {
-            ["process"] = new JsonObject { ["args"] = new JsonArray("/app.wasm", "3600"), ["cwd"] = "/" },
-        }, new Dictionary<string, string> { ["/app.wasm"] = "sleep" });
-        await shim.CallAsync<CreateTaskRequest, CreateTaskResponse>("Create", shim.CreateRequest(id, bundle));
-        await shim.CallAsync<StartRequest, StartResponse>("Start", new StartRequest { Id = id });
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!(File.Exists(shim.OutputPath(id)) && File.ReadAllText(shim.OutputPath(id)).Contains("sleeping", StringComparison.Ordinal)))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the guest never printed \"sleeping\"");
-            await Task.Delay(50);
-        }
+        await shim.StartSleeperAsync(id);
 
         // Let start-up work (JIT, the thread pool's ramp-down) settle first.
         await Task.Delay(TimeSpan.FromSeconds(3));
@@ -66,12 +55,8 @@ public sealed class IdleCpuBench(ITestOutputHelper output)
 
     private static long ProcessTicks(int pid) => StatTicks(File.ReadAllText($"/proc/{pid}/stat"));
 
-    // utime + stime: fields 14 and 15, counted after the ")" that ends the command name.
-    private static long StatTicks(string stat)
-    {
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-    }
+    private static long StatTicks(string stat) =>
+        ProcStat.TryParse(stat, out var parsed) ? parsed.UserTicks + parsed.SystemTicks : throw new FormatException($"not a stat line: {stat}");
 
     private static Dictionary<(int Tid, string Name), (long Ticks, long Switches)> ThreadTimes(int pid)
     {

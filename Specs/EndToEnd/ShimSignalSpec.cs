@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using WasmKata.Core.Protos.TaskApi;
 using Xunit;
 using Xunit.Abstractions;
@@ -30,7 +29,7 @@ public sealed class ShimSignalSpec(ITestOutputHelper output)
     public async Task Sigterm_must_end_a_daemon_with_a_running_guest_within_2_seconds()
     {
         await using var shim = await ShimUnderTest.StartAsync(ContainerdFixture.NewId("sig-run"));
-        await StartSleeperAsync(shim, shim.Id);
+        await shim.StartSleeperAsync(shim.Id);
         await AssertEndsOnSigtermAsync(shim, "serving, a guest running");
     }
 
@@ -38,7 +37,7 @@ public sealed class ShimSignalSpec(ITestOutputHelper output)
     public async Task Sigterm_must_end_a_draining_daemon_within_2_seconds()
     {
         await using var shim = await ShimUnderTest.StartAsync(ContainerdFixture.NewId("sig-drain"));
-        await StartSleeperAsync(shim, shim.Id);
+        await shim.StartSleeperAsync(shim.Id);
         await shim.CallAsync<KillRequest, Google.Protobuf.WellKnownTypes.Empty>("Kill", new KillRequest { Id = shim.Id, Signal = 9 });
         await shim.CallAsync<WaitRequest, WaitResponse>("Wait", new WaitRequest { Id = shim.Id });
         await shim.CallAsync<DeleteRequest, DeleteResponse>("Delete", new DeleteRequest { Id = shim.Id });
@@ -53,7 +52,7 @@ public sealed class ShimSignalSpec(ITestOutputHelper output)
     public async Task Sigterm_must_end_a_daemon_whose_containerd_is_gone_within_2_seconds()
     {
         await using var shim = await ShimUnderTest.StartAsync(ContainerdFixture.NewId("sig-gone"));
-        await StartSleeperAsync(shim, shim.Id);
+        await shim.StartSleeperAsync(shim.Id);
         await shim.StopEventsAsync();
         await shim.CloseClientsAsync();
         await Task.Delay(300);
@@ -65,7 +64,7 @@ public sealed class ShimSignalSpec(ITestOutputHelper output)
     public async Task A_daemon_must_end_by_itself_when_containerd_closed_its_connections_and_removed_the_bundle()
     {
         await using var shim = await ShimUnderTest.StartAsync(ContainerdFixture.NewId("sig-orphan"));
-        var bundle = await StartSleeperAsync(shim, shim.Id);
+        var bundle = await shim.StartSleeperAsync(shim.Id);
         await shim.StopEventsAsync();
         await shim.CloseClientsAsync();
         var clock = Stopwatch.StartNew();
@@ -83,7 +82,7 @@ public sealed class ShimSignalSpec(ITestOutputHelper output)
         // The other order of the two: the bundle goes while containerd's connection is still open (the daemon must
         // not end yet), then the connection closes.
         await using var shim = await ShimUnderTest.StartAsync(ContainerdFixture.NewId("sig-late"));
-        var bundle = await StartSleeperAsync(shim, shim.Id);
+        var bundle = await shim.StartSleeperAsync(shim.Id);
         await shim.StopEventsAsync();
         Directory.Delete(bundle, recursive: true);
         await Task.Delay(300);
@@ -95,25 +94,6 @@ public sealed class ShimSignalSpec(ITestOutputHelper output)
         output.WriteLine($"ended {clock.ElapsedMilliseconds} ms after its last connection closed");
         Assert.False(shim.IsRunning, "the daemon outlived containerd's connections and its bundle by 10 s");
         Assert.True(clock.Elapsed < Budget, $"took {clock.ElapsedMilliseconds} ms");
-    }
-
-    private static async Task<string> StartSleeperAsync(ShimUnderTest shim, string id)
-    {
-        var bundle = shim.NewBundle(id, new JsonObject
-        {
-            ["process"] = new JsonObject { ["args"] = new JsonArray("/app.wasm", "3600"), ["cwd"] = "/" },
-        }, new Dictionary<string, string> { ["/app.wasm"] = "sleep" });
-        // The harness's first bundle is the daemon's own (its cwd); a container reuses it under the same id.
-        await shim.CallAsync<CreateTaskRequest, CreateTaskResponse>("Create", shim.CreateRequest(id, bundle));
-        await shim.CallAsync<StartRequest, StartResponse>("Start", new StartRequest { Id = id });
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (!(File.Exists(shim.OutputPath(id)) && (await File.ReadAllTextAsync(shim.OutputPath(id))).Contains("sleeping", StringComparison.Ordinal)))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the guest did not start sleeping");
-            await Task.Delay(20);
-        }
-
-        return bundle;
     }
 
     private async Task AssertEndsOnSigtermAsync(ShimUnderTest shim, string state)

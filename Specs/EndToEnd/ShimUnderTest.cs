@@ -262,6 +262,26 @@ internal sealed class ShimUnderTest : IAsyncDisposable
             }
         }).Where(n => n.Length > 0).ToList();
 
+    /// <summary>Creates and starts container <paramref name="id"/> running the sleep guest for an hour; returns its bundle once the guest sleeps.</summary>
+    public async Task<string> StartSleeperAsync(string id)
+    {
+        var bundle = NewBundle(id, new JsonObject
+        {
+            ["process"] = new JsonObject { ["args"] = new JsonArray("/app.wasm", "3600"), ["cwd"] = "/" },
+        }, new Dictionary<string, string> { ["/app.wasm"] = "sleep" });
+        // The harness's first bundle is the daemon's own (its cwd); a container may reuse it under the same id.
+        await CallAsync<CreateTaskRequest, CreateTaskResponse>("Create", CreateRequest(id, bundle));
+        await CallAsync<StartRequest, StartResponse>("Start", new StartRequest { Id = id });
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!(File.Exists(OutputPath(id)) && (await File.ReadAllTextAsync(OutputPath(id))).Contains("sleeping", StringComparison.Ordinal)))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the guest did not start sleeping");
+            await Task.Delay(20);
+        }
+
+        return bundle;
+    }
+
     /// <summary>VmRSS in KiB.</summary>
     public long RssKib => long.Parse(File.ReadLines($"/proc/{Pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal))
         .Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
