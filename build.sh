@@ -13,8 +13,10 @@ OUT="$REPO/out"
 CONFIGURATION=Release
 RID=linux-x64
 
-# Published programs, one "project:executable" per line (the shim's front and daemon are published apart, below).
+# Published programs, one "project:executable" per line. Both are NativeAOT executables (Shim/NativeAot.props): the
+# shim answers containerd's start and delete and serves as each sandbox's daemon; the CLI joins the shims' cluster.
 PROGRAMS=(
+  "Shim/WasmKata.Shim.csproj:containerd-shim-wasmkata-v2"
   "Shim/Cli/WasmKata.Cli.csproj:wasmkata"
 )
 SHIM=containerd-shim-wasmkata-v2
@@ -28,24 +30,16 @@ log() {
   printf '==> %s\n' "$*" >&2
 }
 
-# Publishes every program into DIR: the apphosts need the whole folder beside them.
+# Publishes every program into DIR: each executable, and the Wasmtime library the shim loads beside it.
 publish_programs() {
-  local dir=$1 program
+  local dir=$1 program name
+  mkdir -p "$dir"
   for program in "${PROGRAMS[@]}"; do
-    dotnet publish "$REPO/${program%%:*}" --nologo -c "$CONFIGURATION" -r "$RID" --self-contained false \
-      --no-build -o "$dir"
+    name=${program#*:}
+    dotnet publish "$REPO/${program%%:*}" --nologo -c "$CONFIGURATION" -r "$RID" -o "$OUT/publish/$name"
+    cp "$OUT/publish/$name/$name" "$dir/"
   done
-  # containerd runs the shim for start and delete of every container: a native (NativeAOT) front answers those
-  # and execs the managed shim, renamed wasmkata-shimd, for everything else (the daemon above all). Every new
-  # sandbox waits for the daemon's start-up, so it is self-contained with the runtime and every package compiled
-  # ahead of time into one composite image: generic code across assemblies is precompiled too (framework-dependent
-  # ReadyToRun left ~2,000 methods per start to the JIT; about 1,330 ms of CPU per daemon against ~460 now, docs/performance.md).
-  dotnet publish "$REPO/Shim/WasmKata.Shim.csproj" --nologo -c "$CONFIGURATION" -r "$RID" --self-contained true \
-    -p:PublishReadyToRunComposite=true -o "$dir/shimd"
-  mv "$dir/shimd/$SHIM" "$dir/shimd/wasmkata-shimd"
-  dotnet publish "$REPO/Shim/Front/WasmKata.Shim.Front.csproj" --nologo -c "$CONFIGURATION" -r "$RID" \
-    --no-build -o "$OUT/front"
-  cp "$OUT/front/wasmkata-shim-front" "$dir/$SHIM"
+  cp "$OUT/publish/$SHIM/libwasmtime.so" "$dir/"
 }
 
 build_guests() {
@@ -153,7 +147,7 @@ cmd_install() {
   rm -rf "$lib"
   mkdir -p "$lib" "$prefix/bin"
   publish_programs "$lib"
-  for program in "${PROGRAMS[@]}" ":$SHIM"; do
+  for program in "${PROGRAMS[@]}"; do
     name=${program#*:}
     ln -sfn "../lib/wasmkata/$name" "$prefix/bin/$name"
     log "$prefix/bin/$name -> $lib/$name"

@@ -1,5 +1,6 @@
 using Tomlyn;
 using Tomlyn.Model;
+using Tomlyn.Serialization;
 
 namespace WasmKata.Config;
 
@@ -55,7 +56,7 @@ public static class ConfigLoader
         TomlTable root;
         try
         {
-            root = (TomlTable)TomlSerializer.Deserialize(text, typeof(TomlTable), new TomlSerializerOptions { SourceName = path })!;
+            root = TomlSerializer.Deserialize(text, TomlModelContext.Default.TomlTable)!;
         }
         catch (TomlException e)
         {
@@ -164,3 +165,7 @@ public static class ConfigLoader
 
 /// <summary>A configuration that cannot be used; the message names the file, key and value.</summary>
 public sealed class ConfigException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The TOML model, read without reflection (the shim is compiled ahead of time).</summary>
+[TomlSerializable(typeof(TomlTable))]
+internal sealed partial class TomlModelContext : TomlSerializerContext;

@@ -15,10 +15,13 @@ public sealed class InspectionSerializer(ExtendedActorSystem system) : Serialize
     /// <summary>The serializer id (ids up to 100 are Akka's own).</summary>
     public const int Id = 7341;
 
-    /// <summary>HOCON that registers this serializer for every <see cref="IInspectionWire"/> message.</summary>
-    public const string Hocon = """
-        akka.actor.serializers.wasmkata-inspection = "WasmKata.Inspection.InspectionSerializer, WasmKata.Actors"
-        akka.actor.serialization-bindings."WasmKata.Inspection.IInspectionWire, WasmKata.Actors" = wasmkata-inspection
+    /// <summary>
+    /// HOCON that registers this serializer for every <see cref="IInspectionWire"/> message, naming the types with
+    /// their real assemblies: a NativeAOT build resolves no other spelling.
+    /// </summary>
+    public static string Hocon { get; } = $"""
+        akka.actor.serializers.wasmkata-inspection = "{Named(typeof(InspectionSerializer))}"
+        akka.actor.serialization-bindings."{Named(typeof(IInspectionWire))}" = wasmkata-inspection
         """;
 
     private static readonly Dictionary<string, Type> s_types = new()
@@ -55,6 +58,8 @@ public sealed class InspectionSerializer(ExtendedActorSystem system) : Serialize
         return JsonSerializer.Deserialize(bytes, InspectionJson.Default.GetTypeInfo(type)!)
             ?? throw new SerializationException($"empty inspection message \"{manifest}\"");
     }
+
+    private static string Named(Type type) => $"{type.FullName}, {type.Assembly.GetName().Name}";
 }
 
 /// <summary>The JSON shapes of the inspection records, for the wire and for <c>wasmkata --json</c>.</summary>

@@ -2,6 +2,8 @@ using WasmKata.Core.Bootstrap;
 using WasmKata.Core.State;
 using WasmKata.Shim.Actions;
 
+// containerd-shim-wasmkata-v2: containerd runs it for start and delete of every container; start spawns this same
+// executable as the sandbox's daemon (serve), or hands the socket to a spare one.
 var shimArgs = ShimArgs.Parse(args);
 if (shimArgs.Version)
 {
@@ -10,14 +12,24 @@ if (shimArgs.Version)
 }
 if (shimArgs.Info)
     return InfoAction.Run(Console.OpenStandardOutput());
-return shimArgs.Action switch
+var self = Environment.ProcessPath!;
+try
 {
-    "start" => StartAction.Run(shimArgs, Console.Out, Environment.ProcessPath!, Environment.ProcessPath!),
-    "delete" => DeleteAction.Run(shimArgs, Console.OpenStandardOutput(), new StateStore(StateStore.DefaultRootPath)),
-    "serve" => await ServeAction.RunAsync(shimArgs),
-    "spare" => await SpareAction.RunAsync(shimArgs),
-    _ => Usage(shimArgs.Action),
-};
+    return shimArgs.Action switch
+    {
+        "start" => StartAction.Run(shimArgs, Console.Out, self, self),
+        "delete" => DeleteAction.Run(shimArgs, Console.OpenStandardOutput(), new StateStore(StateStore.DefaultRootPath)),
+        "serve" => await ServeAction.RunAsync(shimArgs),
+        "spare" => await SpareAction.RunAsync(shimArgs),
+        _ => Usage(shimArgs.Action),
+    };
+}
+catch (Exception e) when (shimArgs.Action is "start" or "delete" && e is IOException or UnauthorizedAccessException or ArgumentException)
+{
+    // containerd puts a shim's stderr in its own log: one line that says what failed.
+    Console.Error.WriteLine($"containerd-shim-wasmkata-v2: {e.Message}");
+    return 1;
+}
 
 static int Usage(string action)
 {

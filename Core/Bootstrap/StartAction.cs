@@ -14,12 +14,6 @@ internal static class StartAction
     public const string ConfigEnvironmentVariable = "WASMKATA_CONFIG_PATH";
 
     /// <summary>
-    /// The managed shim beside the native front (build.sh installs both); the front starts it as the daemon, and as
-    /// the spare that the next start hands its socket to.
-    /// </summary>
-    public const string DaemonExecutable = "shimd/wasmkata-shimd";
-
-    /// <summary>
     /// Runs the action; the daemon is <paramref name="daemon"/> started with argv[0] <paramref name="argv0"/> (the
     /// name containerd knows the shim by).
     /// </summary>

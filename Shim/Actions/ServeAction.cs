@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Serilog;
 using WasmKata.Core.Bootstrap;
 using WasmKata.Core.Spare;
+using WasmKata.Linux;
 using WasmKata.Linux.Processes;
 using WasmKata.Shim.Hosting;
 
@@ -16,6 +17,8 @@ internal static class ServeAction
     public static async Task<int> RunAsync(ShimArgs args)
     {
         var started = Stopwatch.StartNew();
+        // The same executable answers start and delete: its daemons are told apart by name (ps, top, the bench).
+        Self.SetProcessName(SpareOptions.DaemonName);
         var bundle = Directory.GetCurrentDirectory();
         var (config, configError) = DaemonCore.LoadConfig();
         var debug = args.Debug || config.LogLevel == "debug";

@@ -7,6 +7,7 @@
 #   1. cold start   `ctr run --rm` of hello.wasm vs runc busybox `echo hi`, interleaved, median/p90
 #                   (plus the same in a sandbox whose shim already runs, to show the per-container floor)
 #   2. density      N sleeping containers in one sandbox (io.kubernetes.cri.sandbox-id): shims, RSS, threads
+#   2b. pods        N pods, each its own sandbox with one sleeping container: memory (PSS) and idle CPU per pod
 #   3. throughput   containers created, run to exit and deleted per second, 4 in parallel
 #   4. I/O          64 MiB from the container's stdout through containerd's FIFOs and ctr to a reader
 #   5. kill         `ctr task kill -s SIGKILL` to the task's exit event, for spinning and sleeping guests
@@ -14,8 +15,8 @@
 # Needs root, containerd (ctr, runc), busybox-static and the built shim and guests.
 # Tunables (environment): BENCH_SNAPSHOTTER (overlayfs), BENCH_COLD_N (9), BENCH_DENSITY_N (100),
 #   BENCH_TPUT_N (40 per worker), BENCH_TPUT_WORKERS (4), BENCH_TPUT_SECONDS (20), BENCH_IO_MIB (64),
-#   BENCH_IO_N (3), BENCH_KILL_N (20). --quick shrinks them all for a smoke run; --only runs some sections
-#   (cold, density, throughput, io, kill, breakdown).
+#   BENCH_IO_N (3), BENCH_KILL_N (20), BENCH_PODS_N (10), BENCH_PODS_IDLE_SECONDS (20). --quick shrinks them all for a smoke run; --only runs some sections
+#   (cold, density, pods, throughput, io, kill, breakdown).
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME must use a '.'
 
@@ -28,7 +29,7 @@ SHIM_DIR="$REPO/out/bin"
 GUESTS_DIR="$REPO/out/guests"
 OUT_DIR="$REPO/out/bench"
 QUICK=0
-SECTIONS="cold density throughput io kill breakdown"
+SECTIONS="cold density pods throughput io kill breakdown"
 BENCH_COMMAND=${BENCH_COMMAND:-"Specs/Bench/bench.sh${*:+ $*}"}
 while (($# > 0)); do
   case $1 in
@@ -51,10 +52,12 @@ else
   TPUT_SECONDS=${BENCH_TPUT_SECONDS:-20} IO_MIB=${BENCH_IO_MIB:-64} IO_N=${BENCH_IO_N:-3} KILL_N=${BENCH_KILL_N:-20}
 fi
 TPUT_WORKERS=${BENCH_TPUT_WORKERS:-4}
+PODS_N=${BENCH_PODS_N:-10}
+PODS_IDLE_SECONDS=${BENCH_PODS_IDLE_SECONDS:-$((QUICK ? 10 : 20))}
 
 WASM_RUNTIME=io.containerd.wasmkata.v2
 WASM_SHIM=containerd-shim-wasmkata-v2
-WASM_DAEMON=wasmkata-shimd # the managed shim the native front starts as the daemon (its /proc/PID/exe)
+WASM_DAEMON=wasmkata-shimd # the name the shim takes when it serves as a sandbox's daemon (its /proc/PID/comm)
 RUNC_SHIM=containerd-shim-runc-v2
 GROUP_ANNOTATION=io.kubernetes.cri.sandbox-id
 # Its own containerd, apart from the tests' (/tmp/wk-e2e-*) and the demo's (/run/wasmkata-demo).
@@ -224,7 +227,8 @@ wait_tasks() { # PREFIX STATUS COUNT SECONDS
   done
 }
 
-# Pids of this containerd's shims whose executable is named NAME.
+# Pids of this containerd's shims whose executable or process name is NAME (the wasm shim's start and delete run the
+# same executable as its daemons: the daemons go by their name).
 shim_pids() {
   local pid stat
   for pid in $(wasmkata_containerd_shims "$SOCK"); do
@@ -232,7 +236,7 @@ shim_pids() {
     stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
     stat=${stat##*) }
     [[ $(cat "/proc/$pid/comm" 2>/dev/null) != wasmkata-spare && $(cut -d' ' -f17 <<<"$stat") != 19 ]] || continue
-    [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */"$1" ]] && echo "$pid"
+    [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == */"$1" || $(cat "/proc/$pid/comm" 2>/dev/null) == "$1" ]] && echo "$pid"
   done
   return 0
 }
@@ -373,6 +377,71 @@ bench_density() {
   declare -gA DENSITY=()
   density_of wasm
   density_of runc
+}
+
+# ---------------------------------------------------------------------------------------------------------
+# 2b. Pods: what a pod costs when each has its own sandbox (a Kubernetes node's common case)
+
+# CPU time (user + system, all threads, in clock ticks) of PIDS from /proc/PID/stat: the process's own account,
+# which counts the short wake-ups that per-thread samples miss.
+cpu_ticks() {
+  local pid total=0 stat
+  for pid in "$@"; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    stat=${stat##*) }
+    total=$((total + $(cut -d' ' -f12 <<<"$stat") + $(cut -d' ' -f13 <<<"$stat")))
+  done
+  echo "$total"
+}
+
+# Where one process's proportional memory goes, kB by kind of mapping: "code 1234, wasmtime 567, ...".
+pss_by_mapping() {
+  awk -v exe="$(readlink "/proc/$1/exe")" '
+    /^[0-9a-f]+-[0-9a-f]+ / { path = $6; kind = (path == exe) ? "shim code+data" : (path ~ /libwasmtime/) ? "libwasmtime" :
+      (path ~ /\.so/) ? "other libraries" : (path == "[heap]") ? "malloc heap" : (path == "[stack]") ? "main stack" :
+      (path == "") ? "anonymous (GC heap, thread stacks, wasm memories)" : "other" }
+    /^Pss:/ { pss[kind] += $2 }
+    END { for (k in pss) printf "%d\t%s\n", pss[k], k }' "/proc/$1/smaps" 2>/dev/null |
+    sort -rn | awk -F'\t' '{ printf "%s%s %.1f MiB", sep, $2, $1 / 1024; sep = ", " }'
+}
+
+pods_of() {
+  local kind=$1 n=$PODS_N prefix="pod-$1-$TAG-" i
+  local shim_name=$WASM_DAEMON
+  [[ $kind == wasm ]] || shim_name=$RUNC_SHIM
+  for ((i = 1; i <= n; i++)); do
+    start_sleeper "$kind" "$prefix$i" "$prefix$i" || log "$kind: pod $i of $n failed to start"
+  done
+  wait_tasks "$prefix" RUNNING "$n" 60 || log "$kind: not all $n pods reached RUNNING"
+  sleep 5 # let start-up work and its garbage settle
+  local -a shims pids
+  mapfile -t shims < <(shim_pids "$shim_name")
+  mapfile -t pids < <(guest_pids "$kind" "$prefix")
+  PODS[$kind.running]=$(count_tasks "$prefix" RUNNING)
+  PODS[$kind.shims]=${#shims[@]}
+  PODS[$kind.pss]=$(proc_sum Pss "${shims[@]}" "${pids[@]}")
+  PODS[$kind.rss]=$(proc_sum VmRSS "${shims[@]}" "${pids[@]}")
+  PODS[$kind.threads]=$(proc_sum Threads "${shims[@]}" "${pids[@]}")
+  PODS[$kind.where]=$(pss_by_mapping "${shims[0]}")
+  local t0 c0 t1 c1
+  t0=$(now_us) c0=$(cpu_ticks "${shims[@]}" "${pids[@]}")
+  sleep "$PODS_IDLE_SECONDS"
+  t1=$(now_us) c1=$(cpu_ticks "${shims[@]}" "${pids[@]}")
+  # ms of CPU per second of wall time, x1000 (three decimals), for all pods together
+  PODS[$kind.idle_mms]=$(((c1 - c0) * 1000000000000 / $(getconf CLK_TCK) / (t1 - t0)))
+  sample pods "$kind" "${PODS[$kind.pss]}" "kB PSS of $n pods (${#shims[@]} shims + ${#pids[@]} container processes)"
+  sample pods "$kind-idle" "$((c1 - c0))" "clock ticks over $(((t1 - t0) / 1000)) ms"
+  local ids
+  mapfile -t ids < <(ctr_ containers ls -q | grep "^$prefix")
+  ctr_ task delete -f "${ids[@]}" >/dev/null 2>&1 || log "$kind: task delete -f reported an error"
+  ctr_ containers rm "${ids[@]}" >/dev/null 2>&1 || log "$kind: containers rm reported an error"
+}
+
+bench_pods() {
+  log "2b. pods: $PODS_N pods, each its own sandbox with one sleeping container, wasm then runc; idle ${PODS_IDLE_SECONDS} s"
+  declare -gA PODS=()
+  pods_of wasm
+  pods_of runc
 }
 
 # ---------------------------------------------------------------------------------------------------------
@@ -776,6 +845,30 @@ report_density() {
     ""
 }
 
+# A thousandth of a ms/s -> "1.234"
+mms() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+
+report_pods() {
+  local n=$PODS_N wp=$((PODS[wasm.pss] / PODS_N)) rp=$((PODS[runc.pss] / PODS_N))
+  local wi=$((PODS[wasm.idle_mms] / PODS_N)) ri=$((PODS[runc.idle_mms] / PODS_N))
+  summary "| 2b | pods: proportional memory per pod ($n pods, each its own sandbox) | $(ratio "$wp" $MIB) MiB | $(ratio "$rp" $MIB) MiB | $(ratio "$wp" "$rp") | ratio <= 1 | $(met $((wp <= rp))) |" \
+    "| 2b | pods: idle CPU per pod (ms/s, the processes' own CPU time) | $(mms "$wi") | $(mms "$ri") | | <= runc + 0.1 | $(met $((wi <= ri + 100))) |"
+  detail "## 2b. Pods" "" \
+    "$n pods, each its own sandbox (\`$GROUP_ANNOTATION\` = the container's id) with one sleeping container: wasm" \
+    "sleep.wasm vs runc busybox \`sleep\`. Read 5 s after the last start; idle CPU is the change in the processes'" \
+    "own CPU time (utime + stime in /proc/PID/stat, all threads) over ${PODS_IDLE_SECONDS} s. For runc a pod is its shim" \
+    "and its container process." "" \
+    "| | WasmKata | runc |" "|---|---|---|" \
+    "| containers RUNNING | ${PODS[wasm.running]} | ${PODS[runc.running]} |" \
+    "| shim processes | ${PODS[wasm.shims]} | ${PODS[runc.shims]} |" \
+    "| PSS, all pods / per pod | $(ratio "${PODS[wasm.pss]}" $MIB) / $(ratio "$wp" $MIB) MiB | $(ratio "${PODS[runc.pss]}" $MIB) / $(ratio "$rp" $MIB) MiB |" \
+    "| RSS, all pods / per pod | $(ratio "${PODS[wasm.rss]}" $MIB) / $(ratio $((PODS[wasm.rss] / n)) $MIB) MiB | $(ratio "${PODS[runc.rss]}" $MIB) / $(ratio $((PODS[runc.rss] / n)) $MIB) MiB |" \
+    "| threads, all pods | ${PODS[wasm.threads]} | ${PODS[runc.threads]} |" \
+    "| idle CPU, all pods / per pod | $(mms "${PODS[wasm.idle_mms]}") / $(mms "$wi") ms/s | $(mms "${PODS[runc.idle_mms]}") / $(mms "$ri") ms/s |" \
+    "| one shim's PSS by mapping | ${PODS[wasm.where]} | ${PODS[runc.where]} |" \
+    ""
+}
+
 cpu_per_container() {
   local ok=${TPUT[$1.ok]}
   ((ok > 0)) && echo $((TPUT[$1.cpu_ms] / ok)) || echo "-"
@@ -887,7 +980,7 @@ main() {
   done
   [[ -x $SHIM_DIR/$WASM_SHIM ]] || die "$SHIM_DIR/$WASM_SHIM is missing (run ./build.sh)"
   for section in $SECTIONS; do
-    declare -F "bench_$section" >/dev/null || die "unknown section $section (cold density throughput io kill breakdown)"
+    declare -F "bench_$section" >/dev/null || die "unknown section $section (cold density pods throughput io kill breakdown)"
   done
 
   SHIM_SOURCE="git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using WasmKata.Core.Bootstrap;
 using WasmKata.Core.Protos.TaskApi;
 using WasmKata.Core.Spare;
 using WasmKata.Linux.Processes;
@@ -29,7 +28,7 @@ public sealed class SpareProcessSpec
         var ns = $"wk-spare-{suffix}";
         var events = Path.Combine(root, "events.sock");
         await using var eventsServer = new FakeEventsServer(events);
-        var info = new ProcessStartInfo(Path.Combine(ShimUnderTest.ShimDir, StartAction.DaemonExecutable)) { UseShellExecute = false };
+        var info = new ProcessStartInfo(Path.Combine(ShimUnderTest.ShimDir, ContainerdFixture.ShimBinary)) { UseShellExecute = false };
         foreach (var arg in new[] { "-namespace", ns, "-address", Path.Combine(root, "c.sock"), "-publish-binary", "/bin/true", "-id", "", "spare" })
             info.ArgumentList.Add(arg);
         info.Environment["TTRPC_ADDRESS"] = events;
