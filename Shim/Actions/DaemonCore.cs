@@ -137,11 +137,8 @@ internal sealed class DaemonCore : IAsyncDisposable
 
     /// <summary>
     /// A plain actor system, no Microsoft.Extensions.Hosting around it: that saved a good part of the daemon's
-    /// start-up, which a cold <c>ctr run</c> waits for. Actor logs go to Serilog.
-    /// Akka's scheduler wheel starts at the first timer anything schedules and from then on ticks for good, due timer
-    /// or not (a Task.Delay per tick: a timer-thread and a pool-thread wake-up): 100 ms instead of Akka's 10 ms wakes
-    /// such a daemon 10 times a second rather than 100. Our timers (stdin close grace 100 ms, event retry 1 s and
-    /// more, drain and shutdown grace 5 s) tolerate firing up to one tick late.
+    /// start-up, which a cold <c>ctr run</c> waits for. Actor logs go to Serilog. Timers fire when due and nothing
+    /// ticks in between (<see cref="TimerScheduler"/>): an idle daemon wakes no thread.
     /// </summary>
     private static Akka.Configuration.Config AkkaConfig(bool debug) => Akka.Configuration.ConfigurationFactory.ParseString($$"""
         akka {
@@ -149,8 +146,8 @@ internal sealed class DaemonCore : IAsyncDisposable
           loggers = ["{{typeof(SerilogAkkaLogger).AssemblyQualifiedName}}"]
           log-dead-letters = off
           log-dead-letters-during-shutdown = off
-          scheduler.tick-duration = 100ms
         }
+        {{TimerScheduler.Hocon}}
         """);
 
     /// <summary>Completes once the actor tree or the Shutdown RPC asks the shim to exit.</summary>

@@ -397,9 +397,15 @@ cpu_ticks() {
 # Where one process's proportional memory goes, kB by kind of mapping: "code 1234, wasmtime 567, ...".
 pss_by_mapping() {
   awk -v exe="$(readlink "/proc/$1/exe")" '
-    /^[0-9a-f]+-[0-9a-f]+ / { path = $6; kind = (path == exe) ? "shim code+data" : (path ~ /libwasmtime/) ? "libwasmtime" :
-      (path ~ /\.so/) ? "other libraries" : (path == "[heap]") ? "malloc heap" : (path == "[stack]") ? "main stack" :
-      (path == "") ? "anonymous (GC heap, thread stacks, wasm memories)" : "other" }
+    /^[0-9a-f]+-[0-9a-f]+ / {
+      path = $6; kind = "other"
+      if (path == exe) kind = "shim code+data"
+      else if (path ~ /libwasmtime/) kind = "libwasmtime"
+      else if (path ~ /\.so/) kind = "other libraries"
+      else if (path == "[heap]") kind = "malloc heap"
+      else if (path == "[stack]") kind = "main stack"
+      else if (path == "") kind = "anonymous (GC heap, thread stacks, wasm memories)"
+    }
     /^Pss:/ { pss[kind] += $2 }
     END { for (k in pss) printf "%d\t%s\n", pss[k], k }' "/proc/$1/smaps" 2>/dev/null |
     sort -rn | awk -F'\t' '{ printf "%s%s %.1f MiB", sep, $2, $1 / 1024; sep = ", " }'
