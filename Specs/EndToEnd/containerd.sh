@@ -111,8 +111,10 @@ wasmkata_containerd_start() {
   wasmkata_containerd_config "$run_dir" "$root" "$sandbox_image" "$config_version" "${handlers[@]}" >"$run_dir/config.toml"
 
   # setsid: containerd (and the shims it starts) must not die with the caller's session or get its signals.
-  PATH="$shim_path$PATH" setsid "$containerd_bin" --config "$run_dir/config.toml" \
-    </dev/null >>"$run_dir/containerd.log" 2>&1 &
+  # Its working directory is RUN_DIR: containerd looks for containerd-shim-<name>-v2 in its working directory before
+  # PATH, and the caller's (the specs' output folder) holds a build of the shim that is not the published one.
+  (cd "$run_dir" && PATH="$shim_path$PATH" exec setsid "$containerd_bin" --config "$run_dir/config.toml" \
+    </dev/null >>"$run_dir/containerd.log" 2>&1) &
   echo $! >"$run_dir/containerd.pid"
 
   local pid i
