@@ -12,6 +12,9 @@
 # Private: no iptables rules, no bridge (containers get --network none unless told otherwise), no userland proxy,
 # and the containers' cgroups go under /wasmkata-docker-<basename of RUN_DIR>, removed at stop.
 
+# wasmkata_any_running, wasmkata_containerd_kill_tasks
+source "$(dirname "${BASH_SOURCE[0]}")/containerd.sh"
+
 wasmkata_dockerd_config() {
   local run_dir=$1
   shift
@@ -63,12 +66,13 @@ wasmkata_dockerd_start() {
     echo "dockerd.sh: $run_dir is too long for a socket path" >&2
     return 2
   fi
-  if [[ -f $run_dir/dockerd.pid ]] && kill -0 "$(cat "$run_dir/dockerd.pid")" 2>/dev/null; then
+  if [[ -f $run_dir/dockerd.pid ]] && wasmkata_any_running "$(cat "$run_dir/dockerd.pid")"; then
     echo "dockerd.sh: a dockerd already runs for $run_dir" >&2
     return 1
   fi
   mkdir -p "$run_dir/cli"
   echo "$usr" >"$run_dir/docker-dir"
+  echo "$containerd" >"$run_dir/containerd-socket"
   wasmkata_dockerd_config "$run_dir" "${runtimes[@]}" >"$run_dir/daemon.json"
 
   # setsid: dockerd must not die with the caller's session or get its signals. Its PATH has its own docker-proxy.
@@ -76,7 +80,7 @@ wasmkata_dockerd_start() {
     --containerd "$containerd" </dev/null >>"$run_dir/dockerd.log" 2>&1) &
   local pid=$! i
   for ((i = 0; i < 300; i++)); do
-    if ! kill -0 "$pid" 2>/dev/null; then
+    if ! wasmkata_any_running "$pid"; then
       echo "dockerd.sh: dockerd exited during start-up; its log ends with:" >&2
       tail -n 30 "$run_dir/dockerd.log" >&2
       wasmkata_dockerd_stop "$run_dir"
@@ -105,20 +109,27 @@ wasmkata_dockerd_stop() {
   usr=$(cat "$run_dir/docker-dir" 2>/dev/null)
   if [[ -f $run_dir/dockerd.pid ]]; then
     pid=$(cat "$run_dir/dockerd.pid")
-    # Containers first, while dockerd still answers (and with it their shims and cgroups).
-    if [[ -n $usr ]] && kill -0 "$pid" 2>/dev/null; then
-      ids=$(timeout 20 "$usr/bin/docker" --config "$run_dir/cli" -H "unix://$run_dir/docker.sock" ps -aq 2>/dev/null)
+    # Containers first, while dockerd still answers (and with it their shims and cgroups). A dockerd that died may
+    # linger as a zombie of whoever reaps orphans (the specs' test host can be a subreaper): it does not run.
+    if [[ -n $usr ]] && wasmkata_any_running "$pid"; then
+      ids=$(timeout 20 "$usr/bin/docker" --config "$run_dir/cli" -H "unix://$run_dir/docker.sock" ps -aq 2>/dev/null) || ids=""
       [[ -z $ids ]] || timeout 60 "$usr/bin/docker" --config "$run_dir/cli" -H "unix://$run_dir/docker.sock" \
         rm -f $ids >/dev/null 2>&1 || true
     fi
-    if kill -TERM "$pid" 2>/dev/null; then
+    if wasmkata_any_running "$pid" && kill -TERM "$pid" 2>/dev/null; then
       for ((i = 0; i < 150; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        wasmkata_any_running "$pid" || break
         sleep 0.1
       done
       kill -KILL "$pid" 2>/dev/null || true
     fi
   fi
+
+  # A dockerd that died (or ignored rm) leaves its containers' tasks running in containerd: end them there, so their
+  # shims go and take their cgroups with them.
+  local containerd
+  containerd=$(cat "$run_dir/containerd-socket" 2>/dev/null)
+  [[ -z $containerd ]] || wasmkata_containerd_kill_tasks "$containerd"
 
   # Layer mounts and network namespaces dockerd left below its dirs, deepest first.
   local mount_point
@@ -126,9 +137,17 @@ wasmkata_dockerd_stop() {
     umount -l "$mount_point" 2>/dev/null || true
   done < <(awk -v a="$run_dir/" 'index($5, a) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
 
-  local cgroup
-  for cgroup in /sys/fs/cgroup/*/"wasmkata-docker-$(basename "$run_dir")" /sys/fs/cgroup/"wasmkata-docker-$(basename "$run_dir")"; do
-    [[ -d $cgroup ]] && find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null
+  # The cgroup parent, once the shims (which remove their own cgroups as they end) are gone.
+  local cgroup left
+  for ((i = 0; i < 50; i++)); do
+    left=0
+    for cgroup in /sys/fs/cgroup/*/"wasmkata-docker-$(basename "$run_dir")" /sys/fs/cgroup/"wasmkata-docker-$(basename "$run_dir")"; do
+      [[ -d $cgroup ]] || continue
+      find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null
+      [[ ! -d $cgroup ]] || left=1
+    done
+    ((left == 1)) || break
+    sleep 0.1
   done
   rm -rf "$run_dir"
 }
