@@ -69,7 +69,11 @@ wasmkata_fetch_debs_locked() {
     "${apt[@]}" update >&2 || return 1
   fi
   rm -f "$cache"/debs/*.deb
-  (cd "$cache/debs" && "${apt[@]}" download "$@" >&2) || return 1
+  # Kept lists may name a version the suite has replaced since: then update them and try once more.
+  if ! (cd "$cache/debs" && "${apt[@]}" download "$@" >&2); then
+    "${apt[@]}" update >&2 || return 1
+    (cd "$cache/debs" && "${apt[@]}" download "$@" >&2) || return 1
+  fi
   local deb
   for deb in "$cache"/debs/*.deb; do
     dpkg -x "$deb" "$cache/root" || return 1
