@@ -1,16 +1,13 @@
 using Akka.Actor;
-using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using WasmKata.Actors;
 using WasmKata.Core.Bootstrap;
-using WasmKata.Core.Protos.Cgroups.V1;
-using WasmKata.Core.Protos.Runc;
 using WasmKata.Core.Protos.TaskApi;
+using WasmKata.Linux.Cgroups;
 using WasmKata.Linux.Mounts;
 using WasmKata.Shim.Errors;
 using WasmKata.Shim.Ttrpc;
 using static WasmKata.Actors.TaskProtocol;
-using ProtoProcessInfo = WasmKata.Core.Protos.Types.ProcessInfo;
 using ProtoStatus = WasmKata.Core.Protos.Types.Status;
 
 namespace WasmKata.Shim.Service;
@@ -31,6 +28,19 @@ internal sealed class TaskService(IActorRef sandbox, IShimGate gate)
     public static readonly string[] ServiceNames = ["containerd.task.v2.Task", "containerd.task.v3.Task"];
 
     private static readonly Timestamp NotExited = new() { Seconds = -62135596800 };
+
+    // The host's cgroup mode picks the shape of Stats replies; it does not change while the daemon lives.
+    private static readonly Lazy<CgroupVersion?> s_hostCgroupMode = new(() =>
+    {
+        try
+        {
+            return CgroupMounts.Read().Mode;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    });
 
     /// <summary>Registers every RPC of the task API on <paramref name="server"/>.</summary>
     public void Register(TtrpcServer server)
@@ -108,15 +118,7 @@ internal sealed class TaskService(IActorRef sandbox, IShimGate gate)
     private async Task<PidsResponse> Pids(PidsRequest r, TtrpcCallContext call)
     {
         var list = await Ask<PidList>(new ListPids(r.Id), call);
-        var response = new PidsResponse();
-        foreach (var entry in list.Processes)
-        {
-            var info = new ProtoProcessInfo { Pid = entry.Pid };
-            if (entry.ExecId.Length > 0)
-                info.Info = new Any { TypeUrl = ProcessDetails.Descriptor.FullName, Value = new ProcessDetails { ExecId = entry.ExecId }.ToByteString() };
-            response.Processes.Add(info);
-        }
-        return response;
+        return ProcessList.From(list, (uint)Environment.ProcessId);
     }
 
     private async Task<Empty> Exec(ExecProcessRequest r, TtrpcCallContext call)
@@ -164,8 +166,7 @@ internal sealed class TaskService(IActorRef sandbox, IShimGate gate)
     {
         var stats = await Ask<StatsView>(new QueryStats(r.Id), call);
         var sandbox = await Ask<SandboxStatsView>(new QuerySandboxStats(), call);
-        var metrics = StatsMetrics.From(stats, sandbox);
-        return new StatsResponse { Stats = new Any { TypeUrl = Metrics.Descriptor.FullName, Value = metrics.ToByteString() } };
+        return new StatsResponse { Stats = StatsMetrics.Pack(stats, sandbox, s_hostCgroupMode.Value) };
     }
 
     private static Task<Empty> NotYet(string reason) => Task.FromException<Empty>(new TtrpcException(StatusCode.Unimplemented, reason));

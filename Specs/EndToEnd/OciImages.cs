@@ -45,6 +45,20 @@ public sealed class OciImages(ContainerdFixture fixture)
             rootfs => PopulateWasm(image, rootfs),
             image.Env.SelectMany(e => new[] { "--env", e })));
 
+    /// <summary>
+    /// The same image as `docker load` takes it, loaded by <paramref name="load"/> (name, archive); its name. Its platform
+    /// is linux/wasm: dockerd's own image store (26, 28) refuses to load an image of another OS than linux.
+    /// </summary>
+    public Task<string> DockerWasmAsync(WasmImage image, Func<string, string, Task> load) =>
+        Cached("docker\n" + image.Key, async () =>
+        {
+            var name = $"localhost/wasmkata-e2e/{image.Guest}:d{ShortHash(image.Key)}";
+            var tar = await BuildArchiveAsync(name, rootfs => PopulateWasm(image, rootfs),
+                ["--docker", "--platform", "linux/wasm", .. image.Env.SelectMany(e => new[] { "--env", e })]);
+            await load(name, tar);
+            return name;
+        });
+
     /// <summary>A static busybox image for runc: /bin/busybox with sh, echo, cat and sleep links.</summary>
     public Task<string> BusyboxAsync() =>
         Cached("busybox", () => BuildAsync(
@@ -85,6 +99,16 @@ public sealed class OciImages(ContainerdFixture fixture)
 
     private async Task<string> BuildAsync(string name, Action<string> populate, IEnumerable<string> options)
     {
+        var tar = await BuildArchiveAsync(name, populate, options);
+        var import = await fixture.Ctr.RunAsync(["images", "import", "--snapshotter", "native", tar],
+            timeout: TimeSpan.FromSeconds(60));
+        Assert.True(import.ExitCode == 0, "image import failed: " + fixture.Ctr.Explain(import));
+        return name;
+    }
+
+    // Builds the image archive with oci-image.sh and returns its path.
+    private async Task<string> BuildArchiveAsync(string name, Action<string> populate, IEnumerable<string> options)
+    {
         var dir = Path.Combine(WorkDir, ShortHash(name));
         var rootfs = Path.Combine(dir, "rootfs");
         var tar = Path.Combine(dir, "image.tar");
@@ -96,11 +120,7 @@ public sealed class OciImages(ContainerdFixture fixture)
             [fixture.ScriptPath("oci-image.sh"), .. options, name, rootfs, tar],
             TimeSpan.FromSeconds(60));
         Assert.True(build.ExitCode == 0, "oci-image.sh failed: " + build.Describe());
-
-        var import = await fixture.Ctr.RunAsync(["images", "import", "--snapshotter", "native", tar],
-            timeout: TimeSpan.FromSeconds(60));
-        Assert.True(import.ExitCode == 0, "image import failed: " + fixture.Ctr.Explain(import));
-        return name;
+        return tar;
     }
 
     private void PopulateWasm(WasmImage image, string rootfs)

@@ -180,36 +180,6 @@ public sealed class SoakSpec(ContainerdFixture fixture, ITestOutputHelper output
     public Task Reused_ids_must_never_fail_and_leave_no_daemon_cgroup_or_fd_on_containerd_1_6() => Soak.RunAsync(fixture, output);
 }
 
-/// <summary>
-/// A private containerd 2.x (sid's, fetched by deps.sh into a cache) with a version 3 config, driven by Debian's ctr:
-/// 2.x's ctr refuses to unpack an image whose platform (wasip1/wasm) is not the host's.
-/// </summary>
-public sealed class Containerd2Fixture : ContainerdFixture
-{
-    public Containerd2Fixture()
-        : base("c2", null)
-    {
-    }
-
-    public static string BinDir => Path.Combine(
-        Environment.GetEnvironmentVariable("WASMKATA_CONTAINERD2_CACHE") is { Length: > 0 } cache ? cache : "/var/cache/wasmkata/containerd2",
-        "root", "usr", "bin");
-
-    protected override IEnumerable<string> StartOptions => ["--containerd-dir", BinDir];
-
-    public override async Task InitializeAsync()
-    {
-        if (!File.Exists(Path.Combine(BinDir, "containerd")))
-        {
-            var fetch = await ChildProcess.RunAsync("bash", [ScriptPath("deps.sh"), "containerd2"], TimeSpan.FromMinutes(3));
-            if (fetch.ExitCode != 0)
-                throw new InvalidOperationException("cannot fetch containerd 2.x: " + fetch.Describe());
-        }
-
-        await base.InitializeAsync();
-    }
-}
-
 /// <summary>The soak on containerd 2.x.</summary>
 [Collection(EndToEndCollection.Name)]
 [Trait("Category", "EndToEnd")]

@@ -7,7 +7,7 @@ namespace WasmKata.Specs.EndToEnd;
 [Trait("Category", "EndToEnd")]
 [Trait("Requires", "root")]
 [Trait("Runtime", "wasmkata")]
-public sealed class WasmKillSpec(ContainerdFixture fixture)
+public class WasmKillSpec(ContainerdFixture fixture)
 {
     private static readonly TimeSpan Budget = TimeSpan.FromSeconds(2);
 

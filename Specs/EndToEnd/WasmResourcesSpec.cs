@@ -13,7 +13,7 @@ namespace WasmKata.Specs.EndToEnd;
 [Trait("Category", "EndToEnd")]
 [Trait("Requires", "root")]
 [Trait("Runtime", "wasmkata")]
-public sealed class WasmResourcesSpec(ContainerdFixture fixture, ITestOutputHelper output)
+public class WasmResourcesSpec(ContainerdFixture fixture, ITestOutputHelper output)
 {
     private const long MiB = 1 << 20;
 

@@ -8,7 +8,7 @@ namespace WasmKata.Specs.EndToEnd;
 [Trait("Category", "EndToEnd")]
 [Trait("Requires", "root")]
 [Trait("Runtime", "wasmkata")]
-public sealed class WasmRunSpec(ContainerdFixture fixture)
+public class WasmRunSpec(ContainerdFixture fixture)
 {
     private Ctr Ctr => fixture.Ctr;
 

@@ -7,7 +7,7 @@ namespace WasmKata.Specs.EndToEnd;
 [Trait("Category", "EndToEnd")]
 [Trait("Requires", "root")]
 [Trait("Runtime", "wasmkata")]
-public sealed class WasmTaskSpec(ContainerdFixture fixture)
+public class WasmTaskSpec(ContainerdFixture fixture)
 {
     // The init process sleeps; /bin/exitcode.wasm is a second program to exec.
     private static readonly WasmImage Image = new("sleep")
@@ -32,15 +32,28 @@ public sealed class WasmTaskSpec(ContainerdFixture fixture)
     }
 
     [Fact]
-    public async Task Ps_must_list_at_least_one_pid()
+    public async Task Ps_must_list_the_daemon_that_runs_each_guest_process_with_the_exec_id()
     {
         await using var container = await StartSleeperAsync("ps");
+        // A guest is a thread of the shim daemon: the task's pid is that thread, its thread group the daemon.
+        var daemon = (await ResourceProbe.ShimPidAsync(Ctr, container.Id)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var exec = Ctr.Start(["task", "exec", "--exec-id", "e1", container.Id, "/app.wasm", "3600"]);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!exec.StdoutSoFar().Contains("sleeping", StringComparison.Ordinal))
+        {
+            Assert.True(DateTime.UtcNow < deadline && !exec.HasExited, "the exec did not start sleeping: " + exec.StdoutSoFar());
+            await Task.Delay(20);
+        }
 
         var ps = await Ctr.RunAsync("task", "ps", container.Id);
+        var kill = await Ctr.RunAsync("task", "kill", "--exec-id", "e1", "-s", "SIGKILL", container.Id);
 
         Assert.True(ps.ExitCode == 0, Ctr.Explain(ps));
-        var pids = Ctr.FirstColumn(ps.StdoutText);
-        Assert.True(pids.Count >= 1 && pids.All(pid => int.TryParse(pid, out var n) && n > 0), Ctr.Explain(ps));
+        // Host tools (docker top runs ps -q PIDS) find the daemon by these pids; the exec keeps its id in INFO.
+        Assert.True(Ctr.FirstColumn(ps.StdoutText) is [var init, var e1] && init == daemon && e1 == daemon, $"daemon {daemon}: " + Ctr.Explain(ps));
+        Assert.True(ps.StdoutText.Split('\n')[2].Contains("e1", StringComparison.Ordinal), Ctr.Explain(ps));
+        Assert.True(kill.ExitCode == 0, Ctr.Explain(kill));
+        Assert.Equal(137, (await exec.WaitAsync(TimeSpan.FromSeconds(10))).ExitCode);
     }
 
     [Fact]

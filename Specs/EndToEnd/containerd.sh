@@ -111,8 +111,8 @@ wasmkata_containerd_start() {
   wasmkata_containerd_config "$run_dir" "$root" "$sandbox_image" "$config_version" "${handlers[@]}" >"$run_dir/config.toml"
 
   # setsid: containerd (and the shims it starts) must not die with the caller's session or get its signals.
-  # In RUN_DIR: containerd 1.6 looks for a shim binary in its working directory before PATH, and a caller's
-  # directory (a test project's output has a containerd-shim-wasmkata-v2 of its own) must not stand in for SHIM_DIR.
+  # Its working directory is RUN_DIR: containerd looks for containerd-shim-<name>-v2 in its working directory before
+  # PATH, and the caller's (the specs' output folder) holds a build of the shim that is not the published one.
   (cd "$run_dir" && PATH="$shim_path$PATH" exec setsid "$containerd_bin" --config "$run_dir/config.toml" \
     </dev/null >>"$run_dir/containerd.log" 2>&1) &
   echo $! >"$run_dir/containerd.pid"

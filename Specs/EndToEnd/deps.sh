@@ -2,7 +2,9 @@
 # Installs the Debian packages that the end-to-end specs and the demo need, and only the missing ones.
 #   Sourced:  wasmkata_ensure_deps
 #   Run:      Specs/EndToEnd/deps.sh
-#             Specs/EndToEnd/deps.sh containerd2 [CACHE]   (sid's containerd 2.x in a cache; prints its bin dir)
+#             Specs/EndToEnd/deps.sh containerd2 [CACHE]    (sid's containerd 2.x in a cache; prints its bin dir)
+#             Specs/EndToEnd/deps.sh containerd17 [CACHE]   (trixie's containerd 1.7 the same way)
+#             Specs/EndToEnd/deps.sh docker SUITE [CACHE]   (SUITE's dockerd and docker CLI; prints the usr dir)
 # containerd brings ctr and runc; clang/lld/wasi-libc/compiler-rt compile the C guests to wasm32-wasi;
 # wabt brings wat2wasm; busybox-static is the runc self-check image's only binary; gcc and zlib1g-dev link the
 # shim's NativeAOT front.
@@ -33,37 +35,95 @@ wasmkata_ensure_deps() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 }
 
-# Fetches sid's containerd 2.x (and its ctr) into a cache without touching the system: a private apt state (its own
-# sources list, lists and cache), `apt-get download`, `dpkg -x`. Idempotent: a cache that has the binaries is kept.
-# Prints the directory holding containerd and ctr (CACHE/root/usr/bin). CACHE defaults to /var/cache/wasmkata/containerd2.
-# Pin a version with WASMKATA_CONTAINERD2_VERSION (default: whatever sid has).
-wasmkata_ensure_containerd2() {
-  local cache=${1:-/var/cache/wasmkata/containerd2}
-  local bin=$cache/root/usr/bin
-  if [[ -x $bin/containerd && -x $bin/ctr ]]; then
-    printf '%s\n' "$bin"
-    return 0
+# Fetches Debian packages of another suite into CACHE/root without touching the system: a private apt state per
+# suite (its own sources list, lists and archive cache under APT_STATE, default /var/cache/wasmkata/apt/SUITE),
+# `apt-get download` of PACKAGES only (none of their dependencies: the binaries need no more than Debian 12's
+# libraries), `dpkg -x`. Idempotent: when CACHE/root already holds every file of CHECK (paths relative to root/), it
+# downloads nothing. PACKAGES may pin versions (name=version).
+#   wasmkata_fetch_debs CACHE SUITE "CHECK..." PACKAGES...
+wasmkata_fetch_debs() {
+  local state=${WASMKATA_APT_STATE:-/var/cache/wasmkata/apt}/$2
+  mkdir -p "$state/lists/partial" "$state/cache/archives/partial" || return 1
+  # One fetch per suite at a time (specs start their fixtures in parallel).
+  (
+    flock 9 || exit 1
+    wasmkata_fetch_debs_locked "$state" "$@"
+  ) 9>"$state/lock"
+}
+
+wasmkata_fetch_debs_locked() {
+  local state=$1 cache=$2 suite=$3 check=$4
+  shift 4
+  local file missing=0
+  for file in $check; do
+    [[ -e $cache/root/$file ]] || missing=1
+  done
+  ((missing == 1)) || return 0
+  mkdir -p "$cache/debs" "$cache/root" || return 1
+  echo "deb http://deb.debian.org/debian $suite main" >"$state/sources.list"
+  local apt=(apt-get -q -o "Dir::Etc::SourceList=$state/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$state/lists" -o "Dir::Cache=$state/cache" -o Debug::NoLocking=1
+    -o APT::Sandbox::User=root)
+  # Lists younger than a day are kept: every fetch of the same suite in one CI run shares them.
+  if [[ -z $(find "$state/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null) ]]; then
+    "${apt[@]}" update >&2 || return 1
   fi
-  mkdir -p "$cache/lists/partial" "$cache/cache/archives/partial" "$cache/debs" "$cache/root" || return 1
-  echo 'deb http://deb.debian.org/debian sid main' >"$cache/sources.list"
-  local apt=(apt-get -q -o "Dir::Etc::SourceList=$cache/sources.list" -o Dir::Etc::SourceParts=/dev/null
-    -o "Dir::State::Lists=$cache/lists" -o "Dir::Cache=$cache/cache" -o Debug::NoLocking=1)
-  "${apt[@]}" update >&2 || return 1
-  local pkg=containerd
-  [[ -z ${WASMKATA_CONTAINERD2_VERSION:-} ]] || pkg="containerd=$WASMKATA_CONTAINERD2_VERSION"
-  (cd "$cache/debs" && "${apt[@]}" download "$pkg" >&2) || return 1
+  rm -f "$cache"/debs/*.deb
+  # Kept lists may name a version the suite has replaced since: then update them and try once more.
+  if ! (cd "$cache/debs" && "${apt[@]}" download "$@" >&2); then
+    "${apt[@]}" update >&2 || return 1
+    (cd "$cache/debs" && "${apt[@]}" download "$@" >&2) || return 1
+  fi
   local deb
-  for deb in "$cache"/debs/containerd_*.deb; do
+  for deb in "$cache"/debs/*.deb; do
     dpkg -x "$deb" "$cache/root" || return 1
   done
-  [[ -x $bin/containerd && -x $bin/ctr ]] || { echo "no containerd/ctr in $cache/debs" >&2; return 1; }
-  printf '%s\n' "$bin"
+  for file in $check; do
+    [[ -e $cache/root/$file ]] || { echo "no $file in $suite's $*" >&2; return 1; }
+  done
+}
+
+# A package name, pinned to VERSION when that is set.
+wasmkata_pinned() {
+  local name=$1 version=${2:-}
+  printf '%s\n' "$name${version:+=$version}"
+}
+
+# Fetches sid's containerd 2.x (and its ctr) into CACHE (default /var/cache/wasmkata/containerd2) and prints the
+# directory holding containerd and ctr (CACHE/root/usr/bin). Pin a version with WASMKATA_CONTAINERD2_VERSION.
+wasmkata_ensure_containerd2() {
+  local cache=${1:-/var/cache/wasmkata/containerd2}
+  wasmkata_fetch_debs "$cache" sid "usr/bin/containerd usr/bin/ctr" \
+    "$(wasmkata_pinned containerd "${WASMKATA_CONTAINERD2_VERSION:-}")" || return 1
+  printf '%s\n' "$cache/root/usr/bin"
+}
+
+# The same for trixie's containerd 1.7 (default CACHE /var/cache/wasmkata/containerd17; WASMKATA_CONTAINERD17_VERSION).
+wasmkata_ensure_containerd17() {
+  local cache=${1:-/var/cache/wasmkata/containerd17}
+  wasmkata_fetch_debs "$cache" trixie "usr/bin/containerd usr/bin/ctr" \
+    "$(wasmkata_pinned containerd "${WASMKATA_CONTAINERD17_VERSION:-}")" || return 1
+  printf '%s\n' "$cache/root/usr/bin"
+}
+
+# Fetches a suite's dockerd (docker.io) and docker CLI (docker-cli) into CACHE and prints CACHE/root/usr, which holds
+# sbin/dockerd and bin/docker. They run against a containerd of our own (dockerd --containerd=SOCKET), so neither
+# Debian's containerd nor runc, iptables or tini (their other dependencies) is fetched.
+#   wasmkata_ensure_docker SUITE [CACHE]   (default CACHE /var/cache/wasmkata/docker-SUITE; WASMKATA_DOCKER_VERSION pins)
+wasmkata_ensure_docker() {
+  local suite=$1 cache=${2:-/var/cache/wasmkata/docker-$1}
+  wasmkata_fetch_debs "$cache" "$suite" "usr/sbin/dockerd usr/bin/docker" \
+    "$(wasmkata_pinned docker.io "${WASMKATA_DOCKER_VERSION:-}")" \
+    "$(wasmkata_pinned docker-cli "${WASMKATA_DOCKER_VERSION:-}")" || return 1
+  printf '%s\n' "$cache/root/usr"
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
   case ${1:-} in
     containerd2) shift; wasmkata_ensure_containerd2 "$@" ;;
+    containerd17) shift; wasmkata_ensure_containerd17 "$@" ;;
+    docker) shift; wasmkata_ensure_docker "$@" ;;
     *) wasmkata_ensure_deps ;;
   esac
 fi

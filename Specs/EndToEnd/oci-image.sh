@@ -6,6 +6,8 @@
 #   --platform OS/ARCH   platform written into the image config (default wasip1/wasm)
 #   --entrypoint ARG     appended to the config's Entrypoint (repeatable; default /app.wasm for wasm images)
 #   --env K=V            appended to the config's Env (repeatable)
+#   --docker             also writes manifest.json, the `docker save` index that `docker load` reads (dockerd 26 and
+#                        28 with their default image store read nothing else); ctr keeps reading index.json
 # The archive holds oci-layout, index.json and blobs/sha256/{layer,config,manifest}. The manifest descriptor in
 # index.json carries io.containerd.image.name, which `ctr images import` takes as the image name. The layer is
 # an uncompressed tar with fixed owners and times, so the same rootfs always gives the same digests.
@@ -35,19 +37,20 @@ wasmkata_add_blob() {
 }
 
 wasmkata_oci_image() {
-  local platform="wasip1/wasm" entrypoint=() env=()
+  local platform="wasip1/wasm" entrypoint=() env=() docker=0
   while (($# > 0)); do
     case $1 in
       --platform) platform=$2; shift 2 ;;
       --entrypoint) entrypoint+=("$2"); shift 2 ;;
       --env) env+=("$2"); shift 2 ;;
+      --docker) docker=1; shift ;;
       --) shift; break ;;
       -*) echo "oci-image: unknown option $1" >&2; return 2 ;;
       *) break ;;
     esac
   done
   if (($# != 3)); then
-    echo "usage: oci-image.sh [--platform OS/ARCH] [--entrypoint ARG]... [--env K=V]... NAME:TAG ROOTFS_DIR OUT.tar" >&2
+    echo "usage: oci-image.sh [--platform OS/ARCH] [--entrypoint ARG]... [--env K=V]... [--docker] NAME:TAG ROOTFS_DIR OUT.tar" >&2
     return 2
   fi
   local name=$1 rootfs=$2 out=$3
@@ -89,6 +92,10 @@ wasmkata_oci_image() {
   printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"io.containerd.image.name":%s,"org.opencontainers.image.ref.name":%s}}]}' \
     "$manifest_digest" "$manifest_size" "$(wasmkata_json_string "$name")" \
     "$(wasmkata_json_string "${name##*:}")" >"$work/layout/index.json"
+  if ((docker == 1)); then
+    printf '[{"Config":"blobs/sha256/%s","RepoTags":[%s],"Layers":["blobs/sha256/%s"]}]' \
+      "${config_digest#sha256:}" "$(wasmkata_json_string "$name")" "${layer_digest#sha256:}" >"$work/layout/manifest.json"
+  fi
 
   mkdir -p "$(dirname "$out")"
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$work/layout" -cf "$out.tmp" .

@@ -7,7 +7,7 @@ namespace WasmKata.Specs.EndToEnd.Cri;
 /// registered with options.ConfigPath. The other end-to-end specs keep their lean containerd without CRI. Its ctr
 /// works in CRI's namespace, k8s.io, where the pause image and the wasm images are imported.
 /// </summary>
-public sealed class CriFixture : ContainerdFixture
+public class CriFixture : ContainerdFixture
 {
     /// <summary>The CRI runtime handler (RuntimeClass handler) of the shim.</summary>
     public const string Handler = "wasmkata";
@@ -22,10 +22,23 @@ public sealed class CriFixture : ContainerdFixture
     public const string PauseImage = "localhost/wasmkata-e2e/pause:1";
 
     public CriFixture()
-        : base("cri", "k8s.io")
+        : this("cri", null, null, "ctr")
     {
+    }
+
+    /// <summary>A CRI containerd from <paramref name="containerdDir"/> (null: the one on PATH), which
+    /// `deps.sh <paramref name="depsCommand"/>` fetches when it is missing.</summary>
+    protected CriFixture(string kind, string? containerdDir, string? depsCommand, string ctrBinary)
+        : base(kind, "k8s.io", ctrBinary)
+    {
+        ContainerdDir = containerdDir;
+        DepsCommand = depsCommand;
         Client = new CriClient(Path.Combine(RunDir, "containerd.sock"));
     }
+
+    private string? ContainerdDir { get; }
+
+    private string? DepsCommand { get; }
 
     /// <summary>The configuration.toml the runtime options name (a copy of the commented example).</summary>
     public string RuntimeConfigPath => Path.Combine(RunDir, "configuration.toml");
@@ -39,6 +52,7 @@ public sealed class CriFixture : ContainerdFixture
 
     protected override IEnumerable<string> StartOptions =>
     [
+        .. ContainerdDir is null ? Array.Empty<string>() : ["--containerd-dir", ContainerdDir],
         "--cri", PauseImage,
         "--cri-handler", $"{Handler}={RuntimeConfigPath}",
         "--cri-handler", $"{BadConfigHandler}={BadConfigPath}",
@@ -46,6 +60,13 @@ public sealed class CriFixture : ContainerdFixture
 
     public override async Task InitializeAsync()
     {
+        if (ContainerdDir is not null && DepsCommand is not null && !File.Exists(Path.Combine(ContainerdDir, "containerd")))
+        {
+            var fetch = await ChildProcess.RunAsync("bash", [ScriptPath("deps.sh"), DepsCommand], TimeSpan.FromMinutes(3));
+            if (fetch.ExitCode != 0)
+                throw new InvalidOperationException($"cannot fetch containerd ({DepsCommand}): " + fetch.Describe());
+        }
+
         Directory.CreateDirectory(RunDir);
         File.Copy(Path.Combine(RepoRoot, "Config", "configuration.toml"), RuntimeConfigPath, overwrite: true);
         await File.WriteAllTextAsync(BadConfigPath, $"[runtime]\nname = \"wasm_container\"\n[wasmkata]\n{BadConfigKey} = \"debug\"\n");
@@ -65,4 +86,14 @@ public sealed class CriFixture : ContainerdFixture
 public sealed class CriCollection : ICollectionFixture<CriFixture>
 {
     public const string Name = "Cri";
+}
+
+/// <summary>The CRI containerd on Debian trixie's containerd 1.7 (with its own ctr), as <see cref="Containerd17Fixture"/>.</summary>
+public sealed class Cri17Fixture() : CriFixture("cri17", Containerd17Fixture.Bin, "containerd17", Path.Combine(Containerd17Fixture.Bin, "ctr"));
+
+/// <summary>The CRI specs on containerd 1.7, apart from the others.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class Cri17Collection : ICollectionFixture<Cri17Fixture>
+{
+    public const string Name = "Cri17";
 }

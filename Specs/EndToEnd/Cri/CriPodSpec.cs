@@ -9,7 +9,7 @@ namespace WasmKata.Specs.EndToEnd.Cri;
 [Trait("Category", "EndToEnd")]
 [Trait("Requires", "root")]
 [Trait("Runtime", "wasmkata")]
-public sealed class CriPodSpec(CriFixture fixture)
+public class CriPodSpec(CriFixture fixture)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
@@ -237,3 +237,10 @@ public sealed class CriPodSpec(CriFixture fixture)
         return new FileInfo($"/proc/{pid}/ns/ipc").LinkTarget!;
     }
 }
+
+/// <summary><see cref="CriPodSpec"/> on containerd 1.7's CRI plugin.</summary>
+[Collection(Cri17Collection.Name)]
+[Trait("Category", "EndToEnd")]
+[Trait("Requires", "root")]
+[Trait("Runtime", "wasmkata")]
+public sealed class CriPodOnContainerd17Spec(Cri17Fixture fixture) : CriPodSpec(fixture);
