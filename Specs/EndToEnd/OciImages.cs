@@ -19,12 +19,16 @@ public sealed record WasmImage(string Guest)
     /// <summary>The image config's Env (containerd puts it before `ctr run --env` values).</summary>
     public IReadOnlyList<string> Env { get; init; } = [];
 
+    /// <summary>The image config's WorkingDir (containerd makes it the process's cwd).</summary>
+    public string WorkingDir { get; init; } = "/";
+
     internal string Key =>
         string.Join('\n', new[] { Guest }
             .Concat(Files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"file {f.Key}={f.Value}"))
             .Concat(Guests.OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"guest {g.Key}={g.Value}"))
             .Concat(Symlinks.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"link {l.Key}={l.Value}"))
-            .Concat(Env.Select(e => $"env {e}")));
+            .Concat(Env.Select(e => $"env {e}"))
+            .Concat(WorkingDir == "/" ? [] : [$"workdir {WorkingDir}"]));
 }
 
 /// <summary>
@@ -43,7 +47,7 @@ public sealed class OciImages(ContainerdFixture fixture)
         Cached(image.Key, () => BuildAsync(
             $"localhost/wasmkata-e2e/{image.Guest}:{ShortHash(image.Key)}",
             rootfs => PopulateWasm(image, rootfs),
-            image.Env.SelectMany(e => new[] { "--env", e })));
+            [.. image.Env.SelectMany(e => new[] { "--env", e }), "--workdir", image.WorkingDir]));
 
     /// <summary>A static busybox image for runc: /bin/busybox with sh, echo, cat and sleep links.</summary>
     public Task<string> BusyboxAsync() =>
