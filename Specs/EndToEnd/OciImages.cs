@@ -13,6 +13,9 @@ public sealed record WasmImage(string Guest)
     /// <summary>More guests, by absolute path in the image (e.g. a second program to exec).</summary>
     public IReadOnlyDictionary<string, string> Guests { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Files of any bytes (e.g. a generated module), by absolute path in the image.</summary>
+    public IReadOnlyDictionary<string, byte[]> Binaries { get; init; } = new Dictionary<string, byte[]>();
+
     /// <summary>Symbolic links, by absolute path in the image, to their target as written.</summary>
     public IReadOnlyDictionary<string, string> Symlinks { get; init; } = new Dictionary<string, string>();
 
@@ -27,6 +30,7 @@ public sealed record WasmImage(string Guest)
             .Concat(Files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"file {f.Key}={f.Value}"))
             .Concat(Guests.OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"guest {g.Key}={g.Value}"))
             .Concat(Symlinks.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"link {l.Key}={l.Value}"))
+            .Concat(Binaries.OrderBy(b => b.Key, StringComparer.Ordinal).Select(b => $"bytes {b.Key}={Convert.ToHexStringLower(SHA256.HashData(b.Value))}"))
             .Concat(Env.Select(e => $"env {e}"))
             .Concat(WorkingDir == "/" ? [] : [$"workdir {WorkingDir}"]));
 }
@@ -115,6 +119,9 @@ public sealed class OciImages(ContainerdFixture fixture)
 
         foreach (var (path, text) in image.Files)
             File.WriteAllText(InRootfs(rootfs, path), text);
+
+        foreach (var (path, bytes) in image.Binaries)
+            File.WriteAllBytes(InRootfs(rootfs, path), bytes);
 
         foreach (var (path, target) in image.Symlinks)
             File.CreateSymbolicLink(InRootfs(rootfs, path), target);
