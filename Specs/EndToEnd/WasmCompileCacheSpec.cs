@@ -13,7 +13,7 @@ namespace WasmKata.Specs.EndToEnd;
 [Trait("Category", "EndToEnd")]
 [Trait("Requires", "root")]
 [Trait("Runtime", "wasmkata")]
-public sealed class CompileCacheEndToEndSpec(ContainerdFixture fixture)
+public sealed class WasmCompileCacheSpec(ContainerdFixture fixture)
 {
     private const int Pods = 8;
 
