@@ -29,6 +29,10 @@ public sealed record ShimConfig
     /// <summary><c>[wasmkata.engine] compile_cache_dir</c>: where precompiled modules are kept; empty turns the disk cache off.</summary>
     public string CompileCacheDir { get; init; } = "/var/cache/wasmkata/modules";
 
+    /// <summary><c>[wasmkata.engine] compile_cache_max_mb</c>: the disk cache's size limit; the entries used least
+    /// recently go first.</summary>
+    public int CompileCacheMaxMb { get; init; } = 1024;
+
     /// <summary><c>[wasmkata.engine] pooling_allocator</c>.</summary>
     public bool PoolingAllocator { get; init; }
 

@@ -9,6 +9,9 @@ public sealed record EngineOptions
     /// <summary>Where precompiled modules are kept across processes; null keeps them in memory only.</summary>
     public string? ModuleCacheDirectory { get; init; }
 
+    /// <summary>How large the module cache may grow on disk before its least recently used entries go.</summary>
+    public long ModuleCacheMaxBytes { get; init; } = 1L << 30;
+
     /// <summary>Whether instances come from Wasmtime's pooling allocator (faster instantiation, fixed slots).</summary>
     public bool PoolingAllocator { get; init; }
 
@@ -22,6 +25,8 @@ public sealed record EngineOptions
     {
         if (EpochTick <= TimeSpan.Zero)
             throw new ArgumentOutOfRangeException(nameof(EpochTick), EpochTick, "the epoch tick must be positive");
+        if (ModuleCacheMaxBytes <= 0)
+            throw new ArgumentOutOfRangeException(nameof(ModuleCacheMaxBytes), ModuleCacheMaxBytes, "must be positive");
         if (PoolingAllocator && PoolingMaxInstances <= 0)
             throw new ArgumentOutOfRangeException(nameof(PoolingMaxInstances), PoolingMaxInstances, "must be positive");
         if (PoolingAllocator && PoolingMaxMemoryBytes < 65536)

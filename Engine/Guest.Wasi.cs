@@ -16,13 +16,16 @@ public sealed partial class Guest
             .WithEnvironmentVariables(_config.Env.Select(e => (e.Key, e.Value)))
             .WithPreopenedDirectory(_config.RootfsPath, "/", !_config.RootfsReadOnly);
 
-        var cwd = RootfsPaths.Normalize(_config.Cwd);
-        if (cwd != "/")
+        // The working directory is checked, not preopened: a preopen named "." ties with "/" in wasi-libc (which makes
+        // every preopen name absolute against its own cwd, "/") and, coming later, would win every absolute path. The
+        // guest learns its working directory from PWD (GuestPlan.WithPwd).
+        try
         {
-            var hostCwd = RootfsPaths.Resolve(_config.RootfsPath, cwd);
-            if (!Directory.Exists(hostCwd))
-                throw Fail($"working directory {cwd} does not exist in the rootfs");
-            wasi.WithPreopenedDirectory(hostCwd, ".", !_config.RootfsReadOnly);
+            GuestPlan.HostWorkingDirectory(_config);
+        }
+        catch (GuestPlanException e)
+        {
+            throw Fail(e.Message);
         }
         foreach (var preopen in _config.Preopens)
         {

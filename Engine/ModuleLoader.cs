@@ -9,28 +9,33 @@ namespace WasmKata.Engine;
 
 /// <summary>Reads, validates and compiles modules, reusing compiled code from memory or from the disk cache.</summary>
 /// <remarks>
-/// Memory entries are keyed by the module's SHA-256, disk entries by that plus the engine settings. Cache files carry
-/// a checksum, so a torn or corrupt entry is detected before Wasmtime trusts it, and is then recompiled and rewritten.
+/// Memory entries are keyed by the module's SHA-256; the disk cache (<see cref="CompileCache"/>) by that plus the
+/// engine settings. A module new to the disk cache is compiled under its entry's lock, so shims starting the same new
+/// module at once compile it once: the others wait, then load what the first one wrote.
 /// </remarks>
 internal sealed class ModuleLoader : IDisposable
 {
-    private const int HeaderLength = 8 + 32;
-
     private readonly WasmtimeEngine _engine;
-    private readonly string? _cacheDirectory;
-    private readonly string _settingsKey;
+    private readonly CompileCache? _cache;
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<string, Module> _loaded = new(StringComparer.Ordinal);
+    private long _compiles;
 
-    public ModuleLoader(WasmtimeEngine engine, string? cacheDirectory, string engineSettings, ILogger log)
+    public ModuleLoader(WasmtimeEngine engine, string? cacheDirectory, long cacheMaxBytes, string engineSettings, ILogger log)
     {
         _engine = engine;
-        _cacheDirectory = cacheDirectory;
-        _settingsKey = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(engineSettings)))[..16];
         _log = log;
+        if (cacheDirectory is not null)
+        {
+            var cache = new CompileCache(engine, cacheDirectory, cacheMaxBytes, engineSettings, log);
+            _cache = cache.Prepare() ? cache : null;
+        }
     }
 
-    private static ReadOnlySpan<byte> CacheMagic => "WKCWASM1"u8;
+    /// <summary>How many modules this loader compiled (not found in memory or on disk).</summary>
+    public long Compiles => Interlocked.Read(ref _compiles);
+
+    internal CompileCache? Cache => _cache;
 
     public (Module Module, string Digest, ModuleSource Source) Load(string path)
     {
@@ -38,20 +43,14 @@ internal sealed class ModuleLoader : IDisposable
         CheckHeader(path, bytes);
         var digest = Convert.ToHexStringLower(SHA256.HashData(bytes));
         if (_loaded.TryGetValue(digest, out var known))
-            return (known, digest, ModuleSource.MemoryCache);
-
-        var cachePath = _cacheDirectory is null ? null : Path.Combine(_cacheDirectory, $"{digest}-{_settingsKey}.cwasm");
-        var source = ModuleSource.DiskCache;
-        var module = cachePath is null ? null : TryReadCache(cachePath);
-        if (module is null)
         {
-            module = Compile(path, bytes);
-            source = ModuleSource.Compiled;
-            if (cachePath is not null)
-                TryWriteCache(cachePath, module);
+            _cache?.Touch(_cache.EntryPath(digest));
+            return (known, digest, ModuleSource.MemoryCache);
         }
 
-        // Two threads loading the same new module both compile; the first one in wins and the other is dropped.
+        var (module, source) = _cache is null ? (Compile(path, bytes, digest), ModuleSource.Compiled) : LoadThroughCache(_cache, path, bytes, digest);
+
+        // Two threads loading the same new module without a disk cache both compile; the first one in wins.
         var winner = _loaded.GetOrAdd(digest, module);
         if (!ReferenceEquals(winner, module))
         {
@@ -66,6 +65,27 @@ internal sealed class ModuleLoader : IDisposable
         foreach (var module in _loaded.Values)
             module.Dispose();
         _loaded.Clear();
+    }
+
+    private (Module, ModuleSource) LoadThroughCache(CompileCache cache, string path, byte[] bytes, string digest)
+    {
+        var entry = cache.EntryPath(digest);
+        if (cache.TryLoad(entry) is { } cached)
+            return (cached, ModuleSource.DiskCache);
+        Module compiled;
+        using (var held = cache.Lock(digest))
+        {
+            // Whoever held the lock before us may have compiled it meanwhile.
+            if (cache.TryLoad(entry) is { } theirs)
+            {
+                _log.Information("module cache {CacheDir}: {Digest} was compiled by another shim while we waited; loaded it", cache.Directory, digest);
+                return (theirs, ModuleSource.DiskCache);
+            }
+            compiled = Compile(path, bytes, digest);
+            cache.Store(entry, compiled);
+        }
+        cache.Evict(keep: entry);
+        return (compiled, ModuleSource.Compiled);
     }
 
     private static byte[] Read(string path)
@@ -100,85 +120,23 @@ internal sealed class ModuleLoader : IDisposable
             throw new InvalidModuleException(path, $"unsupported WebAssembly binary version {version} (layer {layer})");
     }
 
-    private Module Compile(string path, byte[] bytes)
+    private Module Compile(string path, byte[] bytes, string digest)
     {
         var error = Module.Validate(_engine, bytes);
         if (error is not null)
             throw new InvalidModuleException(path, $"validation error: {error.Trim()}");
         try
         {
-            return Module.FromBytes(_engine, Path.GetFileName(path), bytes);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var module = Module.FromBytes(_engine, Path.GetFileName(path), bytes);
+            Interlocked.Increment(ref _compiles);
+            _log.Information("module cache {CacheDir}: compiled {Module} ({Digest}, {Bytes} bytes) in {Ms} ms",
+                _cache?.Directory ?? "(none)", path, digest, bytes.Length, (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return module;
         }
         catch (WasmtimeException e)
         {
             throw new InvalidModuleException(path, $"compilation failed: {e.Message.Trim()}", e);
-        }
-    }
-
-    private Module? TryReadCache(string cachePath)
-    {
-        byte[] file;
-        try
-        {
-            file = File.ReadAllBytes(cachePath);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            return null;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            _log.Warning("module cache: cannot read {CachePath}: {Error}; compiling instead", cachePath, e.Message);
-            return null;
-        }
-
-        var span = file.AsSpan();
-        if (span.Length < HeaderLength || !span[..8].SequenceEqual(CacheMagic)
-            || !SHA256.HashData(span[HeaderLength..]).AsSpan().SequenceEqual(span[8..HeaderLength]))
-        {
-            _log.Warning("module cache: {CachePath} is corrupt; recompiling and rewriting it", cachePath);
-            return null;
-        }
-        try
-        {
-            return Module.Deserialize(_engine, Path.GetFileNameWithoutExtension(cachePath), span[HeaderLength..]);
-        }
-        catch (WasmtimeException e)
-        {
-            _log.Warning("module cache: {CachePath} does not load ({Error}); recompiling and rewriting it", cachePath, e.Message);
-            return null;
-        }
-    }
-
-    private void TryWriteCache(string cachePath, Module module)
-    {
-        var temp = $"{cachePath}.{Guid.NewGuid():N}.tmp";
-        try
-        {
-            var payload = module.Serialize();
-            // Owner-only: whoever can write here can make the shim run their native code.
-            Directory.CreateDirectory(Path.GetDirectoryName(cachePath)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(CacheMagic);
-                stream.Write(SHA256.HashData(payload));
-                stream.Write(payload);
-                stream.Flush(flushToDisk: true);
-            }
-            // rename(2) replaces atomically: a concurrent reader sees the old entry or the new one, never a torn one.
-            File.Move(temp, cachePath, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or WasmtimeException)
-        {
-            _log.Warning("module cache: cannot write {CachePath}: {Error}", cachePath, e.Message);
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (Exception cleanup) when (cleanup is IOException or UnauthorizedAccessException)
-            {
-                _log.Debug("module cache: cannot remove {Temp}: {Error}", temp, cleanup.Message);
-            }
         }
     }
 }

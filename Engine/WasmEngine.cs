@@ -71,7 +71,7 @@ public sealed class WasmEngine : IDisposable
             _linker.DefineWasi();
             _linker.AllowShadowing = true;
             WasiShadows.Define(_linker);
-            _loader = new ModuleLoader(_engine, options.ModuleCacheDirectory, SettingsKey(options), _log);
+            _loader = new ModuleLoader(_engine, options.ModuleCacheDirectory, options.ModuleCacheMaxBytes, SettingsKey(options), _log);
         }
         catch
         {
@@ -89,6 +89,8 @@ public sealed class WasmEngine : IDisposable
     internal Linker Linker => _linker;
 
     internal WasmtimeEngine Engine => _engine;
+
+    internal ModuleLoader Loader => _loader;
 
     /// <summary>How many guests may be executing wasm code now.</summary>
     internal int ExecutingGuests => Volatile.Read(ref _executing);

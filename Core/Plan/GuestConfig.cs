@@ -2,10 +2,12 @@ namespace WasmKata.Core.Plan;
 
 /// <summary>What one guest sees: its argv, environment, filesystem and memory limit.</summary>
 /// <param name="Args">The full argv, args[0] included.</param>
-/// <param name="Env">Exactly these variables, in this order (split from OCI <c>KEY=VALUE</c> on the first '=').</param>
+/// <param name="Env">Exactly these variables, in this order (split from OCI <c>KEY=VALUE</c> on the first '='); the
+/// planner adds <c>PWD</c> for a working directory other than <c>/</c> (<see cref="GuestPlan.WithPwd"/>).</param>
 /// <param name="RootfsPath">Host directory preopened as the guest's <c>/</c>; nothing outside it is reachable.</param>
 /// <param name="RootfsReadOnly">Whether the guest may not change the rootfs.</param>
-/// <param name="Cwd">Guest working directory; when not <c>/</c> it is also preopened as <c>.</c> for older wasi-libc.</param>
+/// <param name="Cwd">Guest working directory, normalized; it must be a directory of the rootfs or of a mount, and is
+/// never a preopen of its own (absolute paths always mean the rootfs).</param>
 /// <param name="Preopens">Extra host directories (mounts), preopened after the rootfs.</param>
 /// <param name="MemoryLimitBytes">Most linear memory the guest may grow to; a larger <c>memory.grow</c> returns -1.</param>
 public sealed record GuestConfig(

@@ -71,15 +71,37 @@ public static class GuestPlan
         var cwd = string.IsNullOrEmpty(process.Cwd) ? "/" : process.Cwd;
         if (!cwd.StartsWith('/'))
             throw new GuestPlanException(FailureCode.InvalidArgument, $"process.cwd must be absolute, got \"{cwd}\"");
-        var module = FindModule(args[0], cwd, env, rootfs);
+        cwd = NormalizeGuestPath(cwd);
+        var module = FindModule(args[0], cwd, env, rootfs, preopens ?? []);
         if (!markedWasm && !HasWasmMagic(module))
         {
             throw new GuestPlanException(FailureCode.InvalidArgument,
                 $"\"{args[0]}\" is not a WebAssembly module and the container is not marked as wasm ({WasmAnnotation}=yes): " +
                 "this runtime runs only WebAssembly (WASI) workloads");
         }
-        var config = new GuestConfig(args.ToList(), env, rootfs, rootReadOnly, NormalizeGuestPath(cwd), preopens ?? [], memoryLimit);
+        var config = new GuestConfig(args.ToList(), WithPwd(env, cwd), rootfs, rootReadOnly, cwd, preopens ?? [], memoryLimit);
         return (module, config);
+    }
+
+    /// <summary>
+    /// The environment a guest gets: <paramref name="env"/>, plus <c>PWD</c> naming the working directory when it is
+    /// not <c>/</c> and the spec sets no <c>PWD</c> of its own. WASI preview 1 has no other way to tell a guest its
+    /// working directory: Go's wasip1 port starts in <c>$PWD</c>, and a wasi-libc program can <c>chdir(getenv("PWD"))</c>.
+    /// </summary>
+    public static IReadOnlyList<KeyValuePair<string, string>> WithPwd(IReadOnlyList<KeyValuePair<string, string>> env, string cwd) =>
+        cwd == "/" || env.Any(e => e.Key == "PWD") ? env : [.. env, new("PWD", cwd)];
+
+    /// <summary>
+    /// The host directory of the guest's working directory, through its mounts (a volume's mount point may be the
+    /// working directory, as runc allows); throws <see cref="GuestPlanException"/> when there is no such directory.
+    /// </summary>
+    public static string HostWorkingDirectory(GuestConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var host = ResolveThroughMounts(config.RootfsPath, config.Preopens, config.Cwd);
+        return Directory.Exists(host)
+            ? host
+            : throw new GuestPlanException(FailureCode.NotFound, $"working directory {RootfsPaths.Normalize(config.Cwd)} does not exist in the rootfs or its mounts");
     }
 
     /// <summary>Splits an OCI <c>KEY=VALUE</c> string on its first '='.</summary>
@@ -105,14 +127,26 @@ public static class GuestPlan
         }
     }
 
-    private static string FindModule(string arg0, string cwd, IReadOnlyList<KeyValuePair<string, string>> env, string rootfs)
+    private static string ResolveThroughMounts(string rootfs, IReadOnlyList<Preopen> mounts, string guestPath)
+    {
+        try
+        {
+            return GuestPaths.Resolve(rootfs, mounts, guestPath);
+        }
+        catch (IOException e)
+        {
+            throw new GuestPlanException(FailureCode.InvalidArgument, e.Message);
+        }
+    }
+
+    private static string FindModule(string arg0, string cwd, IReadOnlyList<KeyValuePair<string, string>> env, string rootfs, IReadOnlyList<Preopen> mounts)
     {
         IEnumerable<string> candidates = arg0.Contains('/')
             ? [arg0.StartsWith('/') ? arg0 : cwd.TrimEnd('/') + "/" + arg0]
             : [cwd.TrimEnd('/') + "/" + arg0, .. PathDirs(env).Select(d => d.TrimEnd('/') + "/" + arg0)];
         foreach (var guestPath in candidates)
         {
-            var host = ResolveInside(rootfs, guestPath);
+            var host = ResolveThroughMounts(rootfs, mounts, guestPath);
             if (File.Exists(host))
                 return host;
         }

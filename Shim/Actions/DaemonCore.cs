@@ -69,6 +69,7 @@ internal sealed class DaemonCore : IAsyncDisposable
         {
             EpochTick = TimeSpan.FromMilliseconds(config.EpochTickMs),
             ModuleCacheDirectory = config.CompileCacheDir.Length > 0 ? config.CompileCacheDir : null,
+            ModuleCacheMaxBytes = config.CompileCacheMaxMb * (1L << 20),
             PoolingAllocator = config.PoolingAllocator,
         };
         // Together these are most of what a cold start waits for. The engine logs through whatever the log is when it

@@ -13,18 +13,26 @@ public sealed record WasmImage(string Guest)
     /// <summary>More guests, by absolute path in the image (e.g. a second program to exec).</summary>
     public IReadOnlyDictionary<string, string> Guests { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Files of any bytes (e.g. a generated module), by absolute path in the image.</summary>
+    public IReadOnlyDictionary<string, byte[]> Binaries { get; init; } = new Dictionary<string, byte[]>();
+
     /// <summary>Symbolic links, by absolute path in the image, to their target as written.</summary>
     public IReadOnlyDictionary<string, string> Symlinks { get; init; } = new Dictionary<string, string>();
 
     /// <summary>The image config's Env (containerd puts it before `ctr run --env` values).</summary>
     public IReadOnlyList<string> Env { get; init; } = [];
 
+    /// <summary>The image config's WorkingDir (containerd makes it the process's cwd).</summary>
+    public string WorkingDir { get; init; } = "/";
+
     internal string Key =>
         string.Join('\n', new[] { Guest }
             .Concat(Files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"file {f.Key}={f.Value}"))
             .Concat(Guests.OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"guest {g.Key}={g.Value}"))
             .Concat(Symlinks.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"link {l.Key}={l.Value}"))
-            .Concat(Env.Select(e => $"env {e}")));
+            .Concat(Binaries.OrderBy(b => b.Key, StringComparer.Ordinal).Select(b => $"bytes {b.Key}={Convert.ToHexStringLower(SHA256.HashData(b.Value))}"))
+            .Concat(Env.Select(e => $"env {e}"))
+            .Concat(WorkingDir == "/" ? [] : [$"workdir {WorkingDir}"]));
 }
 
 /// <summary>
@@ -43,7 +51,7 @@ public sealed class OciImages(ContainerdFixture fixture)
         Cached(image.Key, () => BuildAsync(
             $"localhost/wasmkata-e2e/{image.Guest}:{ShortHash(image.Key)}",
             rootfs => PopulateWasm(image, rootfs),
-            image.Env.SelectMany(e => new[] { "--env", e })));
+            [.. image.Env.SelectMany(e => new[] { "--env", e }), "--workdir", image.WorkingDir]));
 
     /// <summary>
     /// The same image as `docker load` takes it, loaded by <paramref name="load"/> (name, archive); its name. Its platform
@@ -131,6 +139,9 @@ public sealed class OciImages(ContainerdFixture fixture)
 
         foreach (var (path, text) in image.Files)
             File.WriteAllText(InRootfs(rootfs, path), text);
+
+        foreach (var (path, bytes) in image.Binaries)
+            File.WriteAllBytes(InRootfs(rootfs, path), bytes);
 
         foreach (var (path, target) in image.Symlinks)
             File.CreateSymbolicLink(InRootfs(rootfs, path), target);

@@ -8,6 +8,7 @@
 #   --env K=V            appended to the config's Env (repeatable)
 #   --docker             also writes manifest.json, the `docker save` index that `docker load` reads (dockerd 26 and
 #                        28 with their default image store read nothing else); ctr keeps reading index.json
+#   --workdir DIR        the config's WorkingDir (default /)
 # The archive holds oci-layout, index.json and blobs/sha256/{layer,config,manifest}. The manifest descriptor in
 # index.json carries io.containerd.image.name, which `ctr images import` takes as the image name. The layer is
 # an uncompressed tar with fixed owners and times, so the same rootfs always gives the same digests.
@@ -37,20 +38,21 @@ wasmkata_add_blob() {
 }
 
 wasmkata_oci_image() {
-  local platform="wasip1/wasm" entrypoint=() env=() docker=0
+  local platform="wasip1/wasm" entrypoint=() env=() docker=0 workdir=/
   while (($# > 0)); do
     case $1 in
       --platform) platform=$2; shift 2 ;;
       --entrypoint) entrypoint+=("$2"); shift 2 ;;
       --env) env+=("$2"); shift 2 ;;
       --docker) docker=1; shift ;;
+      --workdir) workdir=$2; shift 2 ;;
       --) shift; break ;;
       -*) echo "oci-image: unknown option $1" >&2; return 2 ;;
       *) break ;;
     esac
   done
   if (($# != 3)); then
-    echo "usage: oci-image.sh [--platform OS/ARCH] [--entrypoint ARG]... [--env K=V]... [--docker] NAME:TAG ROOTFS_DIR OUT.tar" >&2
+    echo "usage: oci-image.sh [--platform OS/ARCH] [--entrypoint ARG]... [--env K=V]... [--workdir DIR] [--docker] NAME:TAG ROOTFS_DIR OUT.tar" >&2
     return 2
   fi
   local name=$1 rootfs=$2 out=$3
@@ -74,9 +76,9 @@ wasmkata_oci_image() {
   layer_digest=${layer% *} layer_size=${layer#* }
 
   # An uncompressed layer's diff id is its digest.
-  printf '{"architecture":%s,"os":%s,"config":{"Entrypoint":%s,"Env":%s,"WorkingDir":"/"},"rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+  printf '{"architecture":%s,"os":%s,"config":{"Entrypoint":%s,"Env":%s,"WorkingDir":%s},"rootfs":{"type":"layers","diff_ids":["%s"]}}' \
     "$(wasmkata_json_string "$arch")" "$(wasmkata_json_string "$os")" \
-    "$(wasmkata_json_array "${entrypoint[@]}")" "$(wasmkata_json_array "${env[@]}")" \
+    "$(wasmkata_json_array "${entrypoint[@]}")" "$(wasmkata_json_array "${env[@]}")" "$(wasmkata_json_string "$workdir")" \
     "$layer_digest" >"$work/config"
   local config config_digest config_size
   config=$(wasmkata_add_blob "$blobs" "$work/config")

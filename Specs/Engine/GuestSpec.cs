@@ -130,15 +130,29 @@ public sealed class GuestSpec : IClassFixture<EngineFixture>
     }
 
     [Fact]
-    public void Cwd_must_be_preopened_as_dot_after_the_rootfs()
+    public void Cwd_must_not_be_a_preopen_of_its_own()
     {
         var rootfs = _fx.NewRootfs();
         Directory.CreateDirectory(Path.Combine(rootfs, "app"));
         File.WriteAllText(Path.Combine(rootfs, "app", "conf"), "app config\n");
         var config = EngineFixture.Config(rootfs, "conf", "4") with { Cwd = "/app" };
+
+        // fd 4 would be a "." preopen, which wasi-libc would pick for every absolute path: EBADF (8) says there is none.
+        Assert.Equal(8, GuestRunner.RunToEnd(_fx.Guest("read-file", GuestWat.ReadFile, config, new CapturedOutput())).Status);
+        var stdout = new CapturedOutput();
+        Assert.Equal(0, GuestRunner.RunToEnd(_fx.Guest("read-file", GuestWat.ReadFile, config with { Args = ["guest.wasm", "app/conf", "3"] }, stdout)).Status);
+        Assert.Equal("app config\n", stdout.Text);
+    }
+
+    [Fact]
+    public void Cwd_on_a_mount_point_must_be_taken()
+    {
+        var data = _fx.NewRootfs();
+        File.WriteAllText(Path.Combine(data, "x"), "mounted\n");
+        var config = EngineFixture.Config(_fx.NewRootfs(), "x", "4") with { Cwd = "/out", Preopens = [new Preopen(data, "/out", ReadOnly: false)] };
         var stdout = new CapturedOutput();
         Assert.Equal(0, GuestRunner.RunToEnd(_fx.Guest("read-file", GuestWat.ReadFile, config, stdout)).Status);
-        Assert.Equal("app config\n", stdout.Text);
+        Assert.Equal("mounted\n", stdout.Text);
     }
 
     [Fact]

@@ -121,6 +121,27 @@ public class CriPodSpec(CriFixture fixture)
     }
 
     [Fact]
+    public async Task A_workingDir_on_a_volume_must_be_taken_and_told_to_the_guest()
+    {
+        var image = await SayImageAsync();
+        var volume = Directory.CreateDirectory(Path.Combine(fixture.RunDir, ContainerdFixture.NewId("workdir"))).FullName;
+        await File.WriteAllTextAsync(Path.Combine(volume, "counter.v"), "in the volume\n");
+        await using var pod = await CriPod.RunAsync(fixture, "workdir");
+        var app = await pod.RunContainerAsync("app", image, ["up", "", "3600"], customize: config =>
+        {
+            config.WorkingDir = "/out";
+            config.Mounts.Add(new Mount { ContainerPath = "/out", HostPath = volume });
+        });
+        await pod.WaitForStateAsync(app, ContainerState.ContainerRunning, Patience);
+
+        var paths = await Client.Runtime.ExecSyncAsync(
+            new ExecSyncRequest { ContainerId = app, Cmd = { "/paths.wasm", "cd-pwd", "counter.v", "/out/counter.v" }, Timeout = 20 }, CriClient.Deadline());
+
+        Assert.True(paths.ExitCode == 0, paths.ToString());
+        Assert.Equal("cd /out\ncounter.v: in the volume\n/out/counter.v: in the volume\n", paths.Stdout.ToStringUtf8());
+    }
+
+    [Fact]
     public async Task ContainerStats_must_report_the_guests_linear_memory_and_cpu_time()
     {
         var image = await SayImageAsync();
@@ -225,7 +246,7 @@ public class CriPodSpec(CriFixture fixture)
     // exitcode, readfile and args beside it for exec.
     private Task<string> SayImageAsync() => fixture.Images.WasmAsync(new WasmImage("say")
     {
-        Guests = new Dictionary<string, string> { ["/exitcode.wasm"] = "exitcode", ["/readfile.wasm"] = "readfile", ["/args.wasm"] = "args" },
+        Guests = new Dictionary<string, string> { ["/exitcode.wasm"] = "exitcode", ["/readfile.wasm"] = "readfile", ["/args.wasm"] = "args", ["/paths.wasm"] = "paths" },
     });
 
     // The "pid" CRI reports for a container is its guest thread in the shim; its IPC namespace is the pod's.
