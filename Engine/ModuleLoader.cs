@@ -3,14 +3,17 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Serilog;
 using Wasmtime;
+using Wasmtime.Components;
 using WasmtimeEngine = Wasmtime.Engine;
 
 namespace WasmKata.Engine;
 
-/// <summary>Reads, validates and compiles modules, reusing compiled code from memory or from the disk cache.</summary>
+/// <summary>Reads, validates and compiles core modules and components, reusing compiled code from memory or from the disk cache.</summary>
 /// <remarks>
-/// Memory entries are keyed by the module's SHA-256, disk entries by that plus the engine settings. Cache files carry
-/// a checksum, so a torn or corrupt entry is detected before Wasmtime trusts it, and is then recompiled and rewritten.
+/// Which of the two a file is comes from its header (the binary version and layer after <c>\0asm</c>), never from
+/// its name. Memory entries are keyed by the file's SHA-256, disk entries by that plus the engine settings; both kinds
+/// share the cache directory, told apart by the entry's magic. Cache files carry a checksum, so a torn or corrupt
+/// entry is detected before Wasmtime trusts it, and is then recompiled and rewritten.
 /// </remarks>
 internal sealed class ModuleLoader : IDisposable
 {
@@ -20,7 +23,7 @@ internal sealed class ModuleLoader : IDisposable
     private readonly string? _cacheDirectory;
     private readonly string _settingsKey;
     private readonly ILogger _log;
-    private readonly ConcurrentDictionary<string, Module> _loaded = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, CompiledWasm> _loaded = new(StringComparer.Ordinal);
 
     public ModuleLoader(WasmtimeEngine engine, string? cacheDirectory, string engineSettings, ILogger log)
     {
@@ -32,39 +35,41 @@ internal sealed class ModuleLoader : IDisposable
 
     private static ReadOnlySpan<byte> CacheMagic => "WKCWASM1"u8;
 
-    public (Module Module, string Digest, ModuleSource Source) Load(string path)
+    private static ReadOnlySpan<byte> ComponentCacheMagic => "WKCCOMP1"u8;
+
+    public (CompiledWasm Code, string Digest, ModuleSource Source) Load(string path)
     {
         var bytes = Read(path);
-        CheckHeader(path, bytes);
+        var kind = CheckHeader(path, bytes);
         var digest = Convert.ToHexStringLower(SHA256.HashData(bytes));
         if (_loaded.TryGetValue(digest, out var known))
             return (known, digest, ModuleSource.MemoryCache);
 
         var cachePath = _cacheDirectory is null ? null : Path.Combine(_cacheDirectory, $"{digest}-{_settingsKey}.cwasm");
         var source = ModuleSource.DiskCache;
-        var module = cachePath is null ? null : TryReadCache(cachePath);
-        if (module is null)
+        var code = cachePath is null ? null : TryReadCache(cachePath, kind);
+        if (code is null)
         {
-            module = Compile(path, bytes);
+            code = kind == WasmKind.Component ? CompileComponent(path, bytes) : new CompiledWasm(Compile(path, bytes));
             source = ModuleSource.Compiled;
             if (cachePath is not null)
-                TryWriteCache(cachePath, module);
+                TryWriteCache(cachePath, code);
         }
 
         // Two threads loading the same new module both compile; the first one in wins and the other is dropped.
-        var winner = _loaded.GetOrAdd(digest, module);
-        if (!ReferenceEquals(winner, module))
+        var winner = _loaded.GetOrAdd(digest, code);
+        if (!ReferenceEquals(winner, code))
         {
-            module.Dispose();
+            code.Dispose();
             return (winner, digest, ModuleSource.MemoryCache);
         }
-        return (module, digest, source);
+        return (code, digest, source);
     }
 
     public void Dispose()
     {
-        foreach (var module in _loaded.Values)
-            module.Dispose();
+        foreach (var code in _loaded.Values)
+            code.Dispose();
         _loaded.Clear();
     }
 
@@ -86,7 +91,8 @@ internal sealed class ModuleLoader : IDisposable
         }
     }
 
-    private static void CheckHeader(string path, ReadOnlySpan<byte> bytes)
+    // A core module is version 1, layer 0; a component (the component model's binary format) is version 0x0d, layer 1.
+    private static WasmKind CheckHeader(string path, ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length == 0)
             throw new InvalidModuleException(path, "not a WebAssembly module (the file is empty)");
@@ -95,9 +101,29 @@ internal sealed class ModuleLoader : IDisposable
         var version = BinaryPrimitives.ReadUInt16LittleEndian(bytes[4..]);
         var layer = BinaryPrimitives.ReadUInt16LittleEndian(bytes[6..]);
         if (layer == 1)
-            throw new InvalidModuleException(path, "a WebAssembly component, not a core module (only WASI preview 1 core modules are supported)");
+        {
+            if (version != ComponentVersion)
+                throw new InvalidModuleException(path, $"unsupported WebAssembly component binary version 0x{version:x} (this engine reads 0x{ComponentVersion:x})");
+            return WasmKind.Component;
+        }
         if (version != 1 || layer != 0)
             throw new InvalidModuleException(path, $"unsupported WebAssembly binary version {version} (layer {layer})");
+        return WasmKind.CoreModule;
+    }
+
+    private const ushort ComponentVersion = 0x0d;
+
+    private CompiledWasm CompileComponent(string path, byte[] bytes)
+    {
+        // No separate validation call for components: compiling validates, and says what is wrong.
+        try
+        {
+            return new CompiledWasm(Component.FromBytes(_engine, bytes));
+        }
+        catch (WasmtimeException e)
+        {
+            throw new InvalidModuleException(path, $"component compilation failed: {WasmtimeErrors.OneLine(e.Message)}", e);
+        }
     }
 
     private Module Compile(string path, byte[] bytes)
@@ -115,7 +141,7 @@ internal sealed class ModuleLoader : IDisposable
         }
     }
 
-    private Module? TryReadCache(string cachePath)
+    private CompiledWasm? TryReadCache(string cachePath, WasmKind kind)
     {
         byte[] file;
         try
@@ -133,7 +159,8 @@ internal sealed class ModuleLoader : IDisposable
         }
 
         var span = file.AsSpan();
-        if (span.Length < HeaderLength || !span[..8].SequenceEqual(CacheMagic)
+        var magic = kind == WasmKind.Component ? ComponentCacheMagic : CacheMagic;
+        if (span.Length < HeaderLength || !span[..8].SequenceEqual(magic)
             || !SHA256.HashData(span[HeaderLength..]).AsSpan().SequenceEqual(span[8..HeaderLength]))
         {
             _log.Warning("module cache: {CachePath} is corrupt; recompiling and rewriting it", cachePath);
@@ -141,7 +168,9 @@ internal sealed class ModuleLoader : IDisposable
         }
         try
         {
-            return Module.Deserialize(_engine, Path.GetFileNameWithoutExtension(cachePath), span[HeaderLength..]);
+            return kind == WasmKind.Component
+                ? new CompiledWasm(Component.Deserialize(_engine, span[HeaderLength..]))
+                : new CompiledWasm(Module.Deserialize(_engine, Path.GetFileNameWithoutExtension(cachePath), span[HeaderLength..]));
         }
         catch (WasmtimeException e)
         {
@@ -150,17 +179,17 @@ internal sealed class ModuleLoader : IDisposable
         }
     }
 
-    private void TryWriteCache(string cachePath, Module module)
+    private void TryWriteCache(string cachePath, CompiledWasm code)
     {
         var temp = $"{cachePath}.{Guid.NewGuid():N}.tmp";
         try
         {
-            var payload = module.Serialize();
+            var payload = code.Component is { } component ? component.Serialize() : code.Module!.Serialize();
             // Owner-only: whoever can write here can make the shim run their native code.
             Directory.CreateDirectory(Path.GetDirectoryName(cachePath)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                stream.Write(CacheMagic);
+                stream.Write(code.Kind == WasmKind.Component ? ComponentCacheMagic : CacheMagic);
                 stream.Write(SHA256.HashData(payload));
                 stream.Write(payload);
                 stream.Flush(flushToDisk: true);
