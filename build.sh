@@ -49,7 +49,7 @@ publish_programs() {
 }
 
 # The guests also built as components (out/guests/NAME.component.wasm).
-COMPONENT_GUESTS=(hello args readfile exitcode sleep spin cat trap bigout)
+COMPONENT_GUESTS=(hello args readfile exitcode sleep spin cat trap bigout hostile)
 
 build_guests() {
   local dir="$OUT/guests" src name tool

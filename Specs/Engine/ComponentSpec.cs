@@ -206,6 +206,46 @@ public sealed class ComponentSpec(EngineFixture fx, ITestOutputHelper output) : 
     }
 
     [Fact]
+    public async Task A_paused_component_must_burn_no_cpu_and_go_on_after_resume()
+    {
+        var stdout = new CapturedOutput();
+        var (guest, run) = Start("spin", stdout);
+        Assert.True(stdout.WaitFor("spinning", MarkerTimeout));
+
+        guest.Pause();
+        await Task.Delay(50);
+        var pausedFrom = guest.CpuTimeNs;
+        await Task.Delay(500);
+        var pausedCpu = guest.CpuTimeNs - pausedFrom;
+        guest.Resume();
+        var resumedFrom = guest.CpuTimeNs;
+        await Task.Delay(300);
+        var resumedCpu = guest.CpuTimeNs - resumedFrom;
+        guest.Kill(9);
+
+        Assert.Equal(137, run.Join().Status);
+        Assert.InRange(pausedCpu, 0, 10_000_000);
+        Assert.True(resumedCpu > 100_000_000, $"only {resumedCpu / 1e6:F0} ms of CPU in 300 ms after resume");
+    }
+
+    [Fact]
+    public void The_memory_limit_must_stop_a_component_growing_past_it()
+    {
+        var stderr = new CapturedOutput();
+        var config = new GuestConfig(["/app.wasm", "grow"], [], fx.NewRootfs(), false, "/", [], 64L << 20);
+        var guest = fx.Engine.CreateGuest(fx.Engine.Load(ComponentPath("hostile")), config, new GuestStdio(null, null, stderr));
+        guest.Instantiate();
+
+        var exit = GuestRunner.Start(guest).Join();
+
+        // The guest's malloc is refused at the limit; the preview-1 adapter inside the component then cannot get the
+        // memory it needs to write the guest's message and aborts on its own assertion: a trap either way.
+        output.WriteLine($"{exit.TrapMessage} / stderr: {stderr.Text.Trim()}");
+        Assert.Equal(134, exit.Status);
+        Assert.Matches(@"^(grow: refused after (3\d|4\d|5\d|6\d) MiB|assertion failed at adapter line \d+)\n?$", stderr.Text);
+    }
+
+    [Fact]
     public void Components_must_share_the_disk_cache_with_core_modules()
     {
         var cache = Path.Combine(fx.Directory, "cache-" + Guid.NewGuid().ToString("N"));
@@ -226,6 +266,21 @@ public sealed class ComponentSpec(EngineFixture fx, ITestOutputHelper output) : 
         guest.Instantiate();
         Assert.Equal(0, GuestRunner.RunToEnd(guest).Status);
         Assert.Equal("hello from wasm\n", stdout.Text);
+    }
+
+    [Fact]
+    public void The_pooling_allocator_must_run_components_over_and_over()
+    {
+        using var engine = new WasmEngine(new EngineOptions { PoolingAllocator = true, PoolingMaxInstances = 16, PoolingMaxMemoryBytes = 64 << 20 });
+        var component = engine.Load(ComponentPath("hello"));
+        for (var i = 0; i < 20; i++)
+        {
+            var stdout = new CapturedOutput();
+            var guest = engine.CreateGuest(component, EngineFixture.Config(fx.NewRootfs()), new GuestStdio(null, stdout, null));
+            guest.Instantiate();
+            Assert.Equal(new GuestExit(0, null, false), GuestRunner.RunToEnd(guest));
+            Assert.Equal("hello from wasm\n", stdout.Text);
+        }
     }
 
     private (Guest Guest, GuestRunner Run) Start(string name, IGuestOutput stdout, params string[] args)
