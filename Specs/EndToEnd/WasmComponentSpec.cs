@@ -114,6 +114,52 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
     }
 
     [Fact]
+    public async Task Kill_must_report_exit_137_within_2_seconds_when_the_component_sleeps_in_the_host()
+    {
+        // Wasmtime's WASI 0.2 sleep cannot be interrupted: the shim reports the kill without waiting for the guest.
+        var image = await fixture.Images.WasmAsync(new WasmImage("sleep.component"));
+
+        var killed = await Killing.KillForegroundRunAsync(fixture, Ctr.WasmRuntime, image, "sleeping", "/app.wasm", "3600");
+
+        Assert.True(killed.Run.ExitCode == 137, Ctr.Explain(killed.Run));
+        Assert.True(killed.KillToExit < TimeSpan.FromSeconds(2),
+            $"from `ctr task kill` to ctr's exit took {killed.KillToExit.TotalMilliseconds:F0} ms\n" + Ctr.Explain(killed.Run));
+    }
+
+    [Fact]
+    public async Task A_killed_sleeping_component_exec_must_end_at_once_and_its_shim_must_serve_on()
+    {
+        var image = new WasmImage("sleep")
+        {
+            Guests = new Dictionary<string, string>
+            {
+                ["/bin/nap.wasm"] = "sleep.component",
+                ["/bin/hello.wasm"] = "hello.component",
+            },
+        };
+        await using var container = await DetachedContainer.StartAsync(
+            Ctr, Ctr.WasmRuntime, await fixture.Images.WasmAsync(image), "comp-nap", "/app.wasm", "3600");
+        using var nap = Ctr.Start(["task", "exec", "--exec-id", "nap", container.Id, "/bin/nap.wasm", "3600"]);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!nap.StdoutSoFar().Contains("sleeping", StringComparison.Ordinal) && !nap.HasExited && DateTime.UtcNow < deadline)
+            await Task.Delay(20);
+        Assert.True(nap.StdoutSoFar().Contains("sleeping", StringComparison.Ordinal), "the exec did not start sleeping\n" + fixture.LogTail());
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var kill = await Ctr.RunAsync("task", "kill", "--exec-id", "nap", "-s", "SIGKILL", container.Id);
+        Assert.True(kill.ExitCode == 0, Ctr.Explain(kill));
+        var napped = await nap.WaitAsync(TimeSpan.FromSeconds(20), () => fixture.LogTail());
+        var killToExit = clock.Elapsed;
+
+        Assert.True(napped.ExitCode == 137, Ctr.Explain(napped));
+        Assert.True(killToExit < TimeSpan.FromSeconds(2), $"the exec's kill took {killToExit.TotalMilliseconds:F0} ms\n" + Ctr.Explain(napped));
+        // The same shim (the component's thread still waiting in Wasmtime's sleep) runs the next exec and keeps its init.
+        var hello = await Ctr.RunAsync("task", "exec", "--exec-id", "hello", container.Id, "/bin/hello.wasm");
+        Assert.True(hello.ExitCode == 0 && hello.StdoutText == "hello from wasm\n", Ctr.Explain(hello));
+        Assert.Equal("RUNNING", await Ctr.TaskStatusAsync(container.Id));
+    }
+
+    [Fact]
     public async Task A_component_must_run_as_an_exec_in_a_core_module_container()
     {
         var image = new WasmImage("sleep")
