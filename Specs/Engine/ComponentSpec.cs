@@ -42,6 +42,20 @@ public sealed class ComponentSpec(EngineFixture fx, ITestOutputHelper output) : 
     }
 
     [Fact]
+    public void A_component_without_wasi_cli_run_must_fail_instantiation_saying_so()
+    {
+        // The header alone is a valid, empty component: it exports nothing.
+        var path = Path.Combine(fx.Directory, "empty-component.wasm");
+        File.WriteAllBytes(path, [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]);
+        var module = fx.Engine.Load(path);
+        Assert.Equal(WasmKind.Component, module.Kind);
+
+        var guest = fx.Engine.CreateGuest(module, EngineFixture.Config(fx.NewRootfs()), new GuestStdio(null, null, null));
+        var e = Assert.Throws<GuestStartException>(guest.Instantiate);
+        Assert.Equal($"cannot start wasm module {path}: missing `wasi:cli/run` export (only WASI 0.2 command components can run)", e.Message);
+    }
+
+    [Fact]
     public void Args_and_env_must_arrive_exactly()
     {
         var config = new GuestConfig(
