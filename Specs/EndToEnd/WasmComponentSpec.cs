@@ -53,6 +53,25 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
         Assert.True(run.StdoutText == "read by a component\n", Ctr.Explain(run));
     }
 
+    [Fact]
+    public async Task A_component_run_must_leave_its_compiled_code_in_the_compile_cache_modules_use()
+    {
+        // The shims here run with the default configuration: compile_cache_dir /var/cache/wasmkata/modules.
+        const string cache = "/var/cache/wasmkata/modules";
+        var digest = Convert.ToHexStringLower(SHA256.HashData(fixture.Images.GuestBytes("readfile.component")));
+        foreach (var stale in Directory.Exists(cache) ? Directory.GetFiles(cache, digest + "-*.cwasm") : [])
+            File.Delete(stale);
+
+        var image = new WasmImage("readfile.component") { Files = new Dictionary<string, string> { ["/x"] = "x\n" } };
+        var run = await RunAsync(image, "comp-cache", command: ["/app.wasm", "/x"]);
+
+        Assert.True(run.ExitCode == 0 && run.StdoutText == "x\n", Ctr.Explain(run));
+        var entry = Assert.Single(Directory.GetFiles(cache, digest + "-*.cwasm"));
+        Assert.Equal("WKCCOMP1", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(entry), 0, 8));
+        var again = await RunAsync(image, "comp-cache", command: ["/app.wasm", "/x"]);
+        Assert.True(again.ExitCode == 0 && again.StdoutText == "x\n", Ctr.Explain(again));
+    }
+
     [Theory]
     [InlineData("0", 0)]
     // The preview-1 adapter turns exit(n != 0) into wasi:cli/exit's err, which carries no code: 1.
