@@ -42,6 +42,9 @@ publish_programs() {
   cp "$OUT/publish/$SHIM/libwasmtime.so" "$dir/"
 }
 
+# The guests also built as components (out/guests/NAME.component.wasm).
+COMPONENT_GUESTS=(hello args readfile exitcode sleep spin cat trap bigout hostile)
+
 build_guests() {
   local dir="$OUT/guests" src name tool
   for tool in clang-14 wasm-ld-14 wat2wasm; do
@@ -59,6 +62,12 @@ build_guests() {
   for src in "$REPO"/Specs/Guests/*.wat; do
     name=$(basename "$src" .wat)
     wat2wasm "$src" -o "$dir/$name.wasm"
+  done
+  # WASI 0.2 command components (wasi:cli/run) made from a few of the guests above with jco's preview-1 adapter.
+  local jco
+  jco=$(wasmkata_ensure_jco) || return 1
+  for name in "${COMPONENT_GUESTS[@]}"; do
+    "$jco" new "$dir/$name.wasm" --wasi-command -o "$dir/$name.component.wasm" >/dev/null
   done
 }
 

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Serilog;
 using WasmKata.Linux.Io;
 using Wasmtime;
+using Wasmtime.Components;
 using WasmtimeEngine = Wasmtime.Engine;
 
 namespace WasmKata.Engine;
@@ -13,7 +14,7 @@ namespace WasmKata.Engine;
 /// limit by evicting the entries used least recently.
 /// </summary>
 /// <remarks>
-/// An entry is <c>WKCWASM2</c>, the SHA-256 of the engine settings, the payload's length and SHA-256, then Wasmtime's
+/// An entry is <c>WKCWASM2</c> (a core module) or <c>WKCCOMP2</c> (a component), the SHA-256 of the engine settings, the payload's length and SHA-256, then Wasmtime's
 /// serialized module. Anything that does not match (torn, truncated, flipped, another engine's) is deleted and
 /// rebuilt, and so is a payload Wasmtime refuses. The directory is the owner's alone: whoever can write to it can
 /// make a shim run their native code, so one that others may write to is not used at all.
@@ -45,7 +46,9 @@ internal sealed class CompileCache
 
     public long MaxBytes { get; }
 
-    private static ReadOnlySpan<byte> Magic => "WKCWASM2"u8;
+    private static ReadOnlySpan<byte> ModuleMagic => "WKCWASM2"u8;
+
+    private static ReadOnlySpan<byte> ComponentMagic => "WKCCOMP2"u8;
 
     private string LockDirectory => Path.Combine(Directory, ".locks");
 
@@ -75,10 +78,10 @@ internal sealed class CompileCache
     public string EntryPath(string digest) => Path.Combine(Directory, $"{digest}-{_settingsKey}{EntryExtension}");
 
     /// <summary>
-    /// The module in <paramref name="entry"/>, its use recorded; null when there is none, and when it is not sound,
-    /// in which case it is deleted.
+    /// The compiled <paramref name="kind"/> in <paramref name="entry"/>, its use recorded; null when there is none, and
+    /// when it is not sound, in which case it is deleted.
     /// </summary>
-    public Module? TryLoad(string entry)
+    public CompiledWasm? TryLoad(string entry, WasmKind kind)
     {
         byte[] file;
         try
@@ -95,16 +98,19 @@ internal sealed class CompileCache
             return null;
         }
 
-        if (Check(file) is { } fault)
+        if (Check(file, kind) is { } fault)
         {
             _log.Warning("module cache: refused {CachePath} ({Fault}); deleting it and compiling again", entry, fault);
             Delete(entry);
             return null;
         }
-        Module module;
+        CompiledWasm code;
         try
         {
-            module = Module.Deserialize(_engine, Path.GetFileNameWithoutExtension(entry), file.AsSpan(HeaderLength));
+            var payload = file.AsSpan(HeaderLength);
+            code = kind == WasmKind.Component
+                ? new CompiledWasm(Component.Deserialize(_engine, payload))
+                : new CompiledWasm(Module.Deserialize(_engine, Path.GetFileNameWithoutExtension(entry), payload));
         }
         catch (WasmtimeException e)
         {
@@ -114,7 +120,7 @@ internal sealed class CompileCache
             return null;
         }
         Touch(entry);
-        return module;
+        return code;
     }
 
     /// <summary>
@@ -140,16 +146,16 @@ internal sealed class CompileCache
         }
     }
 
-    /// <summary>Writes <paramref name="module"/> as <paramref name="entry"/>: a temp file renamed over it.</summary>
-    public void Store(string entry, Module module)
+    /// <summary>Writes <paramref name="code"/> as <paramref name="entry"/>: a temp file renamed over it.</summary>
+    public void Store(string entry, CompiledWasm code)
     {
         var temp = $"{entry}.{Guid.NewGuid():N}{TempExtension}";
         try
         {
-            var payload = module.Serialize();
+            var payload = code.Component is { } component ? component.Serialize() : code.Module!.Serialize();
             using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                stream.Write(Frame(_settingsHash, payload));
+                stream.Write(Frame(_settingsHash, payload, code.Kind));
                 stream.Write(payload);
                 stream.Flush(flushToDisk: true);
             }
@@ -214,10 +220,10 @@ internal sealed class CompileCache
     }
 
     /// <summary>The header that goes before <paramref name="payload"/> in an entry.</summary>
-    internal static byte[] Frame(ReadOnlySpan<byte> settingsHash, ReadOnlySpan<byte> payload)
+    internal static byte[] Frame(ReadOnlySpan<byte> settingsHash, ReadOnlySpan<byte> payload, WasmKind kind = WasmKind.CoreModule)
     {
         var header = new byte[HeaderLength];
-        Magic.CopyTo(header);
+        MagicOf(kind).CopyTo(header);
         settingsHash.CopyTo(header.AsSpan(8));
         BinaryPrimitives.WriteInt64LittleEndian(header.AsSpan(40), payload.Length);
         SHA256.HashData(payload, header.AsSpan(48));
@@ -227,9 +233,11 @@ internal sealed class CompileCache
     /// <summary>The settings hash of this cache's engine (what <see cref="Frame"/> takes).</summary>
     internal ReadOnlySpan<byte> SettingsHash => _settingsHash;
 
-    private string? Check(ReadOnlySpan<byte> file)
+    private static ReadOnlySpan<byte> MagicOf(WasmKind kind) => kind == WasmKind.Component ? ComponentMagic : ModuleMagic;
+
+    private string? Check(ReadOnlySpan<byte> file, WasmKind kind)
     {
-        if (file.Length < HeaderLength || !file[..8].SequenceEqual(Magic))
+        if (file.Length < HeaderLength || !file[..8].SequenceEqual(MagicOf(kind)))
             return "not a cache entry of this format";
         if (!file[8..40].SequenceEqual(_settingsHash))
             return "made for other engine settings";

@@ -7,7 +7,7 @@ namespace WasmKata.Engine;
 // stdio. Wasmtime is told only what it can do better than we can; stdin goes through our own fd_read.
 public sealed partial class Guest
 {
-    private WasiConfiguration BuildWasi()
+    private WasiConfiguration BuildWasi(bool forComponent = false)
     {
         if (!Directory.Exists(_config.RootfsPath))
             throw Fail($"rootfs {_config.RootfsPath} is not a directory");
@@ -36,7 +36,7 @@ public sealed partial class Guest
 
         // Wasmtime would read stdin ahead on a thread of its own, one per guest, for good: our fd_read reads the
         // pipe on the guest's thread when the guest asks.
-        if (_stdio.StdinPath is { } stdin)
+        if (!forComponent && _stdio.StdinPath is { } stdin)
             _context.Stdin = new FileStream(stdin, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
         if (_stdio.Stdout is { } stdout)
             wasi.WithStandardOutputCallback(Forward(stdout, "stdout"));

@@ -6,7 +6,7 @@ using Wasmtime;
 
 namespace WasmKata.Engine;
 
-/// <summary>One run of one module: <see cref="Instantiate"/>, then <see cref="Run"/> on the guest's own thread.</summary>
+/// <summary>One run of one module or component: <see cref="Instantiate"/>, then <see cref="Run"/> on the guest's own thread.</summary>
 /// <remarks>
 /// Not thread-safe, except <see cref="Kill"/> and <see cref="MemoryBytes"/>. The store is released when Run returns
 /// (or on Dispose), so a guest that ran needs no Dispose.
@@ -80,23 +80,10 @@ public sealed partial class Guest : IDisposable
         try
         {
             ApplyMemoryLimit(store);
-            store.SetWasiConfiguration(BuildWasi());
-            _context.Stdout = _stdio.Stdout;
-            _context.Stderr = _stdio.Stderr;
-            _context.Passthrough = _engine.Passthrough(store);
-            _context.MonotonicBase = Stopwatch.GetTimestamp();
-            store.SetEpochDeadline(1);
-            store.SetEpochDeadlineCallback(OnEpoch);
-            Instance instance;
-            // The module's start function is wasm code: it gets ticks (kill, pause, limits) like _start.
-            using (_context.Executing())
-                instance = _engine.Linker.Instantiate(store, Module.Module);
-            _start = instance.GetAction("_start") ?? throw Fail(instance.GetFunction("_start") is null
-                ? "missing `_start` export (only WASI command modules can run)"
-                : "`_start` must take no parameters and return nothing");
-            _memory = instance.GetMemory("memory");
-            _context.BeforeBlocking = SampleMemory;
-            _context.Memory = _memory;
+            if (Module.Kind == WasmKind.Component)
+                InstantiateComponent(store);
+            else
+                InstantiateModule(store);
             SampleMemory();
             _oomBaseline = true;
         }
@@ -132,6 +119,27 @@ public sealed partial class Guest : IDisposable
             _store = store;
             _state = GuestState.Instantiated;
         }
+    }
+
+    private void InstantiateModule(Store store)
+    {
+        store.SetWasiConfiguration(BuildWasi());
+        _context.Stdout = _stdio.Stdout;
+        _context.Stderr = _stdio.Stderr;
+        _context.Passthrough = _engine.Passthrough(store);
+        _context.MonotonicBase = Stopwatch.GetTimestamp();
+        store.SetEpochDeadline(1);
+        store.SetEpochDeadlineCallback(OnEpoch);
+        Instance instance;
+        // The module's start function is wasm code: it gets ticks (kill, pause, limits) like _start.
+        using (_context.Executing())
+            instance = _engine.Linker.Instantiate(store, Module.Module);
+        _start = instance.GetAction("_start") ?? throw Fail(instance.GetFunction("_start") is null
+            ? "missing `_start` export (only WASI command modules can run)"
+            : "`_start` must take no parameters and return nothing");
+        _memory = instance.GetMemory("memory");
+        _context.BeforeBlocking = SampleMemory;
+        _context.Memory = _memory;
     }
 
     /// <summary>
@@ -170,6 +178,9 @@ public sealed partial class Guest : IDisposable
                 }
                 catch (WasmtimeException e)
                 {
+                    // A component's wasi:cli/exit is Wasmtime's own: it ends the call with an exit status.
+                    if (Module.Kind == WasmKind.Component && e.ExitCode is { } code)
+                        _context.TryExit(code);
                     // Our own stops (proc_exit, kill) have set the outcome before throwing; anything else is a trap.
                     if (!_context.HasEnded)
                     {

@@ -1,4 +1,5 @@
 using Wasmtime;
+using Wasmtime.Components;
 
 namespace WasmKata.Engine;
 
@@ -15,16 +16,26 @@ public enum ModuleSource
     MemoryCache,
 }
 
-/// <summary>A validated, compiled core module, ready to instantiate any number of times; owned by its engine.</summary>
+/// <summary>What a WebAssembly binary is, as its header says.</summary>
+public enum WasmKind
+{
+    /// <summary>A core module (version 1): runs as a WASI preview 1 command (<c>_start</c>).</summary>
+    CoreModule,
+
+    /// <summary>A component (the component model's binary, layer 1): runs as a WASI 0.2 command (<c>wasi:cli/run</c>).</summary>
+    Component,
+}
+
+/// <summary>A validated, compiled core module or component, ready to instantiate any number of times; owned by its engine.</summary>
 public sealed class GuestModule
 {
-    internal GuestModule(WasmEngine owner, string path, string digest, ModuleSource source, Module module)
+    internal GuestModule(WasmEngine owner, string path, string digest, ModuleSource source, CompiledWasm code)
     {
         Owner = owner;
         Path = path;
         Digest = digest;
         Source = source;
-        Module = module;
+        Code = code;
     }
 
     /// <summary>The host path it was loaded from.</summary>
@@ -36,7 +47,33 @@ public sealed class GuestModule
     /// <summary>Where this load found the compiled code.</summary>
     public ModuleSource Source { get; }
 
+    /// <summary>Whether this is a core module or a component.</summary>
+    public WasmKind Kind => Code.Kind;
+
     internal WasmEngine Owner { get; }
 
-    internal Module Module { get; }
+    internal CompiledWasm Code { get; }
+
+    /// <summary>The core module; only for <see cref="WasmKind.CoreModule"/>.</summary>
+    internal Module Module => Code.Module ?? throw new InvalidOperationException($"{Path} is a component, not a core module");
+}
+
+/// <summary>Compiled code of either kind: exactly one of <see cref="Module"/> and <see cref="Component"/> is set.</summary>
+internal sealed class CompiledWasm : IDisposable
+{
+    public CompiledWasm(Module module) => Module = module;
+
+    public CompiledWasm(Component component) => Component = component;
+
+    public Module? Module { get; }
+
+    public Component? Component { get; }
+
+    public WasmKind Kind => Component is null ? WasmKind.CoreModule : WasmKind.Component;
+
+    public void Dispose()
+    {
+        Module?.Dispose();
+        Component?.Dispose();
+    }
 }

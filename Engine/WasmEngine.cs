@@ -3,6 +3,7 @@ using System.Reflection;
 using Serilog;
 using WasmKata.Core.Plan;
 using Wasmtime;
+using Wasmtime.Components;
 using WasmtimeEngine = Wasmtime.Engine;
 
 namespace WasmKata.Engine;
@@ -21,6 +22,8 @@ public sealed class WasmEngine : IDisposable
     // WASI alone, unshadowed: where our fd_write finds Wasmtime's for the fds it does not handle itself.
     private readonly Linker _wasi;
     private readonly Lazy<Wasmtime.Module> _passthrough;
+    // WASI 0.2 (Wasmtime's own) for components; made when the first component is instantiated.
+    private readonly Lazy<ComponentLinker> _componentLinker;
     private readonly ModuleLoader _loader;
     private readonly Timer _ticker;
     private readonly Lock _gate = new();
@@ -67,6 +70,12 @@ public sealed class WasmEngine : IDisposable
             _wasi = new Linker(_engine);
             _wasi.DefineWasi();
             _passthrough = new Lazy<Wasmtime.Module>(() => Wasmtime.Module.FromText(_engine, "wasi-passthrough", WasiFdWrite.PassthroughWat));
+            _componentLinker = new Lazy<ComponentLinker>(() =>
+            {
+                var linker = new ComponentLinker(_engine);
+                linker.AddWasiPreview2();
+                return linker;
+            });
             _linker = new Linker(_engine);
             _linker.DefineWasi();
             _linker.AllowShadowing = true;
@@ -87,6 +96,8 @@ public sealed class WasmEngine : IDisposable
     public EngineOptions Options { get; }
 
     internal Linker Linker => _linker;
+
+    internal ComponentLinker ComponentLinker => _componentLinker.Value;
 
     internal WasmtimeEngine Engine => _engine;
 
@@ -152,16 +163,16 @@ public sealed class WasmEngine : IDisposable
     }
 
     /// <summary>
-    /// Reads, validates and compiles (or finds already compiled) the core module at <paramref name="hostPath"/>.
-    /// Throws <see cref="InvalidModuleException"/> when the file is missing, empty, not wasm, a component, or invalid.
+    /// Reads, validates and compiles (or finds already compiled) the core module or component at <paramref name="hostPath"/>
+    /// (its header says which). Throws <see cref="InvalidModuleException"/> when the file is missing, empty, not wasm, or invalid.
     /// </summary>
     public GuestModule Load(string hostPath)
     {
         ArgumentNullException.ThrowIfNull(hostPath);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
-        var (module, digest, source) = _loader.Load(hostPath);
-        _log.Debug("loaded {Module} ({Digest}) from {Source}", hostPath, digest, source);
-        return new GuestModule(this, hostPath, digest, source, module);
+        var (code, digest, source) = _loader.Load(hostPath);
+        _log.Debug("loaded {Kind} {Module} ({Digest}) from {Source}", code.Kind, hostPath, digest, source);
+        return new GuestModule(this, hostPath, digest, source, code);
     }
 
     /// <summary>Prepares one run of <paramref name="module"/>; call <see cref="Guest.Instantiate"/> next.</summary>
@@ -194,6 +205,8 @@ public sealed class WasmEngine : IDisposable
         _wasi.Dispose();
         if (_passthrough.IsValueCreated)
             _passthrough.Value.Dispose();
+        if (_componentLinker.IsValueCreated)
+            _componentLinker.Value.Dispose();
         _loader.Dispose();
         _engine.Dispose();
     }

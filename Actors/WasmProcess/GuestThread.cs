@@ -11,12 +11,25 @@ namespace WasmKata.Actors.WasmProcess;
 /// The one OS thread of a guest: it loads and instantiates the module (so a bad module fails Create), waits for
 /// Start, runs the guest and reports back to its owner by message. Its thread id is the process's pid.
 /// </summary>
+/// <remarks>
+/// A WASI 0.2 component that waits in Wasmtime's own host (a clock sleep) cannot be woken by a kill: Wasmtime's
+/// synchronous WASI 0.2 host blocks the thread in its own timer. So a kill of a component that has not ended within
+/// <see cref="ComponentKillGrace"/> is reported as done (128 + signal) at once, and the thread is left to end on its
+/// own: its outputs are aborted and its stdin closed, and when its wait ends it traps at its first epoch check and
+/// releases its store. Until then it holds its thread and store (no CPU: it is blocked).
+/// </remarks>
 internal sealed class GuestThread
 {
+    /// <summary>How long a killed component may take to end before its kill is reported without it.</summary>
+    public static readonly TimeSpan ComponentKillGrace = TimeSpan.FromMilliseconds(50);
+
     private readonly ManualResetEventSlim _gate = new();
     private readonly Lock _lock = new();
     private Guest? _guest;
     private int _killSignal;
+    private IActorRef _owner = ActorRefs.Nobody;
+    private int _finishReported;
+    private Timer? _abandon;
 
     private GuestThread()
     {
@@ -28,7 +41,7 @@ internal sealed class GuestThread
         WasmEngine engine, string modulePath, GuestConfig config, GuestStdio stdio, IActorRef owner, Action afterInstantiate, string name,
         SandboxNamespaces namespaces, GuestCpuLimit? cpu = null)
     {
-        var guestThread = new GuestThread();
+        var guestThread = new GuestThread { _owner = owner };
         var thread = new Thread(() => guestThread.Body(engine, modulePath, config, stdio, owner, afterInstantiate, namespaces, cpu), 8 << 20)
         {
             IsBackground = true,
@@ -53,6 +66,8 @@ internal sealed class GuestThread
         }
         guest?.Kill(signal);
         _gate.Set();
+        if (guest is { Module.Kind: WasmKind.Component })
+            AbandonAfterGrace(signal);
     }
 
     /// <summary>The guest's current linear memory, for stats.</summary>
@@ -73,6 +88,32 @@ internal sealed class GuestThread
         var guest = Volatile.Read(ref _guest);
         guest?.UpdateMemoryLimit(memoryLimitBytes);
         guest?.UpdateCpu(cpu);
+    }
+
+    private void AbandonAfterGrace(int signal)
+    {
+        lock (_lock)
+        {
+            if (_abandon is not null || Volatile.Read(ref _finishReported) != 0)
+                return;
+            _abandon = new Timer(_ =>
+            {
+                if (Interlocked.Exchange(ref _finishReported, 1) == 0)
+                {
+                    _owner.Tell(new WasmProcessProtocol.GuestFinished(
+                        ExitStatus.Signalled(signal), null, DateTimeOffset.UtcNow));
+                }
+            }, null, ComponentKillGrace, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    // The first report wins: the guest's own end, or a kill reported without it (see the remarks above).
+    private void Finish(IActorRef owner, WasmProcessProtocol.GuestFinished finished)
+    {
+        lock (_lock)
+            _abandon?.Dispose();
+        if (Interlocked.Exchange(ref _finishReported, 1) == 0)
+            owner.Tell(finished);
     }
 
     private void Body(
@@ -122,9 +163,9 @@ internal sealed class GuestThread
         {
             // Run never throws for what a guest does; anything else is our bug, and on this thread it would take the
             // whole shim (every sandbox's guests) down. The guest ends with 255 and the shim serves on.
-            owner.Tell(new WasmProcessProtocol.GuestFinished(ExitStatus.Internal, "internal error: " + e.Message, DateTimeOffset.UtcNow));
+            Finish(owner, new WasmProcessProtocol.GuestFinished(ExitStatus.Internal, "internal error: " + e.Message, DateTimeOffset.UtcNow));
             return;
         }
-        owner.Tell(new WasmProcessProtocol.GuestFinished(exit.Status, exit.TrapMessage, DateTimeOffset.UtcNow));
+        Finish(owner, new WasmProcessProtocol.GuestFinished(exit.Status, exit.TrapMessage, DateTimeOffset.UtcNow));
     }
 }

@@ -5,9 +5,10 @@
 #             Specs/EndToEnd/deps.sh containerd2 [CACHE]    (sid's containerd 2.x in a cache; prints its bin dir)
 #             Specs/EndToEnd/deps.sh containerd17 [CACHE]   (trixie's containerd 1.7 the same way)
 #             Specs/EndToEnd/deps.sh docker SUITE [CACHE]   (SUITE's dockerd and docker CLI; prints the usr dir)
+#             Specs/EndToEnd/deps.sh jco [CACHE]            (npm's jco in a cache; prints the jco command)
 # containerd brings ctr and runc; clang/lld/wasi-libc/compiler-rt compile the C guests to wasm32-wasi;
 # wabt brings wat2wasm; busybox-static is the runc self-check image's only binary; gcc and zlib1g-dev link the
-# shim's NativeAOT front.
+# shim and the CLI (NativeAOT).
 
 WASMKATA_DEPS=(containerd wabt clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 busybox-static systemd dbus gcc zlib1g-dev)
 
@@ -118,12 +119,39 @@ wasmkata_ensure_docker() {
   printf '%s\n' "$cache/root/usr"
 }
 
+# jco (npm @bytecodealliance/jco) wraps a preview-1 guest into a WASI 0.2 command component with the adapter it
+# ships: the component fixtures. Installed with npm into a cache, never globally; idempotent. Prints the jco command.
+# CACHE defaults to /var/cache/wasmkata/jco-VERSION. Needs node and npm (Debian's nodejs/npm, or any node >= 18).
+WASMKATA_JCO_VERSION=1.35.0
+
+wasmkata_ensure_jco() {
+  local cache=${1:-/var/cache/wasmkata/jco-$WASMKATA_JCO_VERSION}
+  local jco=$cache/node_modules/.bin/jco
+  if [[ -x $jco ]]; then
+    printf '%s\n' "$jco"
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    # Not in WASMKATA_DEPS: a node from elsewhere (NodeSource's nodejs carries npm) would conflict with Debian's npm.
+    if ((EUID != 0)); then
+      echo "error: npm is missing (apt-get install nodejs npm): the component fixtures need jco" >&2
+      return 1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm </dev/null >&2 || return 1
+  fi
+  mkdir -p "$cache" || return 1
+  npm install --no-audit --no-fund --silent --prefix "$cache" "@bytecodealliance/jco@$WASMKATA_JCO_VERSION" >&2 || return 1
+  [[ -x $jco ]] || { echo "npm installed no jco in $cache" >&2; return 1; }
+  printf '%s\n' "$jco"
+}
+
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
   case ${1:-} in
     containerd2) shift; wasmkata_ensure_containerd2 "$@" ;;
     containerd17) shift; wasmkata_ensure_containerd17 "$@" ;;
     docker) shift; wasmkata_ensure_docker "$@" ;;
+    jco) shift; wasmkata_ensure_jco "$@" ;;
     *) wasmkata_ensure_deps ;;
   esac
 fi

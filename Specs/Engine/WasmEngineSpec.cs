@@ -36,12 +36,22 @@ public sealed class WasmEngineSpec : IClassFixture<EngineFixture>
     }
 
     [Fact]
-    public void Load_must_refuse_a_component()
+    public void Load_must_take_a_component_header_for_a_component_and_report_its_compilation_error()
     {
         var path = Path.Combine(_fx.Directory, "component.wasm");
-        File.WriteAllBytes(path, [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]);
+        // The component header and nothing else: a component, but not a valid one.
+        File.WriteAllBytes(path, [0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00, 0xff]);
         var e = Assert.Throws<InvalidModuleException>(() => _fx.Engine.Load(path));
-        Assert.StartsWith($"invalid wasm module {path}: a WebAssembly component, not a core module", e.Message);
+        Assert.StartsWith($"invalid wasm module {path}: component compilation failed: ", e.Message);
+    }
+
+    [Fact]
+    public void Load_must_refuse_a_component_of_another_binary_version()
+    {
+        var path = Path.Combine(_fx.Directory, "component-v0e.wasm");
+        File.WriteAllBytes(path, [0x00, 0x61, 0x73, 0x6d, 0x0e, 0x00, 0x01, 0x00]);
+        var e = Assert.Throws<InvalidModuleException>(() => _fx.Engine.Load(path));
+        Assert.Equal($"invalid wasm module {path}: unsupported WebAssembly component binary version 0xe (this engine reads 0xd)", e.Message);
     }
 
     [Fact]
