@@ -5,7 +5,7 @@
 #   ./build.sh install [PREFIX]   publish the programs to PREFIX/lib/wasmkata, link them from PREFIX/bin (/usr/local)
 #   ./build.sh demo               run a wasm container through the shim on a private containerd
 #   ./build.sh bench [ARGS]       build, measure against runc on a private containerd; table in out/bench/results.md
-#                                 ARGS: --quick, --only SECTION,... (cold density throughput io kill breakdown)
+#                                 ARGS: --quick, --only SECTION,... (cold density pods throughput io kill breakdown)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

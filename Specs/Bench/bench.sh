@@ -944,8 +944,8 @@ report_breakdown() {
   detail "## 6. Where a cold start goes (one traced run each)" "" \
     "Kernel exec/exit tracepoints (perf) and each process's first accept4 (a daemon serving), in ms from" \
     "\`ctr\`'s exec; every process descends from the bench or from containerd. The shim runs three times:" \
-    "the start action and (for each container) the delete action, both answered by the native front, and the" \
-    "daemon (wasmkata-shimd, the managed shim) that the start action spawns." "" \
+    "the start action and (for each container) the delete action, and the daemon (named wasmkata-shimd) that" \
+    "the start action spawns: one NativeAOT executable each time." "" \
     '```' "$BREAKDOWN" '```' ""
 }
 
