@@ -23,9 +23,11 @@ public sealed class TerminalProcessSpec : TestKit
     private readonly IActorRef _sandbox;
     private readonly string _stateRoot = Directory.CreateTempSubdirectory("wk-state-").FullName;
     private readonly List<IDisposable> _fds = [];
+    private readonly ITestOutputHelper _output;
 
     public TerminalProcessSpec(ITestOutputHelper output) : base("akka.loglevel = INFO", output)
     {
+        _output = output;
         var settings = new RuntimeSettings { Namespace = "spec", StateRoot = _stateRoot, ReapOrphans = false };
         _sandbox = Sys.ActorOf(SandboxProtocol.Props(_engine, _sink, settings, new NoExit()), "sandbox");
     }
@@ -75,6 +77,7 @@ public sealed class TerminalProcessSpec : TestKit
         Assert.IsType<Done>(await _sandbox.Ask<object>(new KillTask("kill", "", 9, false), Long));
 
         Assert.Equal(137u, Assert.IsType<Exited>(await wait).ExitStatus);
+        _output.WriteLine($"kill to exit reported: {watch.Elapsed.TotalMilliseconds:F1} ms");
         Assert.True(watch.ElapsedMilliseconds < 100, $"kill took {watch.ElapsedMilliseconds} ms");
     }
 
