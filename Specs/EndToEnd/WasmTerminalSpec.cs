@@ -91,3 +91,17 @@ public class WasmTerminalSpec(ContainerdFixture fixture)
         await UserTerminal.AssertGuestTerminalSize(pid, columns, rows);
     }
 }
+
+/// <summary><see cref="WasmTerminalSpec"/> on containerd 1.7 with its own ctr.</summary>
+[Collection(EndToEndCollection.Name)]
+[Trait("Category", "EndToEnd")]
+[Trait("Requires", "root")]
+[Trait("Runtime", "wasmkata")]
+public sealed class WasmTerminalOnContainerd17Spec(Containerd17Fixture fixture) : WasmTerminalSpec(fixture), IClassFixture<Containerd17Fixture>;
+
+/// <summary><see cref="WasmTerminalSpec"/> on containerd 2.x with Debian 12's ctr.</summary>
+[Collection(EndToEndCollection.Name)]
+[Trait("Category", "EndToEnd")]
+[Trait("Requires", "root")]
+[Trait("Runtime", "wasmkata")]
+public sealed class WasmTerminalOnContainerd2Spec(Containerd2Fixture fixture) : WasmTerminalSpec(fixture), IClassFixture<Containerd2Fixture>;
