@@ -54,6 +54,9 @@ public static class TaskProtocol
     /// <summary>Close a process's stdin once what was written is delivered. Replies <see cref="Done"/>.</summary>
     public sealed record CloseStdin(string ContainerId, string ExecId) : ITaskCommand;
 
+    /// <summary>Set the window size of a process's terminal (a no-op without one). Replies <see cref="Done"/>.</summary>
+    public sealed record ResizePty(string ContainerId, string ExecId, ushort Columns, ushort Rows) : ITaskCommand;
+
     /// <summary>List the container's processes. Replies <see cref="PidList"/>.</summary>
     public sealed record ListPids(string ContainerId) : ITaskCommand;
 

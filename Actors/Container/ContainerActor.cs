@@ -214,6 +214,15 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
             execs[p.ExecId].Actor?.Tell(WasmProcessProtocol.CloseStdin.Instance);
             Sender.Tell(Done.Instance);
         }));
+        Receive<ResizePty>(r => WithProcess(execs, r.ExecId, p =>
+        {
+            if (p.Phase == Phase.Stopped)
+                Sender.Tell(new CommandFailed(FailureCode.FailedPrecondition, $"{Id}/{(p.ExecId.Length == 0 ? "init" : p.ExecId)}: cannot resize a stopped container"));
+            else if (execs[p.ExecId].Actor is { } actor)
+                actor.Forward(new ResizeTerminal(r.Columns, r.Rows));
+            else
+                Sender.Tell(Done.Instance);
+        }));
         Receive<ListPids>(_ => Sender.Tell(new PidList(execs.All
             .Where(e => e.ExecId == Init || e.Process.IsLive)
             .Select(e => new PidEntry(e.Process.Pid, e.ExecId)).ToList())));

@@ -21,6 +21,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
     private readonly Dictionary<string, OutputBuffer> _outputs = [];
     private readonly HashSet<string> _undrained = [];
     private GuestInputPipe? _stdinPipe;
+    private Pty? _pty;
     private IActorRef? _stdinPump;
     private GuestThread? _guest;
     private uint _pid;
@@ -54,18 +55,12 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
             return;
         }
         var stdio = _launch.Stdio;
-        var stdout = OpenOutput(stdio.Stdout, "stdout");
-        var stderr = OpenOutput(stdio.Stderr, "stderr");
-        string? stdinPath = null;
-        if (stdio.Stdin.Length > 0)
-        {
-            _stdinPipe = new GuestInputPipe();
-            stdinPath = _stdinPipe.ReadEndPath;
-            _stdinPump = Context.Watch(Context.ActorOf(PumpProtocol.Input(stdio.Stdin, _stdinPipe, _settings.StdinCloseGrace), "stdin"));
-        }
+        var guestStdio = stdio.Terminal ? OpenTerminal(stdio) : OpenPlainStdio(stdio);
+        if (guestStdio is null)
+            return;
         var pipe = _stdinPipe;
         _guest = GuestThread.Launch(
-            _engine, _launch.ModulePath, _launch.Guest, new GuestStdio(stdinPath, stdout, stderr), Self,
+            _engine, _launch.ModulePath, _launch.Guest, guestStdio, Self,
             () => pipe?.ReleaseReadEnd(), $"guest {_launch.ContainerId}/{ExecId}", _launch.Namespaces, _launch.Cpu);
     }
 
@@ -76,9 +71,48 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         foreach (var output in _outputs.Values)
             output.Abort();
         _stdinPipe?.Dispose();
+        _pty?.Dispose();
         // Stopped after the guest ended but before the exit went up (this actor failed): the status must not be lost.
         if (_finished is { } finished && !_reported)
             Context.Parent.Tell(new ProcessExited(ExecId, _pid, (uint)finished.Status, finished.At, finished.Trap));
+    }
+
+    private GuestStdio OpenPlainStdio(TaskProtocol.Stdio stdio)
+    {
+        var stdout = OpenOutput(stdio.Stdout, "stdout");
+        var stderr = OpenOutput(stdio.Stderr, "stderr");
+        string? stdinPath = null;
+        if (stdio.Stdin.Length > 0)
+        {
+            _stdinPipe = new GuestInputPipe();
+            stdinPath = _stdinPipe.ReadEndPath;
+            _stdinPump = Context.Watch(Context.ActorOf(PumpProtocol.Input(stdio.Stdin, _stdinPipe, _settings.StdinCloseGrace), "stdin"));
+        }
+        return new GuestStdio(stdinPath, stdout, stderr);
+    }
+
+    /// <summary>
+    /// A pty between containerd's stdin/stdout and the guest, which keeps a plain stdin pipe and one output buffer for
+    /// fd 1 and 2 (kill and drain as without a terminal). Null, with the failure on its way, if no pty can be had.
+    /// </summary>
+    private GuestStdio? OpenTerminal(TaskProtocol.Stdio stdio)
+    {
+        try
+        {
+            _pty = Pty.Open();
+        }
+        catch (IOException e)
+        {
+            Self.Tell(new GuestFailed(FailureCode.Internal, $"cannot open a terminal: {e.Message}"));
+            return null;
+        }
+        var output = new OutputBuffer(_settings.OutputBufferBytes);
+        _outputs[PumpProtocol.TerminalStream] = output;
+        _undrained.Add(PumpProtocol.TerminalStream);
+        _stdinPipe = new GuestInputPipe();
+        var setup = new PumpProtocol.TerminalSetup(stdio.Stdin, stdio.Stdout, _pty, _stdinPipe, output, _settings.StdinCloseGrace);
+        _stdinPump = Context.Watch(Context.ActorOf(PumpProtocol.Terminal(setup), PumpProtocol.TerminalStream));
+        return new GuestStdio(_stdinPipe.ReadEndPath, output, output);
     }
 
     private OutputBuffer? OpenOutput(string target, string stream)
@@ -120,6 +154,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
                 Running();
             });
             Receive<Signal>(Kill);
+            Receive<PumpProtocol.TerminalInterrupt>(i => Kill(new Signal(i.Signal)));
             Receive<GuestFinished>(Finished);
             CommonReceives();
         });
@@ -130,6 +165,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         Become(() =>
         {
             Receive<Signal>(Kill);
+            Receive<PumpProtocol.TerminalInterrupt>(i => Kill(new Signal(i.Signal)));
             Receive<GuestFinished>(Finished);
             CommonReceives();
         });
@@ -179,6 +215,8 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         Receive<CloseStdin>(_ => _stdinPump?.Tell(new PumpProtocol.CloseInput(false)));
         Receive<PumpProtocol.ReaderGone>(gone =>
             _log.Info("{Container}/{Exec}: the {Stream} reader went away; further output is discarded", _launch.ContainerId, Label, gone.Stream));
+        Receive<PumpProtocol.TerminalInterrupt>(_ => { });
+        Receive<ResizeTerminal>(Resize);
         Receive<QueryStats>(q => Sender.Tell(new TaskProtocol.StatsView(_guest?.MemoryBytes ?? 0, q.MemoryLimitBytes, CpuNanoseconds())));
         Receive<Pause>(_ => _guest?.Pause());
         Receive<Resume>(_ => _guest?.Resume());
@@ -194,6 +232,20 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
             Context.Parent.Tell(new ProcessOom(ExecId, oom.MemoryBytes, oom.LimitBytes));
         });
         Receive<DescribeProcess>(_ => Sender.Tell(new ProcessDescription(_launch.ContainerId, ExecId, _pid, _undrained.Order().ToList())));
+    }
+
+    // Without a terminal there is nothing to size, and runc answers OK for that too.
+    private void Resize(ResizeTerminal resize)
+    {
+        try
+        {
+            _pty?.Resize(resize.Columns, resize.Rows);
+            Sender.Tell(TaskProtocol.Done.Instance);
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            Sender.Tell(new CommandFailed(FailureCode.FailedPrecondition, $"cannot resize the terminal: {e.Message}"));
+        }
     }
 
     // CPU shares weigh the guest's thread against the shim's other threads (and other guests) as the kernel shares a CPU.

@@ -43,6 +43,9 @@ public static class WasmProcessProtocol
         public static readonly CloseStdin Instance = new();
     }
 
+    /// <summary>Set the window size of the guest's terminal (a no-op without one). Replies <see cref="TaskProtocol.Done"/> or <see cref="CommandFailed"/>.</summary>
+    public sealed record ResizeTerminal(ushort Columns, ushort Rows);
+
     /// <summary>Stop the guest from executing (Pause): it keeps its state and burns no CPU until <see cref="Resume"/>.</summary>
     public sealed record Pause
     {

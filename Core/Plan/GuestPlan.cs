@@ -65,9 +65,7 @@ public static class GuestPlan
         var args = process?.Args ?? [];
         if (args.Count == 0 || string.IsNullOrEmpty(args[0]))
             throw new GuestPlanException(FailureCode.InvalidArgument, "process.args is empty: args[0] must name the wasm module");
-        if (process!.Terminal)
-            throw new GuestPlanException(FailureCode.Unimplemented, "terminal (tty) processes are not supported yet");
-        var env = (process.Env ?? []).Select(SplitEnv).ToList();
+        var env = (process!.Env ?? []).Select(SplitEnv).ToList();
         var cwd = string.IsNullOrEmpty(process.Cwd) ? "/" : process.Cwd;
         if (!cwd.StartsWith('/'))
             throw new GuestPlanException(FailureCode.InvalidArgument, $"process.cwd must be absolute, got \"{cwd}\"");

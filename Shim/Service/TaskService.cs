@@ -58,7 +58,7 @@ internal sealed class TaskService(IActorRef sandbox, IShimGate gate)
             .Register<ConnectRequest, ConnectResponse>("Connect", Connect)
             .Register<ShutdownRequest, Empty>("Shutdown", Shutdown)
             .Register<StatsRequest, StatsResponse>("Stats", Stats)
-            .Register<ResizePtyRequest, Empty>("ResizePty", (_, _) => NotYet("ResizePty: terminal (tty) processes are not supported yet"))
+            .Register<ResizePtyRequest, Empty>("ResizePty", ResizePty)
             .Register<PauseRequest, Empty>("Pause", (r, call) => Command(new PauseTask(r.Id), call))
             .Register<ResumeRequest, Empty>("Resume", (r, call) => Command(new ResumeTask(r.Id), call))
             .Register<UpdateTaskRequest, Empty>("Update", Update)
@@ -134,6 +134,15 @@ internal sealed class TaskService(IActorRef sandbox, IShimGate gate)
     {
         if (r.Stdin)
             await Ask<Done>(new CloseStdin(r.Id, r.ExecId), call);
+        return new Empty();
+    }
+
+    private async Task<Empty> ResizePty(ResizePtyRequest r, TtrpcCallContext call)
+    {
+        // A window is at most 65535 cells either way (struct winsize); a larger ask is a client bug, not a wish.
+        if (r.Width > ushort.MaxValue || r.Height > ushort.MaxValue)
+            throw new TtrpcException(StatusCode.InvalidArgument, $"window size {r.Width}x{r.Height} is out of range (at most 65535 either way)");
+        await Ask<Done>(new ResizePty(r.Id, r.ExecId, (ushort)r.Width, (ushort)r.Height), call);
         return new Empty();
     }
 

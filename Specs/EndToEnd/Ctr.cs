@@ -23,6 +23,9 @@ public sealed class Ctr(string address, string ns, Func<string> daemonLogTail, s
     public ChildProcess Start(IEnumerable<string> args, byte[]? stdin = null, TimeSpan stdoutPause = default) =>
         ChildProcess.Start(binary, Global.Concat(args), stdin, stdoutPause);
 
+    /// <summary>The command line that runs this ctr (binary and global options), for a spec that starts it itself.</summary>
+    public IEnumerable<string> CommandLine => Global.Prepend(binary);
+
     /// <summary>Arguments of `ctr run` with the native snapshotter; runtime null means containerd's default (runc).</summary>
     public static IEnumerable<string> RunArgs(
         string? runtime, string image, string id, IEnumerable<string>? options = null, params string[] command)

@@ -65,11 +65,11 @@ public sealed class GuestPlanSpec : IDisposable
     }
 
     [Fact]
-    public void Empty_args_and_terminal_must_be_refused()
+    public void Empty_args_must_be_refused_and_a_terminal_must_not()
     {
         Assert.Equal(FailureCode.InvalidArgument, Assert.Throws<GuestPlanException>(() => GuestPlan.For(new OciProcess(), _rootfs, false, null)).Code);
         var tty = new OciProcess { Args = ["/app.wasm"], Terminal = true };
-        Assert.Equal(FailureCode.Unimplemented, Assert.Throws<GuestPlanException>(() => GuestPlan.For(tty, _rootfs, false, null)).Code);
+        Assert.Equal(Path.Combine(_rootfs, "app.wasm"), GuestPlan.For(tty, _rootfs, false, null).ModulePath);
     }
 
     [Fact]

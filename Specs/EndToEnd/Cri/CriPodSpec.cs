@@ -243,6 +243,21 @@ public class CriPodSpec(CriFixture fixture)
     }
 
     // say.wasm at /app.wasm: prints argv[1] on stdout, argv[2] on stderr, sleeps argv[3] s, exits argv[4];
+    [Fact]
+    public async Task A_tty_container_must_log_stdout_and_stderr_as_one_terminal_stream_and_keep_its_exit_code()
+    {
+        var image = await SayImageAsync();
+        await using var pod = await CriPod.RunAsync(fixture, "tty");
+        // CRI hands a stderr FIFO to a tty container too and never reads it: the shim must leave it alone.
+        var id = await pod.RunContainerAsync("tty", image, ["tty out", "tty err", "0", "5"], customize: c => c.Tty = true);
+
+        var exited = await pod.WaitForStateAsync(id, ContainerState.ContainerExited, Patience);
+        Assert.Equal(5, exited.ExitCode);
+        var lines = await pod.WaitForLogAsync("tty", 2);
+        // Both streams went through the guest's terminal to stdout, in order (CRI's logger drops the CR of a CR LF).
+        Assert.Equal(["stdout F tty out", "stdout F tty err"], lines.Select(l => $"{l.Stream} {l.Tag} {l.Content}"));
+    }
+
     // exitcode, readfile and args beside it for exec.
     private Task<string> SayImageAsync() => fixture.Images.WasmAsync(new WasmImage("say")
     {

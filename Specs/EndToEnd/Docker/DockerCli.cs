@@ -13,6 +13,9 @@ public sealed class DockerCli(string binary, string runDir, Func<string> daemonL
 
     public Task<ProcessResult> RunAsync(params string[] args) => RunAsync(args, timeout: null);
 
+    /// <summary>The command line that runs this docker (binary and global options), for a spec that starts it itself.</summary>
+    public IEnumerable<string> CommandLine => Global.Prepend(binary);
+
     /// <summary>Runs `docker ARGS`, asserts it succeeded and returns its stdout without the last newline.</summary>
     public async Task<string> OutputAsync(params string[] args)
     {
