@@ -38,6 +38,18 @@ public class ContainerdFixture : IAsyncLifetime
 
     public string RepoRoot { get; }
 
+    /// <summary>
+    /// <c>ctr run --rm</c> of <paramref name="image"/> through the shim as a new container <paramref name="prefix"/>-N,
+    /// with <paramref name="options"/> before the image and <paramref name="command"/> after the id.
+    /// </summary>
+    public async Task<ProcessResult> RunWasmAsync(
+        WasmImage image, string prefix, string[]? options = null, string[]? command = null, byte[]? stdin = null,
+        TimeSpan? timeout = null)
+    {
+        var name = await Images.WasmAsync(image);
+        return await Ctr.RunAsync(Ctr.RunArgs(Ctr.WasmRuntime, name, NewId(prefix), options, command ?? []), stdin, timeout);
+    }
+
     public string ShimDir { get; }
 
     public string GuestsDir { get; }

@@ -18,7 +18,7 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
     [Fact]
     public async Task A_component_hello_must_print_its_greeting_and_exit_0()
     {
-        var run = await RunAsync(new WasmImage("hello.component"), "comp-hello");
+        var run = await fixture.RunWasmAsync(new WasmImage("hello.component"), "comp-hello");
 
         Assert.True(run.ExitCode == 0, Ctr.Explain(run));
         Assert.True(run.StdoutText == "hello from wasm\n", Ctr.Explain(run));
@@ -29,7 +29,7 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
     {
         var image = new WasmImage("args.component") { Env = ["FROM_IMAGE=image value"] };
 
-        var run = await RunAsync(image, "comp-args",
+        var run = await fixture.RunWasmAsync(image, "comp-args",
             options: ["--rm", "--env", "K=V", "--env", "EQUALS=a=b", "--env", "EMPTY="],
             command: ["/app.wasm", "a", "b c", "--flag=x"]);
 
@@ -47,7 +47,7 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
             Files = new Dictionary<string, string> { ["/etc/motd"] = "read by a component\n" },
         };
 
-        var run = await RunAsync(image, "comp-file", command: ["/app.wasm", "/etc/motd"]);
+        var run = await fixture.RunWasmAsync(image, "comp-file", command: ["/app.wasm", "/etc/motd"]);
 
         Assert.True(run.ExitCode == 0, Ctr.Explain(run));
         Assert.True(run.StdoutText == "read by a component\n", Ctr.Explain(run));
@@ -63,12 +63,12 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
             File.Delete(stale);
 
         var image = new WasmImage("readfile.component") { Files = new Dictionary<string, string> { ["/x"] = "x\n" } };
-        var run = await RunAsync(image, "comp-cache", command: ["/app.wasm", "/x"]);
+        var run = await fixture.RunWasmAsync(image, "comp-cache", command: ["/app.wasm", "/x"]);
 
         Assert.True(run.ExitCode == 0 && run.StdoutText == "x\n", Ctr.Explain(run));
         var entry = Assert.Single(Directory.GetFiles(cache, digest + "-*.cwasm"));
         Assert.Equal("WKCCOMP2", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(entry), 0, 8));
-        var again = await RunAsync(image, "comp-cache", command: ["/app.wasm", "/x"]);
+        var again = await fixture.RunWasmAsync(image, "comp-cache", command: ["/app.wasm", "/x"]);
         Assert.True(again.ExitCode == 0 && again.StdoutText == "x\n", Ctr.Explain(again));
     }
 
@@ -78,7 +78,7 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
     [InlineData("5", 1)]
     public async Task Exit_must_become_ctr_exit_status(string code, int status)
     {
-        var run = await RunAsync(new WasmImage("exitcode.component"), "comp-exit", command: ["/app.wasm", code]);
+        var run = await fixture.RunWasmAsync(new WasmImage("exitcode.component"), "comp-exit", command: ["/app.wasm", code]);
 
         Assert.True(run.StdoutText == $"exiting with {code}\n", Ctr.Explain(run));
         Assert.True(run.ExitCode == status, $"expected exit {status}\n{Ctr.Explain(run)}");
@@ -87,7 +87,7 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
     [Fact]
     public async Task A_trap_must_end_the_task_with_134()
     {
-        var run = await RunAsync(new WasmImage("trap.component"), "comp-trap");
+        var run = await fixture.RunWasmAsync(new WasmImage("trap.component"), "comp-trap");
 
         Assert.True(run.StdoutText == "trapping\n", Ctr.Explain(run));
         Assert.True(run.ExitCode == 134, Ctr.Explain(run));
@@ -100,7 +100,7 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
         var input = new byte[1024 * 1024];
         new Random(7).NextBytes(input);
 
-        var run = await RunAsync(new WasmImage("cat.component"), "comp-cat", stdin: input);
+        var run = await fixture.RunWasmAsync(new WasmImage("cat.component"), "comp-cat", stdin: input);
 
         Assert.True(run.ExitCode == 0, Ctr.Explain(run));
         Assert.True(run.Stdout.AsSpan().SequenceEqual(input), $"stdout differs from the {input.Length} bytes fed in\n{Ctr.Explain(run)}");
@@ -111,13 +111,13 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
     {
         const int mebibytes = 64;
 
-        var run = await RunAsync(new WasmImage("bigout.component"), "comp-bigout", command: ["/app.wasm", $"{mebibytes}"],
+        var run = await fixture.RunWasmAsync(new WasmImage("bigout.component"), "comp-bigout", command: ["/app.wasm", $"{mebibytes}"],
             timeout: TimeSpan.FromMinutes(2));
 
         var summary = $"exit {run.ExitCode}, {run.Stdout.Length} bytes on stdout, stderr: {run.Stderr}\n" + fixture.LogTail();
         Assert.True(run.ExitCode == 0, summary);
         Assert.True(run.Stdout.Length == mebibytes << 20, summary);
-        Assert.True(SHA256.HashData(run.Stdout).AsSpan().SequenceEqual(BigoutSha256(mebibytes)), "wrong bytes\n" + summary);
+        Assert.True(SHA256.HashData(run.Stdout).AsSpan().SequenceEqual(Bigout.Sha256(mebibytes)), "wrong bytes\n" + summary);
     }
 
     [Fact]
@@ -212,27 +212,5 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
         Assert.True(exec.ExitCode == 7, Ctr.Explain(exec));
         Assert.True(exec.StdoutText == "exiting with 7\n", Ctr.Explain(exec));
         Assert.Equal("RUNNING", await Ctr.TaskStatusAsync(container.Id));
-    }
-
-    // The bigout guest writes byte i % 251 at offset i.
-    private static byte[] BigoutSha256(int mebibytes)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var chunk = new byte[251 * 4096];
-        for (var i = 0; i < chunk.Length; i++)
-            chunk[i] = (byte)(i % 251);
-        for (long left = (long)mebibytes << 20; left > 0; left -= chunk.Length)
-            hash.AppendData(chunk, 0, (int)Math.Min(left, chunk.Length));
-        return hash.GetHashAndReset();
-    }
-
-    private async Task<ProcessResult> RunAsync(
-        WasmImage image, string prefix, string[]? options = null, string[]? command = null, byte[]? stdin = null,
-        TimeSpan? timeout = null)
-    {
-        var name = await fixture.Images.WasmAsync(image);
-        return await Ctr.RunAsync(
-            Ctr.RunArgs(Ctr.WasmRuntime, name, ContainerdFixture.NewId(prefix), options, command ?? []),
-            stdin, timeout);
     }
 }

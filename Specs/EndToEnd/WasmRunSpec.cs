@@ -15,7 +15,7 @@ public class WasmRunSpec(ContainerdFixture fixture)
     [Fact]
     public async Task Hello_must_print_its_greeting_and_exit_0()
     {
-        var run = await RunAsync(new WasmImage("hello"), "hello");
+        var run = await fixture.RunWasmAsync(new WasmImage("hello"), "hello");
 
         Assert.True(run.ExitCode == 0, Ctr.Explain(run));
         Assert.True(run.StdoutText == "hello from wasm\n", Ctr.Explain(run));
@@ -31,7 +31,7 @@ public class WasmRunSpec(ContainerdFixture fixture)
     [InlineData(255)]
     public async Task Guest_exit_code_must_become_ctr_exit_status(int code)
     {
-        var run = await RunAsync(new WasmImage("exitcode"), "exit", command: ["/app.wasm", $"{code}"]);
+        var run = await fixture.RunWasmAsync(new WasmImage("exitcode"), "exit", command: ["/app.wasm", $"{code}"]);
 
         // The line proves the guest ran: ctr's own failures exit 1 too.
         Assert.True(run.StdoutText == $"exiting with {code}\n", Ctr.Explain(run));
@@ -43,7 +43,7 @@ public class WasmRunSpec(ContainerdFixture fixture)
     {
         var image = new WasmImage("args") { Env = ["FROM_IMAGE=image value"] };
 
-        var run = await RunAsync(image, "args",
+        var run = await fixture.RunWasmAsync(image, "args",
             options: ["--rm", "--env", "K=V", "--env", "EQUALS=a=b", "--env", "EMPTY="],
             command: ["/app.wasm", "a", "b c", "--flag=x"]);
 
@@ -62,7 +62,7 @@ public class WasmRunSpec(ContainerdFixture fixture)
         var input = new byte[1024 * 1024];
         new Random(42).NextBytes(input);
 
-        var run = await RunAsync(new WasmImage("cat"), "cat", stdin: input);
+        var run = await fixture.RunWasmAsync(new WasmImage("cat"), "cat", stdin: input);
 
         Assert.True(run.ExitCode == 0, Ctr.Explain(run));
         Assert.True(run.Stdout.AsSpan().SequenceEqual(input),
@@ -72,7 +72,7 @@ public class WasmRunSpec(ContainerdFixture fixture)
     [Fact]
     public async Task Trap_must_end_the_task_with_a_non_zero_exit()
     {
-        var run = await RunAsync(new WasmImage("trap"), "trap");
+        var run = await fixture.RunWasmAsync(new WasmImage("trap"), "trap");
 
         Assert.True(run.StdoutText == "trapping\n", Ctr.Explain(run));
         Assert.True(run.ExitCode != 0, Ctr.Explain(run));
@@ -83,7 +83,7 @@ public class WasmRunSpec(ContainerdFixture fixture)
     {
         const int mebibytes = 64;
 
-        var run = await RunAsync(new WasmImage("bigout"), "bigout", command: ["/app.wasm", $"{mebibytes}"],
+        var run = await fixture.RunWasmAsync(new WasmImage("bigout"), "bigout", command: ["/app.wasm", $"{mebibytes}"],
             timeout: TimeSpan.FromMinutes(2));
 
         AssertBigout(run, mebibytes);
@@ -111,31 +111,7 @@ public class WasmRunSpec(ContainerdFixture fixture)
                       fixture.LogTail();
         Assert.True(run.ExitCode == 0, summary);
         Assert.True(run.Stdout.Length == mebibytes << 20, summary);
-        Assert.True(SHA256.HashData(run.Stdout).AsSpan().SequenceEqual(BigoutSha256(mebibytes)),
+        Assert.True(SHA256.HashData(run.Stdout).AsSpan().SequenceEqual(Bigout.Sha256(mebibytes)),
             "stdout has the right length but not the right bytes\n" + summary);
-    }
-
-    // The bigout guest writes byte i % 251 at offset i.
-    private static byte[] BigoutSha256(int mebibytes)
-    {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var chunk = new byte[251 * 4096];
-        for (var i = 0; i < chunk.Length; i++)
-            chunk[i] = (byte)(i % 251);
-
-        for (long left = (long)mebibytes << 20; left > 0; left -= chunk.Length)
-            hash.AppendData(chunk, 0, (int)Math.Min(left, chunk.Length));
-
-        return hash.GetHashAndReset();
-    }
-
-    private async Task<ProcessResult> RunAsync(
-        WasmImage image, string prefix, string[]? options = null, string[]? command = null, byte[]? stdin = null,
-        TimeSpan? timeout = null)
-    {
-        var name = await fixture.Images.WasmAsync(image);
-        return await Ctr.RunAsync(
-            Ctr.RunArgs(Ctr.WasmRuntime, name, ContainerdFixture.NewId(prefix), options, command ?? []),
-            stdin, timeout);
     }
 }
