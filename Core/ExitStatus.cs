@@ -25,6 +25,8 @@ public static class ExitStatus
 /// <summary>The Linux signal numbers the shim acts on (x86-64 and arm64 agree on these).</summary>
 public static class SignalNumber
 {
+    public const int Int = 2;
+    public const int Quit = 3;
     public const int Abrt = 6;
     public const int Kill = 9;
     public const int Term = 15;

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using WasmKata.Core;
 using WasmKata.Linux;
 using WasmKata.Linux.Io;
 
@@ -22,10 +23,6 @@ internal sealed class TerminalActor : ReceiveActor, IWithTimers
 {
     private const byte Intr = 0x03;
     private const byte Quit = 0x1c;
-
-    // What a tty's ISIG would raise for those characters (SIGINT, SIGQUIT).
-    private const int SigInt = 2;
-    private const int SigQuit = 3;
 
     // Two end-of-file characters: the first hands over a partly typed line, the second reads as EOF (0 bytes).
     private static readonly byte[] EndOfInput = [0x04, 0x04];
@@ -148,7 +145,7 @@ internal sealed class TerminalActor : ReceiveActor, IWithTimers
     internal static int? Interrupt(ReadOnlySpan<byte> input)
     {
         var at = input.IndexOfAny(Intr, Quit);
-        return at < 0 ? null : input[at] == Intr ? SigInt : SigQuit;
+        return at < 0 ? null : input[at] == Intr ? SignalNumber.Int : SignalNumber.Quit;
     }
 
     private async Task<object> ToGuest(AsyncFd slave)

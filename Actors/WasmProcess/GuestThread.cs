@@ -108,12 +108,12 @@ internal sealed class GuestThread
     }
 
     // The first report wins: the guest's own end, or a kill reported without it (see the remarks above).
-    private void Finish(IActorRef owner, WasmProcessProtocol.GuestFinished finished)
+    private void Finish(WasmProcessProtocol.GuestFinished finished)
     {
         lock (_lock)
             _abandon?.Dispose();
         if (Interlocked.Exchange(ref _finishReported, 1) == 0)
-            owner.Tell(finished);
+            _owner.Tell(finished);
     }
 
     private void Body(
@@ -163,9 +163,9 @@ internal sealed class GuestThread
         {
             // Run never throws for what a guest does; anything else is our bug, and on this thread it would take the
             // whole shim (every sandbox's guests) down. The guest ends with 255 and the shim serves on.
-            Finish(owner, new WasmProcessProtocol.GuestFinished(ExitStatus.Internal, "internal error: " + e.Message, DateTimeOffset.UtcNow));
+            Finish(new WasmProcessProtocol.GuestFinished(ExitStatus.Internal, "internal error: " + e.Message, DateTimeOffset.UtcNow));
             return;
         }
-        Finish(owner, new WasmProcessProtocol.GuestFinished(exit.Status, exit.TrapMessage, DateTimeOffset.UtcNow));
+        Finish(new WasmProcessProtocol.GuestFinished(exit.Status, exit.TrapMessage, DateTimeOffset.UtcNow));
     }
 }
