@@ -68,7 +68,8 @@ public static class Soak
         List<int> left;
         while ((left = fixture.ShimProcesses().Where(p => p != siblingShim).ToList()).Count > 0 && DateTime.UtcNow < deadline)
             await Task.Delay(100);
-        var cgroups = SandboxCgroups(ctr.Namespace).Where(c => !c.EndsWith("/" + sibling.Id, StringComparison.Ordinal)).ToList();
+        // Only this soak's sandboxes: other specs of the collection share the namespace (and its cgroup parent).
+        var cgroups = SandboxCgroups(ctr.Namespace).Where(c => Path.GetFileName(c).StartsWith(prefix + "-", StringComparison.Ordinal)).ToList();
         var fdsAfter = FdCount(siblingShim);
         var summary = $"{runs} runs in {elapsed.TotalSeconds:F0} s, {failures.Count} failed, {left.Count} daemons left, " +
                       $"{cgroups.Count} sandbox cgroups left, sibling shim fds {fdsBefore} -> {fdsAfter}";
