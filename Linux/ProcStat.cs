@@ -4,12 +4,20 @@ namespace WasmKata.Linux;
 
 /// <summary>
 /// The fields of <c>/proc/PID/stat</c> the shim reads (see proc_pid_stat(5)): the pid, the command name, field 3 (the
-/// state letter, <c>Z</c> for a zombie), fields 4-6, the CPU times of fields 14-15 and the start time of field 22,
-/// the times in clock ticks.
+/// state letter, <c>Z</c> for a zombie), fields 4-6, the kernel's flags of field 9, the CPU times of fields 14-15 and
+/// the start time of field 22, the times in clock ticks.
 /// </summary>
 public readonly record struct ProcStat(
-    int Pid, string Command, char State, int ParentPid, int ProcessGroup, int Session, long UserTicks, long SystemTicks, long StartTicks)
+    int Pid, string Command, char State, int ParentPid, int ProcessGroup, int Session, long UserTicks, long SystemTicks, long StartTicks,
+    uint Flags = 0)
 {
+    // PF_EXITING (include/linux/sched.h): set when do_exit starts, before the process drops its files and long before
+    // it turns into a zombie; a killed process with many threads or a big address space can spend a while in between.
+    private const uint PfExiting = 0x4;
+
+    /// <summary>The process is on its way out (killed or exiting); it will run no more code of its own.</summary>
+    public bool IsExiting => (Flags & PfExiting) != 0;
+
     // Field 22 (start time) is the last one read; fields after the command name start at field 3.
     private const int FirstField = 3;
     private const int LastField = 22;
@@ -42,6 +50,7 @@ public readonly record struct ProcStat(
             || !TryInt(fields, 4, out var ppid)
             || !TryInt(fields, 5, out var pgrp)
             || !TryInt(fields, 6, out var session)
+            || !uint.TryParse(fields[9 - FirstField], NumberStyles.None, CultureInfo.InvariantCulture, out var flags)
             || !TryLong(fields, 14, out var utime)
             || !TryLong(fields, 15, out var stime)
             || !TryLong(fields, 22, out var start))
@@ -49,7 +58,7 @@ public readonly record struct ProcStat(
             return false;
         }
 
-        stat = new ProcStat(pid, text[(open + 2)..close], fields[0][0], ppid, pgrp, session, utime, stime, start);
+        stat = new ProcStat(pid, text[(open + 2)..close], fields[0][0], ppid, pgrp, session, utime, stime, start, flags);
         return true;
     }
 

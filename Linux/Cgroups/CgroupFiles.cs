@@ -61,8 +61,8 @@ internal static class CgroupFiles
 
     /// <summary>
     /// Empties the cgroup at <paramref name="directory"/> and its descendants into <paramref name="target"/>, then
-    /// removes them, deepest first. Gone already is fine. rmdir is retried for a while: a task that just exited keeps
-    /// a cgroup busy until it is reaped.
+    /// removes them, deepest first. Gone already is fine. rmdir is retried for up to 5 s: a task that just exited keeps
+    /// a cgroup busy until it is reaped, and a killed process with many threads leaves it only when its last thread has.
     /// </summary>
     public static async Task RemoveTreeAsync(string directory, string target, CancellationToken cancellationToken)
     {
@@ -72,7 +72,8 @@ internal static class CgroupFiles
         foreach (var child in Directory.GetDirectories(directory))
             await RemoveTreeAsync(child, target, cancellationToken).ConfigureAwait(false);
 
-        for (var attempt = 0; ; attempt++)
+        var busySince = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
         {
             foreach (var pid in Processes(directory))
             {
@@ -93,7 +94,7 @@ internal static class CgroupFiles
             if (errno == Interop.Errno.ENOENT)
                 return;
 
-            if (errno != Interop.Errno.EBUSY || attempt >= 100)
+            if (errno != Interop.Errno.EBUSY || busySince.Elapsed > TimeSpan.FromSeconds(5))
                 throw new CgroupException($"cannot remove cgroup {directory}: {Interop.Errno.Describe(errno)}", errno, new UnixException(errno, "rmdir", directory));
 
             await Task.Delay(10, cancellationToken).ConfigureAwait(false);

@@ -29,7 +29,8 @@ public static class Signals
     }
 
     /// <summary>
-    /// Alive and not a zombie: <see cref="IsAlive"/>, and /proc's state is not Z. /proc is trusted only when it shows this
+    /// Alive and not dying: <see cref="IsAlive"/>, and /proc shows neither a zombie nor a process already in exit (the
+    /// window between a SIGKILL and the zombie, in which its sockets may close already). /proc is trusted only when it shows this
     /// process's own pid namespace (a process started into another one with nsenter still sees the host's /proc).
     /// </summary>
     public static bool IsRunning(int pid)
@@ -41,7 +42,7 @@ public static class Signals
             == Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
         // A pid /proc cannot read any more has gone meanwhile.
-        return !ownPidNamespace || (ProcStat.TryRead(pid, out var stat) && stat.State != 'Z');
+        return !ownPidNamespace || (ProcStat.TryRead(pid, out var stat) && stat.State != 'Z' && !stat.IsExiting);
     }
 
     /// <summary>waitpid(pid, WNOHANG) for a child this process started natively; true once it was reaped.</summary>

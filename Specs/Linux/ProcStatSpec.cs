@@ -18,7 +18,7 @@ public sealed class ProcStatSpec
         var line = Line(4321, command, state, ppid, pgrp, session);
 
         Assert.True(ProcStat.TryParse(line, out var stat), line);
-        Assert.Equal(new ProcStat(4321, command, state, ppid, pgrp, session, UserTicks: 17, SystemTicks: 5, StartTicks: 90051), stat);
+        Assert.Equal(new ProcStat(4321, command, state, ppid, pgrp, session, UserTicks: 17, SystemTicks: 5, StartTicks: 90051, Flags: 4194304), stat);
     }
 
     [Theory]
@@ -41,6 +41,9 @@ public sealed class ProcStatSpec
     {
         Assert.True(ProcStat.TryParse("42 (sh) S 1 2 3 0 -1 4194304 98 0 0 0 17 5 0 0 20 0 1 0 90051\n", out var stat));
         Assert.Equal(90051, stat.StartTicks);
+        Assert.False(stat.IsExiting);
+        Assert.True(ProcStat.TryParse("42 (sh) S 1 2 3 0 -1 4194308 98 0 0 0 17 5 0 0 20 0 1 0 90051\n", out var exiting));
+        Assert.True(exiting.IsExiting);
     }
 
     [Fact]
