@@ -71,8 +71,12 @@ internal sealed partial class ContainerActor
                     FailCreate(ToFailure(e), [_createReplyTo]);
                 }
             });
-            Receive<ArtifactFailed>(failed =>
-                FailCreate(new CommandFailed(failed.Code, $"{notInRootfs}, and no wasm layer could be read from its image: {failed.Message}"), [_createReplyTo]));
+            // Unreachable containerd tells nothing of the image: the module missing from the rootfs stays the failure
+            // (NotFound), with the reason the image could not be asked in the message.
+            Receive<ArtifactFailed>(failed => FailCreate(
+                new CommandFailed(failed.Code == FailureCode.Unavailable ? FailureCode.NotFound : failed.Code,
+                    $"{notInRootfs}, and no wasm layer could be read from its image: {failed.Message}"),
+                [_createReplyTo]));
             ReceiveAny(_ => Stash.Stash());
         });
     }
