@@ -87,6 +87,18 @@ public abstract class WasmArtifactSpec
     }
 
     [Fact]
+    public async Task An_exec_whose_args0_is_no_file_of_the_rootfs_must_run_the_layer_again_with_its_own_args()
+    {
+        var image = await Artifacts.ImportAsync(new WasmArtifact("sleep"));
+        await using var container = await DetachedContainer.StartAsync(Ctr, Ctr.WasmRuntime, image, "art-exec", "sleep.wasm", "3600");
+
+        var exec = await Ctr.RunAsync("task", "exec", "--exec-id", "e1", container.Id, "again.wasm", "0");
+
+        Assert.True(exec.ExitCode == 0 && exec.StdoutText == "sleeping\n", Ctr.Explain(exec));
+        Assert.Equal("RUNNING", await Ctr.TaskStatusAsync(container.Id));
+    }
+
+    [Fact]
     public async Task A_component_artifact_must_share_the_compile_cache_entry_of_the_same_bytes()
     {
         var digest = Artifacts.LayerDigest("hello.component");
