@@ -17,6 +17,12 @@ public sealed record RuntimeSettings
     /// <summary>The containerd namespace this shim serves (state is kept per namespace).</summary>
     public string Namespace { get; init; } = "";
 
+    /// <summary>
+    /// containerd's gRPC socket (the shim's <c>-address</c>), asked for a wasm OCI artifact's layer when a container's
+    /// module is not in its rootfs; empty: no artifacts (a spec's own actor system, say).
+    /// </summary>
+    public string ContainerdAddress { get; init; } = "";
+
     /// <summary>Where container state is persisted for recovery after a crash.</summary>
     public string StateRoot { get; init; } = StateStore.DefaultRootPath;
 

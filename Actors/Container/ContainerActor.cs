@@ -4,6 +4,7 @@ using WasmKata.Actors.Events;
 using WasmKata.Actors.WasmProcess;
 using WasmKata.Config;
 using WasmKata.Core;
+using WasmKata.Core.Artifacts;
 using WasmKata.Core.Oci;
 using WasmKata.Core.Plan;
 using WasmKata.Core.State;
@@ -72,6 +73,11 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
             // Known before mounting, so a failed mount is still reported with its path.
             _rootfs = RootfsMount.None(Plan.RootfsPath);
             _rootfs = RootfsMount.Mount(_create.Rootfs, Plan.RootfsPath);
+            if (!Plan.IsPodSandbox && NeedsArtifact(Spec.Process))
+            {
+                ReadArtifact();
+                return;
+            }
             // A pod's sandbox container is the sandbox itself: nothing to execute, it lives until stopped.
             var (module, config) = Plan.IsPodSandbox ? ("", PlaceholderConfig) : PlanGuest(Spec.Process, Plan.Limits);
             var execs = Spawn(ExecTable.Empty, Init, module, config, _create.Stdio, Plan.Limits, _createReplyTo);
@@ -100,9 +106,6 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
     private OciSpec Spec => Plan.Spec;
 
     private GuestConfig PlaceholderConfig => new([], [], _rootfs.Path, true, "/", [], null);
-
-    private (string Module, GuestConfig Config) PlanGuest(OciProcess? process, ContainerLimits limits) => GuestPlan.For(
-        process, _rootfs.Path, Spec.Root?.Readonly ?? false, limits.MemoryLimitBytes, Plan.Preopens, Plan.IsMarkedWasm);
 
     private void Creating(ContainerData data)
     {
@@ -303,6 +306,7 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
     private static CommandFailed ToFailure(Exception e) => e switch
     {
         GuestPlanException g => new CommandFailed(g.Code, g.Message),
+        ArtifactException a => new CommandFailed(a.Code, a.Message),
         OciSpecException or ConfigException => new CommandFailed(FailureCode.InvalidArgument, e.Message),
         MountException { ErrnoName: "ENOENT" or "ENOTDIR" } => new CommandFailed(FailureCode.NotFound, e.Message),
         MountException { ErrnoName: "EINVAL" } => new CommandFailed(FailureCode.InvalidArgument, e.Message),

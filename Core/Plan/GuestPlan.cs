@@ -65,11 +65,7 @@ public static class GuestPlan
         var args = process?.Args ?? [];
         if (args.Count == 0 || string.IsNullOrEmpty(args[0]))
             throw new GuestPlanException(FailureCode.InvalidArgument, "process.args is empty: args[0] must name the wasm module");
-        var env = (process!.Env ?? []).Select(SplitEnv).ToList();
-        var cwd = string.IsNullOrEmpty(process.Cwd) ? "/" : process.Cwd;
-        if (!cwd.StartsWith('/'))
-            throw new GuestPlanException(FailureCode.InvalidArgument, $"process.cwd must be absolute, got \"{cwd}\"");
-        cwd = NormalizeGuestPath(cwd);
+        var (env, cwd) = EnvAndCwd(process!);
         var module = FindModule(args[0], cwd, env, rootfs, preopens ?? []);
         if (!markedWasm && !HasWasmMagic(module))
         {
@@ -79,6 +75,54 @@ public static class GuestPlan
         }
         var config = new GuestConfig(args.ToList(), WithPwd(env, cwd), rootfs, rootReadOnly, cwd, preopens ?? [], memoryLimit);
         return (module, config);
+    }
+
+    /// <summary>
+    /// Whether process.args[0] names a file of the rootfs or its mounts (found as <see cref="For"/> finds it). When it
+    /// does not, the container may be a wasm OCI artifact, whose module is an image layer rather than a file.
+    /// </summary>
+    public static bool NamesModuleInRootfs(OciProcess? process, string rootfs, IReadOnlyList<Preopen>? preopens = null)
+    {
+        var args = process?.Args ?? [];
+        if (args.Count == 0 || string.IsNullOrEmpty(args[0]))
+            return false;
+        try
+        {
+            var (env, cwd) = EnvAndCwd(process!);
+            FindModule(args[0], cwd, env, rootfs, preopens ?? []);
+            return true;
+        }
+        catch (GuestPlanException e) when (e.Code == FailureCode.NotFound)
+        {
+            return false;
+        }
+        catch (GuestPlanException)
+        {
+            // Any other fault of the spec is For's to report.
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// The guest's configuration when its module is <paramref name="modulePath"/>, a wasm OCI artifact's layer: argv is
+    /// process.args exactly as given (argv[0] is the program's name, by convention the module's; it is not looked up),
+    /// and everything else is as <see cref="For"/> plans it, the (empty) rootfs preopened as <c>/</c>.
+    /// </summary>
+    public static (string ModulePath, GuestConfig Config) ForArtifact(
+        OciProcess? process, string modulePath, string rootfs, bool rootReadOnly, long? memoryLimit, IReadOnlyList<Preopen>? preopens = null)
+    {
+        var (env, cwd) = EnvAndCwd(process ?? new OciProcess());
+        var config = new GuestConfig([.. process?.Args ?? []], WithPwd(env, cwd), rootfs, rootReadOnly, cwd, preopens ?? [], memoryLimit);
+        return (modulePath, config);
+    }
+
+    private static (List<KeyValuePair<string, string>> Env, string Cwd) EnvAndCwd(OciProcess process)
+    {
+        var env = (process.Env ?? []).Select(SplitEnv).ToList();
+        var cwd = string.IsNullOrEmpty(process.Cwd) ? "/" : process.Cwd;
+        if (!cwd.StartsWith('/'))
+            throw new GuestPlanException(FailureCode.InvalidArgument, $"process.cwd must be absolute, got \"{cwd}\"");
+        return (env, NormalizeGuestPath(cwd));
     }
 
     /// <summary>

@@ -94,7 +94,12 @@ internal sealed class DaemonCore : IAsyncDisposable
     public async Task<int> ServeAsync(Socket listener, string id, string bundle, ILogger log, Stopwatch started, string since, Action? serving = null)
     {
         var socketPath = listener.LocalEndPoint?.ToString() ?? "";
-        var settings = new RuntimeSettings { DrainTimeout = TimeSpan.FromMilliseconds(Config.DrainTimeoutMs), Namespace = _args.Namespace };
+        var settings = new RuntimeSettings
+        {
+            DrainTimeout = TimeSpan.FromMilliseconds(Config.DrainTimeoutMs),
+            Namespace = _args.Namespace,
+            ContainerdAddress = _args.Address,
+        };
         var sandbox = System.ActorOf(SandboxProtocol.Props(Engine, Sink, settings, _lifetime), "sandbox");
         InspectionHosting.Start(System, new InspectionOptions { ShimId = id, Namespace = _args.Namespace, Bundle = bundle });
 
