@@ -185,6 +185,11 @@ public sealed partial class Guest : IDisposable
                     if (!_context.HasEnded)
                     {
                         trap = WasmtimeErrors.TrapText(e);
+                        if (Module.Kind == WasmKind.Component && HttpDenial(trap) is { } denial)
+                        {
+                            trap = denial;
+                            WriteToStderr($"wasmkata: {denial}\n");
+                        }
                         _log.Debug("{Module} trapped: {Error}", Module.Path, e.Message);
                         _context.TryTrap();
                     }
@@ -244,6 +249,19 @@ public sealed partial class Guest : IDisposable
         _context.ThrowIfKilled();
         Regulate(store);
         return 1;
+    }
+
+    // A message of the host's own on the guest's stderr (where its user looks first); a failing sink is only logged.
+    private void WriteToStderr(string text)
+    {
+        try
+        {
+            _stdio.Stderr?.Write(System.Text.Encoding.UTF8.GetBytes(text));
+        }
+        catch (Exception e)
+        {
+            _log.Warning(e, "{Module}: could not write to stderr", Module.Path);
+        }
     }
 
     private void SampleMemory()

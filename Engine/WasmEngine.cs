@@ -24,6 +24,8 @@ public sealed class WasmEngine : IDisposable
     private readonly Lazy<Wasmtime.Module> _passthrough;
     // WASI 0.2 (Wasmtime's own) for components; made when the first component is instantiated.
     private readonly Lazy<ComponentLinker> _componentLinker;
+    // The same with Wasmtime's wasi:http (types and outgoing-handler), for the components of containers that ask for it.
+    private readonly Lazy<ComponentLinker> _httpLinker;
     private readonly ModuleLoader _loader;
     private readonly Timer _ticker;
     private readonly Lock _gate = new();
@@ -70,12 +72,8 @@ public sealed class WasmEngine : IDisposable
             _wasi = new Linker(_engine);
             _wasi.DefineWasi();
             _passthrough = new Lazy<Wasmtime.Module>(() => Wasmtime.Module.FromText(_engine, "wasi-passthrough", WasiFdWrite.PassthroughWat));
-            _componentLinker = new Lazy<ComponentLinker>(() =>
-            {
-                var linker = new ComponentLinker(_engine);
-                linker.AddWasiPreview2();
-                return linker;
-            });
+            _componentLinker = new Lazy<ComponentLinker>(() => NewComponentLinker(http: false));
+            _httpLinker = new Lazy<ComponentLinker>(() => NewComponentLinker(http: true));
             _linker = new Linker(_engine);
             _linker.DefineWasi();
             _linker.AllowShadowing = true;
@@ -98,6 +96,29 @@ public sealed class WasmEngine : IDisposable
     internal Linker Linker => _linker;
 
     internal ComponentLinker ComponentLinker => _componentLinker.Value;
+
+    internal ComponentLinker HttpComponentLinker => _httpLinker.Value;
+
+    /// <summary>
+    /// A component linker with WASI 0.2 (and wasi:http when <paramref name="http"/>); the caller owns it. A store it
+    /// instantiates with wasi:http needs <see cref="WasiHttpNative.SetContext"/>.
+    /// </summary>
+    internal ComponentLinker NewComponentLinker(bool http)
+    {
+        var linker = new ComponentLinker(_engine);
+        try
+        {
+            linker.AddWasiPreview2();
+            if (http)
+                WasiHttpNative.AddToLinker(linker);
+            return linker;
+        }
+        catch
+        {
+            linker.Dispose();
+            throw;
+        }
+    }
 
     internal WasmtimeEngine Engine => _engine;
 
@@ -207,6 +228,8 @@ public sealed class WasmEngine : IDisposable
             _passthrough.Value.Dispose();
         if (_componentLinker.IsValueCreated)
             _componentLinker.Value.Dispose();
+        if (_httpLinker.IsValueCreated)
+            _httpLinker.Value.Dispose();
         _loader.Dispose();
         _engine.Dispose();
     }

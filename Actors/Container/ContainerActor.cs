@@ -102,7 +102,8 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
     private GuestConfig PlaceholderConfig => new([], [], _rootfs.Path, true, "/", [], null);
 
     private (string Module, GuestConfig Config) PlanGuest(OciProcess? process, ContainerLimits limits) => GuestPlan.For(
-        process, _rootfs.Path, Spec.Root?.Readonly ?? false, limits.MemoryLimitBytes, Plan.Preopens, Plan.IsMarkedWasm);
+        process, _rootfs.Path, Spec.Root?.Readonly ?? false, limits.MemoryLimitBytes, Plan.Preopens, Plan.IsMarkedWasm,
+        GuestPlan.OutgoingHttp(Spec, Plan.Config.OutgoingHttp));
 
     private void Creating(ContainerData data)
     {

@@ -85,6 +85,14 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
     }
 
     [Fact]
+    public async Task Exit_with_code_must_become_ctr_exit_status()
+    {
+        var run = await fixture.RunWasmAsync(new WasmImage("exitwithcode.component"), "comp-exit42");
+
+        Assert.True(run.ExitCode == 42, Ctr.Explain(run));
+    }
+
+    [Fact]
     public async Task A_trap_must_end_the_task_with_134()
     {
         var run = await fixture.RunWasmAsync(new WasmImage("trap.component"), "comp-trap");

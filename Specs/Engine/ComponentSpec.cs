@@ -97,6 +97,14 @@ public sealed class ComponentSpec(EngineFixture fx, ITestOutputHelper output) : 
     }
 
     [Fact]
+    public void Exit_with_code_must_give_the_real_code()
+    {
+        // exitwithcode.component.wasm calls wasi:cli/exit's exit-with-code(42) (Wasmtime 50's WASI 0.2 has it).
+        var (exit, _, _) = Run(ComponentPath("exitwithcode"), EngineFixture.Config(fx.NewRootfs()));
+        Assert.Equal(new GuestExit(42, null, false), exit);
+    }
+
+    [Fact]
     public void A_trap_must_be_134_with_the_trap_text_after_the_output_before_it()
     {
         var (exit, stdout, _) = Run(ComponentPath("trap"), EngineFixture.Config(fx.NewRootfs()));
