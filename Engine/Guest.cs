@@ -245,6 +245,7 @@ public sealed partial class Guest : IDisposable
     // Runs on the guest thread at every epoch tick while wasm code runs: kill, limits, pause and the CPU quota.
     private ulong OnEpoch(Store store)
     {
+        _engine.EpochCallbackSeen();
         SampleMemory();
         _context.ThrowIfKilled();
         Regulate(store);

@@ -228,6 +228,37 @@ public sealed class ComponentSpec(EngineFixture fx, ITestOutputHelper output) : 
     }
 
     [Fact]
+    public void A_sleeping_component_must_let_the_ticker_drop_to_its_idle_period_and_a_spinning_one_bring_it_back()
+    {
+        // Wasmtime's WASI 0.2 sleep does not tell us the guest blocks: the engine sees no epoch callback and slows down.
+        var napping = new CapturedOutput();
+        var (sleeper, sleeping) = Start("sleep", napping, "2");
+        Assert.True(napping.WaitFor("sleeping", MarkerTimeout));
+        Assert.True(SpinWait.SpinUntil(() => fx.Engine.TickerIdle, TimeSpan.FromSeconds(1)), "the ticker kept its normal period while the component slept");
+        var before = fx.Engine.TimerTicks;
+        Thread.Sleep(1000);
+        var idleTicks = fx.Engine.TimerTicks - before;
+
+        var spinOut = new CapturedOutput();
+        var (spinner, spinning) = Start("spin", spinOut);
+        Assert.True(spinOut.WaitFor("spinning", MarkerTimeout));
+        Thread.Sleep(100);
+        var busyFrom = fx.Engine.TimerTicks;
+        Thread.Sleep(300);
+        var busyTicks = fx.Engine.TimerTicks - busyFrom;
+        var idleAfterSpin = fx.Engine.TickerIdle;
+        spinner.Kill(9);
+
+        output.WriteLine($"epoch ticks: {idleTicks} in 1 s of a component's sleep, {busyTicks} in 300 ms with a spinning one beside it");
+        Assert.InRange(idleTicks, 0, 6);
+        Assert.True(busyTicks >= 10, $"only {busyTicks} ticks in 300 ms of spinning");
+        Assert.False(idleAfterSpin);
+        Assert.Equal(137, spinning.Join().Status);
+        Assert.Equal(new GuestExit(0, null, false), sleeping.Join());
+        GC.KeepAlive(sleeper);
+    }
+
+    [Fact]
     public async Task A_paused_component_must_burn_no_cpu_and_go_on_after_resume()
     {
         var stdout = new CapturedOutput();
