@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using WasmKata.Linux;
 using WasmKata.Linux.Namespaces;
 using Wasmtime;
 using Wasmtime.Components;
@@ -19,6 +21,15 @@ public sealed partial class Guest
     // imports as traps, and such a trap is reported as the denial it is.
     private bool _httpDenied;
 
+    // A component's memories are internal to it (not exported): they are found in the address space instead (see
+    // LinearMemoryMaps), as the reservations that appeared while it was instantiated. Empty with the pooling allocator,
+    // whose memory slots are reserved before any guest exists: the figure then stays 0.
+    private ulong[] _componentMemories = [];
+    private long _nextComponentSample;
+
+    // Reading the address space costs about as much as a tick's other work together: at most this often while running.
+    private static readonly long ComponentSampleInterval = Stopwatch.Frequency / 10;
+
     private void InstantiateComponent(Store store)
     {
         store.SetWasiConfiguration(BuildComponentWasi());
@@ -30,9 +41,17 @@ public sealed partial class Guest
         store.SetEpochDeadline(1);
         store.SetEpochDeadlineCallback(OnEpoch);
         ComponentInstance instance;
+        // A guest of the same shim instantiated at the same moment would have its memories counted here too.
+        var reservations = _engine.Options.PoolingAllocator ? null : LinearMemoryMaps.ReservationEnds();
         // Instantiation may run wasm code (start functions of the inner modules): it gets ticks like run does.
         using (_context.Executing())
             instance = InstantiateWithLinker(store, Module.Code.Component!);
+        if (reservations is not null)
+        {
+            var added = LinearMemoryMaps.ReservationEnds();
+            added.ExceptWith(reservations);
+            _componentMemories = [.. added];
+        }
         var run = instance.GetFunction(RunInterface, "run")
             ?? throw Fail("missing `wasi:cli/run` export (only WASI 0.2 command components can run)");
         if (run.ParameterCount != 0 || !run.HasResult)
@@ -44,7 +63,6 @@ public sealed partial class Guest
             if (result is not { Kind: ComponentValueKind.Result, IsOk: true })
                 _context.TryExit(1);
         };
-        // A component's memories are its inner modules' and not exported: MemoryBytes stays 0 (the limit still holds).
     }
 
     private ComponentInstance InstantiateWithLinker(Store store, Component component)
@@ -78,6 +96,20 @@ public sealed partial class Guest
             if (ns != mine)
                 throw Fail($"outgoing HTTP cannot be confined to the sandbox's network namespace ({mine}): Wasmtime's I/O thread {tid} is in {ns}");
         }
+    }
+
+    // On the guest thread: the component's memories as the address space shows them, now or (when not forced) at most
+    // every ComponentSampleInterval.
+    private void SampleComponentMemory(bool force)
+    {
+        if (_componentMemories.Length == 0)
+            return;
+        var now = Stopwatch.GetTimestamp();
+        if (!force && now < _nextComponentSample)
+            return;
+        _nextComponentSample = now + ComponentSampleInterval;
+        Interlocked.Exchange(ref _memoryBytes, LinearMemoryMaps.AccessibleBytes(_componentMemories));
+        CheckMemoryLimit();
     }
 
     // The text a denied wasi:http call ends with, for the log and the guest's stderr.

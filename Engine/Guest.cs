@@ -53,7 +53,10 @@ public sealed partial class Guest : IDisposable
     /// <summary>The module this guest runs.</summary>
     public GuestModule Module { get; }
 
-    /// <summary>Size of the guest's linear memory in bytes, sampled at every epoch tick; safe from any thread.</summary>
+    /// <summary>
+    /// Size of the guest's linear memory in bytes, sampled at every epoch tick (a component's memories together, at most
+    /// every 100 ms, and 0 with the pooling allocator); safe from any thread.
+    /// </summary>
     public long MemoryBytes => Interlocked.Read(ref _memoryBytes);
 
     /// <summary>
@@ -84,7 +87,7 @@ public sealed partial class Guest : IDisposable
                 InstantiateComponent(store);
             else
                 InstantiateModule(store);
-            SampleMemory();
+            SampleMemory(force: true);
             _oomBaseline = true;
         }
         catch (Exception e)
@@ -194,7 +197,7 @@ public sealed partial class Guest : IDisposable
                         _context.TryTrap();
                     }
                 }
-                SampleMemory();
+                SampleMemory(force: true);
             }
             return _context.ToExit(trap);
         }
@@ -265,18 +268,26 @@ public sealed partial class Guest : IDisposable
         }
     }
 
-    private void SampleMemory()
+    // At every tick: a core module's exported memory; a component's memories (at most every 100 ms).
+    private void SampleMemory() => SampleMemory(force: false);
+
+    private void SampleMemory(bool force)
     {
         if (_memory is { } memory)
         {
             Interlocked.Exchange(ref _memoryBytes, memory.GetLength());
             CheckMemoryLimit();
         }
+        else
+        {
+            SampleComponentMemory(force);
+        }
     }
 
     private void ReleaseStore()
     {
         _memory = null;
+        _componentMemories = [];
         _context.Memory = null;
         _context.Passthrough = null;
         _context.Stdin?.Dispose();

@@ -206,6 +206,20 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
     }
 
     [Fact]
+    public async Task Metrics_must_show_the_linear_memory_of_a_running_component()
+    {
+        var image = await fixture.Images.WasmAsync(new WasmImage("spin.component"));
+        await using var container = await DetachedContainer.StartAsync(Ctr, Ctr.WasmRuntime, image, "comp-metrics", "/app.wasm");
+
+        // A component's memories are internal to it: the shim finds them in its address space (was 0 before).
+        var metrics = await ResourceProbe.MetricsUntilAsync(Ctr, container.Id,
+            m => long.TryParse(m.GetValueOrDefault("memory.usage_in_bytes"), out var bytes) && bytes > 0, TimeSpan.FromSeconds(10));
+
+        var usage = long.Parse(metrics["memory.usage_in_bytes"], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(usage, 64 * 1024, 16 << 20);
+    }
+
+    [Fact]
     public async Task A_core_module_must_run_as_an_exec_in_a_component_container()
     {
         var image = new WasmImage("spin.component")

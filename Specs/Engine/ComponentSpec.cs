@@ -299,6 +299,26 @@ public sealed class ComponentSpec(EngineFixture fx, ITestOutputHelper output) : 
     }
 
     [Fact]
+    public void A_components_memory_must_be_measured_while_it_runs_and_when_it_ends()
+    {
+        var hello = fx.Engine.CreateGuest(fx.Engine.Load(ComponentPath("hello")), EngineFixture.Config(fx.NewRootfs()), new GuestStdio(null, null, null));
+        hello.Instantiate();
+        var instantiated = hello.MemoryBytes;
+        Assert.Equal(0, GuestRunner.RunToEnd(hello).Status);
+
+        var stderr = new CapturedOutput();
+        var config = new GuestConfig(["/app.wasm", "grow"], [], fx.NewRootfs(), false, "/", [], 64L << 20);
+        var grower = fx.Engine.CreateGuest(fx.Engine.Load(ComponentPath("hostile")), config, new GuestStdio(null, null, stderr));
+        grower.Instantiate();
+        Assert.Equal(134, GuestRunner.Start(grower).Join().Status);
+
+        output.WriteLine($"hello: {instantiated} bytes once instantiated, {hello.MemoryBytes} at its end; grow with a 64 MiB limit: {grower.MemoryBytes} bytes, {grower.OomCount} OOM");
+        Assert.InRange(instantiated, 64 * 1024, 16 << 20);
+        Assert.InRange(hello.MemoryBytes, instantiated, 16 << 20);
+        Assert.InRange(grower.MemoryBytes, 32L << 20, 64L << 20);
+    }
+
+    [Fact]
     public void Components_must_share_the_disk_cache_with_core_modules()
     {
         var cache = Path.Combine(fx.Directory, "cache-" + Guid.NewGuid().ToString("N"));
