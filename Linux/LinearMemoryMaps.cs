@@ -63,7 +63,10 @@ public static class LinearMemoryMaps
                 continue;
             if (!ulong.TryParse(line.AsSpan(0, dash), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var start)
                 || !ulong.TryParse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var end))
+            {
                 continue;
+            }
+
             var perms = line.AsSpan(space + 1, 3);
             maps.Add(new Vma(start, end, perms.SequenceEqual("---"), perms.StartsWith("rw")));
         }
