@@ -69,6 +69,34 @@ build_guests() {
   for name in "${COMPONENT_GUESTS[@]}"; do
     "$jco" new "$dir/$name.wasm" --wasi-command -o "$dir/$name.component.wasm" >/dev/null
   done
+  # Components written as components: WAT (jco parse), and the wasi:http guest in JavaScript.
+  for src in "$REPO"/Specs/Guests/components/*.wat; do
+    "$jco" parse "$src" -o "$dir/$(basename "$src" .wat).component.wasm" >/dev/null
+  done
+  build_fetch_guest "$dir"
+}
+
+# The wasi:http guest (out/guests/fetch.component.wasm) from Specs/Guests/components/fetch with componentize-js, against
+# the WASI 0.2.12 WIT files of the jco it brings. It takes minutes (StarlingMonkey is pre-initialised with wizer), so
+# the result is kept in /var/cache/wasmkata/guests under the hash of its sources and the componentize-js version.
+build_fetch_guest() {
+  local dir=$1 src="$REPO/Specs/Guests/components/fetch" cli key cached wit
+  key=$( (cat "$src/fetch.js" "$src/world.wit"; echo "$WASMKATA_COMPONENTIZE_JS_VERSION") | sha256sum | cut -c1-16)
+  cached=/var/cache/wasmkata/guests/fetch-$key.component.wasm
+  if [[ ! -s $cached ]]; then
+    cli=$(wasmkata_ensure_componentize_js) || return 1
+    wit=$(mktemp -d)
+    cp "$src/world.wit" "$wit/"
+    mkdir -p "$wit/deps" "$(dirname "$cached")"
+    cp -r "$(dirname "$cli")/../@bytecodealliance/jco/lib/wit/builtin/0.2.12/." "$wit/deps/"
+    if ! "$cli" "$src/fetch.js" --wit "$wit" -n fetch -o "$cached.tmp" >&2; then
+      rm -rf "$wit" "$cached.tmp"
+      return 1
+    fi
+    rm -rf "$wit"
+    mv "$cached.tmp" "$cached"
+  fi
+  cp "$cached" "$dir/fetch.component.wasm"
 }
 
 require_dotnet() {

@@ -36,6 +36,10 @@ public sealed record ShimConfig
     /// <summary><c>[wasmkata.engine] pooling_allocator</c>.</summary>
     public bool PoolingAllocator { get; init; }
 
+    /// <summary><c>[wasmkata.engine] outgoing_http</c>: "annotated" (a container's components get wasi:http when it carries
+    /// the annotation <c>io.containerd.wasmkata.v2.outgoing-http: "true"</c>) or "off" (never; such a container is refused).</summary>
+    public string OutgoingHttp { get; init; } = "annotated";
+
     /// <summary><c>[wasmkata.engine] epoch_tick_ms</c>: how often guests check for kill, pause and CPU share.</summary>
     public int EpochTickMs { get; init; } = 10;
 

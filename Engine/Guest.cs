@@ -53,7 +53,10 @@ public sealed partial class Guest : IDisposable
     /// <summary>The module this guest runs.</summary>
     public GuestModule Module { get; }
 
-    /// <summary>Size of the guest's linear memory in bytes, sampled at every epoch tick; safe from any thread.</summary>
+    /// <summary>
+    /// Size of the guest's linear memory in bytes, sampled at every epoch tick (a component's memories together, at most
+    /// every 100 ms, and 0 with the pooling allocator); safe from any thread.
+    /// </summary>
     public long MemoryBytes => Interlocked.Read(ref _memoryBytes);
 
     /// <summary>
@@ -84,7 +87,7 @@ public sealed partial class Guest : IDisposable
                 InstantiateComponent(store);
             else
                 InstantiateModule(store);
-            SampleMemory();
+            SampleMemory(force: true);
             _oomBaseline = true;
         }
         catch (Exception e)
@@ -185,11 +188,16 @@ public sealed partial class Guest : IDisposable
                     if (!_context.HasEnded)
                     {
                         trap = WasmtimeErrors.TrapText(e);
+                        if (Module.Kind == WasmKind.Component && HttpDenial(trap) is { } denial)
+                        {
+                            trap = denial;
+                            WriteToStderr($"wasmkata: {denial}\n");
+                        }
                         _log.Debug("{Module} trapped: {Error}", Module.Path, e.Message);
                         _context.TryTrap();
                     }
                 }
-                SampleMemory();
+                SampleMemory(force: true);
             }
             return _context.ToExit(trap);
         }
@@ -240,24 +248,46 @@ public sealed partial class Guest : IDisposable
     // Runs on the guest thread at every epoch tick while wasm code runs: kill, limits, pause and the CPU quota.
     private ulong OnEpoch(Store store)
     {
+        _engine.EpochCallbackSeen();
         SampleMemory();
         _context.ThrowIfKilled();
         Regulate(store);
         return 1;
     }
 
-    private void SampleMemory()
+    // A message of the host's own on the guest's stderr (where its user looks first); a failing sink is only logged.
+    private void WriteToStderr(string text)
+    {
+        try
+        {
+            _stdio.Stderr?.Write(System.Text.Encoding.UTF8.GetBytes(text));
+        }
+        catch (Exception e)
+        {
+            _log.Warning(e, "{Module}: could not write to stderr", Module.Path);
+        }
+    }
+
+    // At every tick: a core module's exported memory; a component's memories (at most every 100 ms).
+    private void SampleMemory() => SampleMemory(force: false);
+
+    private void SampleMemory(bool force)
     {
         if (_memory is { } memory)
         {
             Interlocked.Exchange(ref _memoryBytes, memory.GetLength());
             CheckMemoryLimit();
         }
+        else
+        {
+            SampleComponentMemory(force);
+        }
     }
 
     private void ReleaseStore()
     {
         _memory = null;
+        _componentMemories = [];
         _context.Memory = null;
         _context.Passthrough = null;
         _context.Stdin?.Dispose();

@@ -24,6 +24,8 @@ public sealed class WasmEngine : IDisposable
     private readonly Lazy<Wasmtime.Module> _passthrough;
     // WASI 0.2 (Wasmtime's own) for components; made when the first component is instantiated.
     private readonly Lazy<ComponentLinker> _componentLinker;
+    // The same with Wasmtime's wasi:http (types and outgoing-handler), for the components of containers that ask for it.
+    private readonly Lazy<ComponentLinker> _httpLinker;
     private readonly ModuleLoader _loader;
     private readonly Timer _ticker;
     private readonly Lock _gate = new();
@@ -32,6 +34,12 @@ public sealed class WasmEngine : IDisposable
     private int _executing;
     private bool _tickerRunning;
     private long _timerTicks;
+    // Epoch callbacks seen (all guests), the count at the last tick, how many ticks in a row saw none, and whether the
+    // ticker runs at the idle period because of that.
+    private long _callbacks;
+    private long _callbacksAtTick;
+    private int _quietTicks;
+    private volatile bool _idlePeriod;
 
     /// <summary>Creates the engine; its epoch ticker starts when a guest first executes wasm code.</summary>
     public WasmEngine(EngineOptions options, ILogger? logger = null)
@@ -70,12 +78,8 @@ public sealed class WasmEngine : IDisposable
             _wasi = new Linker(_engine);
             _wasi.DefineWasi();
             _passthrough = new Lazy<Wasmtime.Module>(() => Wasmtime.Module.FromText(_engine, "wasi-passthrough", WasiFdWrite.PassthroughWat));
-            _componentLinker = new Lazy<ComponentLinker>(() =>
-            {
-                var linker = new ComponentLinker(_engine);
-                linker.AddWasiPreview2();
-                return linker;
-            });
+            _componentLinker = new Lazy<ComponentLinker>(() => NewComponentLinker(http: false));
+            _httpLinker = new Lazy<ComponentLinker>(() => NewComponentLinker(http: true));
             _linker = new Linker(_engine);
             _linker.DefineWasi();
             _linker.AllowShadowing = true;
@@ -99,6 +103,29 @@ public sealed class WasmEngine : IDisposable
 
     internal ComponentLinker ComponentLinker => _componentLinker.Value;
 
+    internal ComponentLinker HttpComponentLinker => _httpLinker.Value;
+
+    /// <summary>
+    /// A component linker with WASI 0.2 (and wasi:http when <paramref name="http"/>); the caller owns it. A store it
+    /// instantiates with wasi:http needs <see cref="WasiHttpNative.SetContext"/>.
+    /// </summary>
+    internal ComponentLinker NewComponentLinker(bool http)
+    {
+        var linker = new ComponentLinker(_engine);
+        try
+        {
+            linker.AddWasiPreview2();
+            if (http)
+                WasiHttpNative.AddToLinker(linker);
+            return linker;
+        }
+        catch
+        {
+            linker.Dispose();
+            throw;
+        }
+    }
+
     internal WasmtimeEngine Engine => _engine;
 
     internal ModuleLoader Loader => _loader;
@@ -119,6 +146,19 @@ public sealed class WasmEngine : IDisposable
     /// <summary>How many times the ticker advanced the epoch (nudges not counted).</summary>
     internal long TimerTicks => Interlocked.Read(ref _timerTicks);
 
+    /// <summary>Whether the ticker runs at <see cref="IdleTick"/> because no executing guest reached an epoch check lately.</summary>
+    internal bool TickerIdle => _idlePeriod;
+
+    /// <summary>
+    /// The ticker's period while guests count as executing but none reaches its epoch callback: they are blocked in a host
+    /// call that does not say so (a component in Wasmtime's WASI 0.2 sleep or read). A guest back in wasm code gets its
+    /// next check within this, and then the normal period again; kill and pause nudge the epoch at once whatever the period.
+    /// </summary>
+    internal static readonly TimeSpan IdleTick = TimeSpan.FromMilliseconds(250);
+
+    // Ticks in a row without any epoch callback before the ticker drops to IdleTick (100 ms at the default 10 ms tick).
+    private const int QuietTicksBeforeIdle = 10;
+
     /// <summary>
     /// A guest thread is about to execute wasm code (or returns to it from a blocking host call): the first one starts
     /// the ticker. Pair each call with <see cref="LeaveWasm"/>.
@@ -134,6 +174,8 @@ public sealed class WasmEngine : IDisposable
             if (_tickerRunning || _disposed)
                 return;
             _tickerRunning = true;
+            _idlePeriod = false;
+            _quietTicks = 0;
             _ticker.Change(Options.EpochTick, Options.EpochTick);
         }
     }
@@ -144,6 +186,25 @@ public sealed class WasmEngine : IDisposable
     /// (writes) does not restart the timer each time.
     /// </summary>
     internal void LeaveWasm() => Interlocked.Decrement(ref _executing);
+
+    /// <summary>
+    /// On a guest thread, in its epoch callback: it executes wasm code. Brings the ticker back from the idle period (the
+    /// first check after a long host call) so the guest's quota and pause checks come at the normal rate again.
+    /// </summary>
+    internal void EpochCallbackSeen()
+    {
+        Interlocked.Increment(ref _callbacks);
+        if (!_idlePeriod)
+            return;
+        lock (_gate)
+        {
+            if (!_idlePeriod || !_tickerRunning || _disposed)
+                return;
+            _idlePeriod = false;
+            _quietTicks = 0;
+            _ticker.Change(Options.EpochTick, Options.EpochTick);
+        }
+    }
 
     /// <summary>
     /// Wasmtime's own <c>fd_write</c>, <c>fd_read</c> and <c>fd_fdstat_get</c> for <paramref name="store"/>, reached through a tiny instance of its own (WASI
@@ -207,6 +268,8 @@ public sealed class WasmEngine : IDisposable
             _passthrough.Value.Dispose();
         if (_componentLinker.IsValueCreated)
             _componentLinker.Value.Dispose();
+        if (_httpLinker.IsValueCreated)
+            _httpLinker.Value.Dispose();
         _loader.Dispose();
         _engine.Dispose();
     }
@@ -228,7 +291,25 @@ public sealed class WasmEngine : IDisposable
             }
             Interlocked.Increment(ref _timerTicks);
             _engine.IncrementEpoch();
+            SlowDownWhenQuiet();
         }
+    }
+
+    // Under the gate, on a tick: guests count as executing, but if none has reached an epoch callback for a while they
+    // are all blocked in the host, and ticking every few ms only wakes the process for nothing.
+    private void SlowDownWhenQuiet()
+    {
+        var callbacks = Interlocked.Read(ref _callbacks);
+        if (callbacks != _callbacksAtTick)
+        {
+            _callbacksAtTick = callbacks;
+            _quietTicks = 0;
+            return;
+        }
+        if (_idlePeriod || ++_quietTicks < QuietTicksBeforeIdle || IdleTick <= Options.EpochTick)
+            return;
+        _idlePeriod = true;
+        _ticker.Change(IdleTick, IdleTick);
     }
 
     private void Tick()

@@ -85,8 +85,9 @@ internal sealed partial class ContainerActor
     private (string Module, GuestConfig Config) PlanGuest(OciProcess? process, ContainerLimits limits)
     {
         var readOnly = Spec.Root?.Readonly ?? false;
+        var outgoingHttp = GuestPlan.OutgoingHttp(Spec, Plan.Config.OutgoingHttp);
         if (_artifact is { } artifact && !GuestPlan.NamesModuleInRootfs(process, _rootfs.Path, Plan.Preopens))
-            return GuestPlan.ForArtifact(process, artifact.ModulePath, _rootfs.Path, readOnly, limits.MemoryLimitBytes, Plan.Preopens);
-        return GuestPlan.For(process, _rootfs.Path, readOnly, limits.MemoryLimitBytes, Plan.Preopens, Plan.IsMarkedWasm);
+            return GuestPlan.ForArtifact(process, artifact.ModulePath, _rootfs.Path, readOnly, limits.MemoryLimitBytes, Plan.Preopens, outgoingHttp);
+        return GuestPlan.For(process, _rootfs.Path, readOnly, limits.MemoryLimitBytes, Plan.Preopens, Plan.IsMarkedWasm, outgoingHttp);
     }
 }

@@ -10,6 +10,7 @@ namespace WasmKata.Core.Plan;
 /// never a preopen of its own (absolute paths always mean the rootfs).</param>
 /// <param name="Preopens">Extra host directories (mounts), preopened after the rootfs.</param>
 /// <param name="MemoryLimitBytes">Most linear memory the guest may grow to; a larger <c>memory.grow</c> returns -1.</param>
+/// <param name="OutgoingHttp">Whether a component guest gets <c>wasi:http/outgoing-handler</c> (see <see cref="GuestPlan.OutgoingHttp"/>).</param>
 public sealed record GuestConfig(
     IReadOnlyList<string> Args,
     IReadOnlyList<KeyValuePair<string, string>> Env,
@@ -17,7 +18,8 @@ public sealed record GuestConfig(
     bool RootfsReadOnly,
     string Cwd,
     IReadOnlyList<Preopen> Preopens,
-    long? MemoryLimitBytes);
+    long? MemoryLimitBytes,
+    bool OutgoingHttp = false);
 
 /// <summary>A host directory visible to the guest at <paramref name="GuestPath"/>.</summary>
 /// <param name="HostPath">The host directory.</param>

@@ -17,6 +17,9 @@ public static class GuestPlan
     /// <summary>The annotation that marks a container as WebAssembly (Kata's host wasm containers).</summary>
     public const string WasmAnnotation = "io.katacontainers.platform.wasi/wasm32";
 
+    /// <summary>The annotation by which a container asks for outgoing HTTP (<c>wasi:http</c>) for its components.</summary>
+    public const string OutgoingHttpAnnotation = "io.containerd.wasmkata.v2.outgoing-http";
+
     /// <summary>CRI's annotation telling a pod's sandbox (pause) container from its workload containers.</summary>
     public const string ContainerTypeAnnotation = "io.kubernetes.cri.container-type";
 
@@ -25,6 +28,32 @@ public static class GuestPlan
     /// <summary>Whether the spec marks the container as wasm (<c>yes</c> or <c>true</c>).</summary>
     public static bool IsMarkedWasm(OciSpec spec) =>
         spec.Annotations?.TryGetValue(WasmAnnotation, out var value) == true && value is "yes" or "true";
+
+    /// <summary>
+    /// Whether the container's components get outgoing HTTP: only when it asks (<see cref="OutgoingHttpAnnotation"/>
+    /// <c>yes</c> or <c>true</c>) and configuration.toml allows it (<c>[wasmkata.engine] outgoing_http</c>, "annotated"
+    /// by default). Asking while the configuration says "off" is refused, so the container does not run without what it
+    /// asked for; any other value of the annotation is refused too.
+    /// </summary>
+    public static bool OutgoingHttp(OciSpec spec, string setting)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (spec.Annotations?.TryGetValue(OutgoingHttpAnnotation, out var value) != true)
+            return false;
+        var asked = value switch
+        {
+            "yes" or "true" => true,
+            "no" or "false" or "" => false,
+            _ => throw new GuestPlanException(FailureCode.InvalidArgument,
+                $"annotation {OutgoingHttpAnnotation}=\"{value}\" is not one of yes, true, no, false"),
+        };
+        if (asked && setting == "off")
+        {
+            throw new GuestPlanException(FailureCode.FailedPrecondition,
+                $"the container asks for outgoing HTTP ({OutgoingHttpAnnotation}={value}) but configuration.toml turns it off ([wasmkata.engine] outgoing_http = \"off\")");
+        }
+        return asked;
+    }
 
     /// <summary>Whether this is a CRI pod's sandbox container: the sandbox itself, never run as wasm.</summary>
     public static bool IsPodSandbox(OciSpec spec) =>
@@ -60,7 +89,8 @@ public static class GuestPlan
 
     /// <summary>The module to load and the guest's configuration; throws <see cref="GuestPlanException"/> with a clear reason.</summary>
     public static (string ModulePath, GuestConfig Config) For(
-        OciProcess? process, string rootfs, bool rootReadOnly, long? memoryLimit, IReadOnlyList<Preopen>? preopens = null, bool markedWasm = true)
+        OciProcess? process, string rootfs, bool rootReadOnly, long? memoryLimit, IReadOnlyList<Preopen>? preopens = null, bool markedWasm = true,
+        bool outgoingHttp = false)
     {
         var args = process?.Args ?? [];
         if (args.Count == 0 || string.IsNullOrEmpty(args[0]))
@@ -73,7 +103,7 @@ public static class GuestPlan
                 $"\"{args[0]}\" is not a WebAssembly module and the container is not marked as wasm ({WasmAnnotation}=yes): " +
                 "this runtime runs only WebAssembly (WASI) workloads");
         }
-        var config = new GuestConfig(args.ToList(), WithPwd(env, cwd), rootfs, rootReadOnly, cwd, preopens ?? [], memoryLimit);
+        var config = new GuestConfig(args.ToList(), WithPwd(env, cwd), rootfs, rootReadOnly, cwd, preopens ?? [], memoryLimit, outgoingHttp);
         return (module, config);
     }
 
@@ -109,10 +139,11 @@ public static class GuestPlan
     /// and everything else is as <see cref="For"/> plans it, the (empty) rootfs preopened as <c>/</c>.
     /// </summary>
     public static (string ModulePath, GuestConfig Config) ForArtifact(
-        OciProcess? process, string modulePath, string rootfs, bool rootReadOnly, long? memoryLimit, IReadOnlyList<Preopen>? preopens = null)
+        OciProcess? process, string modulePath, string rootfs, bool rootReadOnly, long? memoryLimit, IReadOnlyList<Preopen>? preopens = null,
+        bool outgoingHttp = false)
     {
         var (env, cwd) = EnvAndCwd(process ?? new OciProcess());
-        var config = new GuestConfig([.. process?.Args ?? []], WithPwd(env, cwd), rootfs, rootReadOnly, cwd, preopens ?? [], memoryLimit);
+        var config = new GuestConfig([.. process?.Args ?? []], WithPwd(env, cwd), rootfs, rootReadOnly, cwd, preopens ?? [], memoryLimit, outgoingHttp);
         return (modulePath, config);
     }
 

@@ -39,10 +39,13 @@ public sealed class ConfigLoaderSpec : IDisposable
             compile_cache_dir = ""
             compile_cache_max_mb = 300
             pooling_allocator = true
+            outgoing_http = "off"
             epoch_tick_ms = 5
             """);
         var config = ConfigLoader.LoadFile(path);
         Assert.Equal(300, config.CompileCacheMaxMb);
+        Assert.Equal("off", config.OutgoingHttp);
+        Assert.Equal("annotated", new ShimConfig().OutgoingHttp);
         Assert.Equal(("debug", "systemd", "", true, 5), (config.LogLevel, config.CgroupDriver, config.CompileCacheDir, config.PoolingAllocator, config.EpochTickMs));
         Assert.Equal(("unix:path=/run/x.sock", 64), (config.SystemdAddress, config.SandboxMemoryOverheadMb));
     }
@@ -52,6 +55,7 @@ public sealed class ConfigLoaderSpec : IDisposable
     [InlineData("[wasmkata]\nlog_levle = \"debug\"", "wasmkata.log_levle", "\"debug\"")]
     [InlineData("[wasmkata.engine]\nepoch_tick_ms = 0", "wasmkata.engine.epoch_tick_ms", "0")]
     [InlineData("[wasmkata.engine]\npooling_allocator = \"yes\"", "wasmkata.engine.pooling_allocator", "\"yes\"")]
+    [InlineData("[wasmkata.engine]\noutgoing_http = \"on\"", "wasmkata.engine.outgoing_http", "\"on\"")]
     [InlineData("[hypervisor.qemu]\npath = \"/usr/bin/qemu\"", "hypervisor", "a table")]
     [InlineData("[wasmkata]\nsystemd_address = \"/run/systemd/private\"", "wasmkata.systemd_address", "\"/run/systemd/private\"")]
     [InlineData("[wasmkata]\nsandbox_memory_overhead_mb = -1", "wasmkata.sandbox_memory_overhead_mb", "-1")]

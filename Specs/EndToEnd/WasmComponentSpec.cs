@@ -85,6 +85,14 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
     }
 
     [Fact]
+    public async Task Exit_with_code_must_become_ctr_exit_status()
+    {
+        var run = await fixture.RunWasmAsync(new WasmImage("exitwithcode.component"), "comp-exit42");
+
+        Assert.True(run.ExitCode == 42, Ctr.Explain(run));
+    }
+
+    [Fact]
     public async Task A_trap_must_end_the_task_with_134()
     {
         var run = await fixture.RunWasmAsync(new WasmImage("trap.component"), "comp-trap");
@@ -195,6 +203,20 @@ public sealed class WasmComponentSpec(ContainerdFixture fixture)
         Assert.True(exec.StdoutText.StartsWith("/bin/args.wasm\nx y\n", StringComparison.Ordinal), Ctr.Explain(exec));
         Assert.Contains("\nPATH=", exec.StdoutText);
         Assert.Equal("RUNNING", await Ctr.TaskStatusAsync(container.Id));
+    }
+
+    [Fact]
+    public async Task Metrics_must_show_the_linear_memory_of_a_running_component()
+    {
+        var image = await fixture.Images.WasmAsync(new WasmImage("spin.component"));
+        await using var container = await DetachedContainer.StartAsync(Ctr, Ctr.WasmRuntime, image, "comp-metrics", "/app.wasm");
+
+        // A component's memories are internal to it: the shim finds them in its address space (was 0 before).
+        var metrics = await ResourceProbe.MetricsUntilAsync(Ctr, container.Id,
+            m => long.TryParse(m.GetValueOrDefault("memory.usage_in_bytes"), out var bytes) && bytes > 0, TimeSpan.FromSeconds(10));
+
+        var usage = long.Parse(metrics["memory.usage_in_bytes"], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(usage, 64 * 1024, 16 << 20);
     }
 
     [Fact]

@@ -10,7 +10,7 @@
 # wabt brings wat2wasm; busybox-static is the runc self-check image's only binary; gcc and zlib1g-dev link the
 # shim and the CLI (NativeAOT).
 
-WASMKATA_DEPS=(containerd wabt clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 busybox-static systemd dbus gcc zlib1g-dev)
+WASMKATA_DEPS=(containerd wabt clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 busybox-static systemd dbus gcc zlib1g-dev iproute2)
 
 wasmkata_missing_deps() {
   local pkg
@@ -145,6 +145,26 @@ wasmkata_ensure_jco() {
   printf '%s\n' "$jco"
 }
 
+# componentize-js (npm @bytecodealliance/componentize-js) builds a component from JavaScript with StarlingMonkey: the
+# wasi:http guest (fetch). Same cache rules as jco (CACHE defaults to /var/cache/wasmkata/componentize-js-VERSION);
+# prints the componentize-js command. It brings a jco of its own, whose WASI 0.2 WIT files the guest builds against.
+WASMKATA_COMPONENTIZE_JS_VERSION=0.23.0
+
+wasmkata_ensure_componentize_js() {
+  local cache=${1:-/var/cache/wasmkata/componentize-js-$WASMKATA_COMPONENTIZE_JS_VERSION}
+  local cli=$cache/node_modules/.bin/componentize-js
+  if [[ -x $cli ]]; then
+    printf '%s\n' "$cli"
+    return 0
+  fi
+  wasmkata_ensure_jco >/dev/null || return 1
+  mkdir -p "$cache" || return 1
+  npm install --no-audit --no-fund --silent --prefix "$cache" \
+    "@bytecodealliance/componentize-js@$WASMKATA_COMPONENTIZE_JS_VERSION" >&2 || return 1
+  [[ -x $cli ]] || { echo "npm installed no componentize-js in $cache" >&2; return 1; }
+  printf '%s\n' "$cli"
+}
+
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
   case ${1:-} in
@@ -152,6 +172,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     containerd17) shift; wasmkata_ensure_containerd17 "$@" ;;
     docker) shift; wasmkata_ensure_docker "$@" ;;
     jco) shift; wasmkata_ensure_jco "$@" ;;
+    componentize-js) shift; wasmkata_ensure_componentize_js "$@" ;;
     *) wasmkata_ensure_deps ;;
   esac
 fi

@@ -21,6 +21,31 @@ public sealed class GuestPlanSpec : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
+    [Theory]
+    [InlineData(null, "annotated", false)]
+    [InlineData("true", "annotated", true)]
+    [InlineData("yes", "annotated", true)]
+    [InlineData("false", "annotated", false)]
+    [InlineData("false", "off", false)]
+    [InlineData(null, "off", false)]
+    public void Outgoing_http_must_be_on_only_when_the_container_asks_and_the_configuration_allows(string? annotation, string setting, bool on)
+    {
+        var spec = new OciSpec { Annotations = annotation is null ? null : new Dictionary<string, string> { [GuestPlan.OutgoingHttpAnnotation] = annotation } };
+        Assert.Equal(on, GuestPlan.OutgoingHttp(spec, setting));
+    }
+
+    [Theory]
+    [InlineData("true", "off", FailureCode.FailedPrecondition, "configuration.toml turns it off")]
+    [InlineData("on", "annotated", FailureCode.InvalidArgument, "is not one of yes, true, no, false")]
+    public void Outgoing_http_asked_for_wrongly_or_against_the_configuration_must_be_refused(string annotation, string setting, FailureCode code, string reason)
+    {
+        var spec = new OciSpec { Annotations = new Dictionary<string, string> { [GuestPlan.OutgoingHttpAnnotation] = annotation } };
+        var e = Assert.Throws<GuestPlanException>(() => GuestPlan.OutgoingHttp(spec, setting));
+        Assert.Equal(code, e.Code);
+        Assert.Contains(reason, e.Message);
+        Assert.Contains(GuestPlan.OutgoingHttpAnnotation, e.Message);
+    }
+
     [Fact]
     public void Dotdot_must_stop_at_the_rootfs()
     {
