@@ -76,9 +76,21 @@ public static class GuestHostConfinement
     /// and the module behind <paramref name="moduleFd"/>, then execs this program with <paramref name="stage2Argv"/>
     /// (argv[0] included) and an empty environment. Returns only by throwing.
     /// </summary>
-    public static void ConfineAndExec(uint uid, uint gid, int rootfsFd, bool rootfsReadOnly, int moduleFd, Func<string, IReadOnlyList<string>> stage2Argv)
+    /// <remarks>
+    /// <paramref name="reopenedFds"/> are descriptors the guest host will reopen through <c>/proc/self/fd</c> (the
+    /// engine takes stdin as a path): they are given to the uid first, since reopening checks the owner, and a pipe
+    /// made by root is root's, mode 0600. Landlock lets a pipe through; a named FIFO would need a rule of its own.
+    /// </remarks>
+    public static void ConfineAndExec(
+        uint uid, uint gid, int rootfsFd, bool rootfsReadOnly, int moduleFd, IReadOnlyList<int> reopenedFds, Func<string, IReadOnlyList<string>> stage2Argv)
     {
+        ArgumentNullException.ThrowIfNull(reopenedFds);
         ArgumentNullException.ThrowIfNull(stage2Argv);
+        foreach (var fd in reopenedFds)
+        {
+            if (Interop.FChown(fd, uid, gid) != 0)
+                UnixErrors.ThrowLast($"fchown(fd {fd})");
+        }
         var program = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell this program's own path");
         var rules = new List<LandlockRule>(ProgramRules(program))
         {

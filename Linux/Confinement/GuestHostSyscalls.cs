@@ -16,7 +16,9 @@ public static class GuestHostSyscalls
 {
     /// <summary>Memory: the GC heap, Wasmtime's linear memories, guard pages and code.</summary>
     public static IReadOnlyList<string> Memory { get; } =
-        ["brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "membarrier", "mincore", "msync"];
+        ["brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "membarrier", "mincore", "msync", "get_mempolicy",
+            // Wasmtime keeps a module's initial memory image in a memfd, mapped copy-on-write into each instance.
+            "memfd_create"];
 
     /// <summary>Threads, futexes and signals within the process (the runtime suspends its own threads with tgkill).</summary>
     public static IReadOnlyList<string> Threads { get; } =
@@ -44,7 +46,8 @@ public static class GuestHostSyscalls
     /// <summary>File system calls WASI makes beneath its preopens (Landlock decides where they may land).</summary>
     public static IReadOnlyList<string> Files { get; } =
     [
-        "openat", "newfstatat", "statx", "statfs", "getdents64", "readlinkat", "readlink", "faccessat", "faccessat2", "access",
+        // openat2 with RESOLVE_BENEATH is how Wasmtime's cap-std keeps a guest's paths inside its preopens.
+        "openat", "openat2", "stat", "lstat", "newfstatat", "statx", "statfs", "getdents64", "readlinkat", "readlink", "faccessat", "faccessat2", "access",
         "getcwd", "mkdirat", "unlinkat", "renameat", "renameat2", "linkat", "symlinkat", "utimensat", "fchmod", "fchmodat",
     ];
 

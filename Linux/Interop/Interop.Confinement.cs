@@ -89,6 +89,9 @@ internal static partial class Interop
     [LibraryImport(Libc, EntryPoint = "setgroups", SetLastError = true)]
     internal static unsafe partial int SetGroups(nuint size, uint* list);
 
+    [LibraryImport(Libc, EntryPoint = "fchown", SetLastError = true)]
+    internal static partial int FChown(int fd, uint uid, uint gid);
+
     [LibraryImport(Libc, EntryPoint = "syscall", SetLastError = true)]
     internal static partial long Syscall3(long number, nint arg1, nint arg2, nint arg3);
 
