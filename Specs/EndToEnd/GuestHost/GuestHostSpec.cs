@@ -64,6 +64,32 @@ public sealed class GuestHostSpec : IDisposable
     }
 
     [Fact]
+    public async Task A_guest_must_hit_its_memory_limit_and_abort_with_134()
+    {
+        var result = await RunAsync("hostile", ["hostile", "grow"], seccomp: "kill", extra: ["-memory-limit", $"{16 << 20}"]);
+        Assert.True(result.ExitCode == 134, result.Describe());
+        Assert.Equal("exit 134", result.Report);
+    }
+
+    [Fact]
+    public async Task A_guest_must_write_30000_lines_through_the_stdout_descriptor()
+    {
+        var result = await RunAsync("hostile", ["hostile", "flood", "30000"], seccomp: "kill");
+        Assert.True(result.ExitCode == 0, result.Describe());
+        Assert.Equal(30000, result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    [Fact]
+    public async Task A_guest_trying_its_ways_out_of_the_rootfs_must_be_refused_each_time()
+    {
+        var result = await RunAsync("hostile", ["hostile", "escape"], seccomp: "kill");
+        Assert.True(result.ExitCode == 0, result.Describe());
+        var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(lines);
+        Assert.All(lines, line => Assert.True(line.Contains(": denied (", StringComparison.Ordinal) || line.Contains(": not created (", StringComparison.Ordinal), line));
+    }
+
+    [Fact]
     public async Task Its_status_must_show_a_non_root_uid_no_capabilities_no_new_privs_and_a_filter()
     {
         using var run = Start("sleep", ["sleep", "30"], seccomp: "errno");
@@ -131,12 +157,12 @@ public sealed class GuestHostSpec : IDisposable
         Assert.NotEqual(KilledBySigsys, result.ExitCode);
     }
 
-    private GuestHostRun Start(string guest, IReadOnlyList<string> args, string seccomp, string? stdin = null) =>
-        GuestHostRun.Start(GuestHostRun.Shim, _rootfs, GuestHostRun.Guest(guest), ReportPath(), ["-seccomp", seccomp], args, stdin);
+    private GuestHostRun Start(string guest, IReadOnlyList<string> args, string seccomp, string? stdin = null, string[]? extra = null) =>
+        GuestHostRun.Start(GuestHostRun.Shim, _rootfs, GuestHostRun.Guest(guest), ReportPath(), ["-seccomp", seccomp, .. extra ?? []], args, stdin);
 
-    private async Task<GuestHostResult> RunAsync(string guest, IReadOnlyList<string> args, string seccomp, string? stdin = null)
+    private async Task<GuestHostResult> RunAsync(string guest, IReadOnlyList<string> args, string seccomp, string? stdin = null, string[]? extra = null)
     {
-        using var run = Start(guest, args, seccomp, stdin);
+        using var run = Start(guest, args, seccomp, stdin, extra);
         return await run.WaitAsync();
     }
 
