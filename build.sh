@@ -113,6 +113,10 @@ cmd_build() {
   log "publishing to out/bin"
   rm -rf "$OUT/bin"
   publish_programs "$OUT/bin"
+  # Test-only programs: never in out/bin, never installed (GuestHostEscapeSpec checks the shim lacks them).
+  log "publishing test-only programs to out/test-bin"
+  rm -rf "$OUT/test-bin"
+  dotnet publish "$REPO/Specs/EscapeProbe/WasmKata.EscapeProbe.csproj" --nologo -c "$CONFIGURATION" -r "$RID" -o "$OUT/test-bin"
   log "compiling guests to out/guests"
   build_guests
 }

@@ -1,9 +1,14 @@
 using WasmKata.Core.Bootstrap;
 using WasmKata.Core.State;
 using WasmKata.Shim.Actions;
+using WasmKata.Shim.GuestHost;
 
 // containerd-shim-wasmkata-v2: containerd runs it for start and delete of every container; start spawns this same
 // executable as the sandbox's daemon (serve), or hands the socket to a spare one.
+// guest-host has flags of its own (and a guest's arguments) that containerd's parsing must not see; it confines itself
+// before anything else runs, while only the runtime's own threads exist.
+if (args.Length > 0 && args[0] == "guest-host")
+    return GuestHostAction.Run(args[1..]);
 var shimArgs = ShimArgs.Parse(args);
 if (shimArgs.Version)
 {

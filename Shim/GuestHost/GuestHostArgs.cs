@@ -1,0 +1,110 @@
+using System.Globalization;
+using WasmKata.Linux.Confinement;
+
+namespace WasmKata.Shim.GuestHost;
+
+/// <summary>
+/// The command line of the <c>guest-host</c> mode: who to become, which inherited fds hold the rootfs, the module and
+/// the report pipe, and the guest's own arguments after <c>--</c>. Never paths: the privileged side resolves those.
+/// </summary>
+internal sealed record GuestHostArgs
+{
+    public uint Uid { get; init; }
+    public uint Gid { get; init; }
+    public int RootfsFd { get; init; } = -1;
+    public bool RootfsReadOnly { get; init; }
+    public int ModuleFd { get; init; } = -1;
+    public int ReportFd { get; init; } = -1;
+    public bool Stdin { get; init; }
+    public long? MemoryLimitBytes { get; init; }
+    public SeccompDefault Seccomp { get; init; } = SeccompDefault.Errno;
+    public bool Stage2 { get; init; }
+    public IReadOnlyList<KeyValuePair<string, string>> Env { get; init; } = [];
+    public IReadOnlyList<string> GuestArgs { get; init; } = [];
+
+    /// <summary>Parses the arguments after the word <c>guest-host</c>; throws <see cref="ArgumentException"/> saying what is wrong.</summary>
+    public static GuestHostArgs Parse(IReadOnlyList<string> args)
+    {
+        var result = new GuestHostArgs();
+        var env = new List<KeyValuePair<string, string>>();
+        var i = 0;
+        for (; i < args.Count && args[i] != "--"; i++)
+        {
+            var flag = args[i];
+            string Value() => i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{flag} needs a value");
+            result = flag switch
+            {
+                "-uid" => result with { Uid = Id(flag, Value()) },
+                "-gid" => result with { Gid = Id(flag, Value()) },
+                "-rootfs-fd" => result with { RootfsFd = Fd(flag, Value()) },
+                "-rootfs-readonly" => result with { RootfsReadOnly = true },
+                "-module-fd" => result with { ModuleFd = Fd(flag, Value()) },
+                "-report-fd" => result with { ReportFd = Fd(flag, Value()) },
+                "-stdin" => result with { Stdin = true },
+                "-memory-limit" => result with { MemoryLimitBytes = long.Parse(Value(), CultureInfo.InvariantCulture) },
+                "-seccomp" => result with { Seccomp = SeccompMode(Value()) },
+                "-env" => AddEnv(result, env, Value()),
+                "-stage2" => result with { Stage2 = true },
+                _ => throw new ArgumentException($"unknown guest-host flag \"{flag}\""),
+            };
+        }
+        if (i >= args.Count - 1)
+            throw new ArgumentException("guest-host needs the guest's arguments after --, at least its name");
+        result = result with { Env = env, GuestArgs = args.Skip(i + 1).ToArray() };
+        if (result.Uid == 0 || result.Gid == 0)
+            throw new ArgumentException("guest-host needs -uid and -gid, neither 0");
+        if (result.RootfsFd < 0 || result.ModuleFd < 0 || result.ReportFd < 0)
+            throw new ArgumentException("guest-host needs -rootfs-fd, -module-fd and -report-fd");
+        return result;
+    }
+
+    /// <summary>The same arguments for stage 2, the exec of the confined main thread.</summary>
+    public IReadOnlyList<string> ToStage2Args(string program)
+    {
+        var list = new List<string>
+        {
+            program, "guest-host", "-stage2",
+            "-uid", Num(Uid), "-gid", Num(Gid), "-rootfs-fd", Num(RootfsFd), "-module-fd", Num(ModuleFd),
+            "-report-fd", Num(ReportFd), "-seccomp", Seccomp.ToString().ToLowerInvariant(),
+        };
+        if (RootfsReadOnly)
+            list.Add("-rootfs-readonly");
+        if (Stdin)
+            list.Add("-stdin");
+        if (MemoryLimitBytes is { } limit)
+            list.AddRange(["-memory-limit", limit.ToString(CultureInfo.InvariantCulture)]);
+        foreach (var (key, value) in Env)
+            list.AddRange(["-env", $"{key}={value}"]);
+        list.Add("--");
+        list.AddRange(GuestArgs);
+        return list;
+    }
+
+    private static string Num(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static uint Id(string flag, string value) => uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+        ? id
+        : throw new ArgumentException($"{flag} \"{value}\" is not a number");
+
+    private static int Fd(string flag, string value) =>
+        int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var fd) && fd > 2
+            ? fd
+            : throw new ArgumentException($"{flag} \"{value}\" is not a descriptor above 2");
+
+    private static SeccompDefault SeccompMode(string value) => value switch
+    {
+        "errno" => SeccompDefault.Errno,
+        "kill" or "killprocess" => SeccompDefault.KillProcess,
+        "log" => SeccompDefault.Log,
+        _ => throw new ArgumentException($"-seccomp \"{value}\": use errno, kill or log"),
+    };
+
+    private static GuestHostArgs AddEnv(GuestHostArgs result, List<KeyValuePair<string, string>> env, string entry)
+    {
+        var eq = entry.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0)
+            throw new ArgumentException($"-env \"{entry}\" is not KEY=VALUE");
+        env.Add(new(entry[..eq], entry[(eq + 1)..]));
+        return result;
+    }
+}
