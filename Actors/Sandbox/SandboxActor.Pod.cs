@@ -56,6 +56,13 @@ internal sealed partial class SandboxActor
 
     private void OnPodCommand(IPodSandboxCommand command)
     {
+        // containerd shuts a sandbox down after a failed CreateSandbox too: with none made there is nothing to stop,
+        // and the shim's lifecycle lets it exit.
+        if (_pod is null && command is ShutdownPodSandbox)
+        {
+            Sender.Tell(Done.Instance);
+            return;
+        }
         if (_pod is null || _pod.Id != command.SandboxId)
         {
             Sender.Tell(PodSandbox.NotFound(command.SandboxId));

@@ -134,6 +134,23 @@ public sealed class SandboxApiWireSpec : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ShutdownSandbox_after_a_failed_create_must_let_the_shim_exit()
+    {
+        var request = CreateRequest("pod1");
+        request.NetnsPath = "/nonexistent/netns";
+        request.Options = null;
+
+        var refused = await Assert.ThrowsAsync<TtrpcException>(() => Call<CreateSandboxRequest, CreateSandboxResponse>("CreateSandbox", request));
+        Assert.Equal(StatusCode.InvalidArgument, refused.Code);
+        Assert.Contains("/nonexistent/netns", refused.Message);
+        Assert.False(_exited.Task.IsCompleted);
+
+        // What containerd does when CreateSandbox fails: ShutdownSandbox, then it closes the connection.
+        await Call<ShutdownSandboxRequest, ShutdownSandboxResponse>("ShutdownSandbox", new ShutdownSandboxRequest { SandboxId = "pod1" });
+        await _exited.Task.WaitAsync(Answer);
+    }
+
+    [Fact]
     public async Task A_stopped_sandbox_must_refuse_new_containers_and_report_metrics_under_its_id()
     {
         await Call<CreateSandboxRequest, CreateSandboxResponse>("CreateSandbox", CreateRequest("pod1"));
