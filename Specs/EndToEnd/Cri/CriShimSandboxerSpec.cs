@@ -96,6 +96,35 @@ public sealed class CriShimSandboxerSpec(Cri2Fixture fixture, ITestOutputHelper 
         Assert.True(stats.Memory?.WorkingSetBytes?.Value >= 65536, stats.ToString());
     }
 
+    [Fact]
+    public async Task A_shim_sandbox_must_outlive_a_containerd_restart_and_still_stop_and_go_after_it()
+    {
+        var image = await SayImageAsync();
+        var before = fixture.ShimProcesses();
+        await using var pod = await CriPod.RunAsync(fixture, "sbxrestart", Cri2Fixture.SandboxHandler, podNetwork: true);
+        var app = await pod.RunContainerAsync("app", image, ["before", "", "3600"]);
+        await pod.WaitForStateAsync(app, ContainerState.ContainerRunning, Patience);
+        var shim = Assert.Single(fixture.ShimProcesses().Except(before));
+
+        // containerd reloads the sandbox's shim and CRI asks it SandboxStatus, then waits on it again.
+        await fixture.RestartContainerdAsync();
+        var sandbox = await Client.Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = pod.Id }, CriClient.Deadline());
+
+        Assert.Equal(PodSandboxState.SandboxReady, sandbox.Status.State);
+        Assert.Equal(ContainerState.ContainerRunning, (await pod.StatusAsync(app)).Status.State);
+        Assert.True(ContainerdFixture.IsRunning(shim), $"shim {shim} did not outlive the restart\n{fixture.LogTail()}");
+        var late = await pod.RunContainerAsync("late", image, ["after", "", "0", "0"]);
+        Assert.Equal(0, (await pod.WaitForStateAsync(late, ContainerState.ContainerExited, Patience)).ExitCode);
+        Assert.Equal([shim], fixture.ShimProcesses().Except(before));
+
+        await pod.StopAsync();
+        await pod.RemoveAsync();
+        var deadline = DateTime.UtcNow + Patience;
+        while (ContainerdFixture.IsRunning(shim) && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        Assert.False(ContainerdFixture.IsRunning(shim), $"shim {shim} outlived its removed pod\n{fixture.LogTail()}");
+    }
+
     private Task<string> SayImageAsync() => fixture.Images.WasmAsync(new WasmImage("say")
     {
         Guests = new Dictionary<string, string> { ["/exitcode.wasm"] = "exitcode", ["/readfile.wasm"] = "readfile", ["/args.wasm"] = "args", ["/paths.wasm"] = "paths" },
