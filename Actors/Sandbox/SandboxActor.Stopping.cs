@@ -40,6 +40,7 @@ internal sealed partial class SandboxActor
             else
                 Sender.Tell(new CommandFailed(FailureCode.Unavailable, "the shim is shutting down"));
         });
+        Receive<PodSandboxProtocol.CreatePodSandbox>(_ => Sender.Tell(new CommandFailed(FailureCode.Unavailable, "the shim is shutting down")));
         // A second signal changes nothing: the stop under way already kills everything and bounds the wait.
         Receive<SignalWatcherProtocol.ShutdownSignalled>(_ => { });
         Receive<Exited>(_ => ExitAnswered(awaitingExits));

@@ -60,6 +60,7 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
     private void Serving()
     {
         Receive<CreateTask>(OnCreate);
+        Receive<PodSandboxProtocol.CreatePodSandbox>(OnCreatePod);
         Receive<SignalWatcherProtocol.ShutdownSignalled>(OnShutdownSignal);
         // Only the stop's Waits answer the sandbox itself, and none is outstanding while serving: nothing to count.
         Receive<Exited>(_ => { });
@@ -78,9 +79,11 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
                 Sender.Tell(new Connected((uint)Environment.ProcessId, 0));
         });
         Receive<ITaskCommand>(Route);
+        Receive<PodSandboxProtocol.IPodSandboxCommand>(OnPodCommand);
         Receive<RequestShutdown>(_ =>
         {
-            if (_containers.Count > 0)
+            // A sandbox made through the sandbox API holds the shim until ShutdownSandbox, containers or not.
+            if (_containers.Count > 0 || _pod is { HoldsShim: true })
                 Sender.Tell(new ShutdownAnswer(false));
             else
                 RemoveCgroupAsync().PipeTo(Sender, success: () => new ShutdownAnswer(true));
@@ -123,6 +126,11 @@ internal sealed partial class SandboxActor : ReceiveActor, IWithTimers, IWithUnb
         if (_containers.ContainsKey(create.ContainerId))
         {
             Sender.Tell(new CommandFailed(FailureCode.AlreadyExists, $"container {create.ContainerId}: already exists"));
+            return;
+        }
+        if (_pod?.CanAddContainer(create.ContainerId) is { } stopped)
+        {
+            Sender.Tell(stopped);
             return;
         }
         // The Create's inputs are read once, here. The first container's plan decides the sandbox's namespaces and host

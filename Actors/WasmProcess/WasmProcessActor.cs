@@ -100,6 +100,9 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         try
         {
             _pty = Pty.Open();
+            // The size the client's terminal had at start (docker run -it); a ResizePty changes it later.
+            if (_launch.Guest.ConsoleSize is { } size)
+                _pty.Resize(size.Columns, size.Rows);
         }
         catch (IOException e)
         {

@@ -20,9 +20,19 @@ public sealed record OciSpec
 public sealed record OciProcess
 {
     public bool Terminal { get; init; }
+
+    /// <summary>The terminal's window at start (dockerd sets it for run and exec; ctr and CRI do not).</summary>
+    public OciBox? ConsoleSize { get; init; }
     public IReadOnlyList<string>? Args { get; init; }
     public IReadOnlyList<string>? Env { get; init; }
     public string? Cwd { get; init; }
+}
+
+/// <summary>A window size in character cells (OCI <c>process.consoleSize</c>).</summary>
+public sealed record OciBox
+{
+    public uint Height { get; init; }
+    public uint Width { get; init; }
 }
 
 /// <summary>The container's root filesystem.</summary>

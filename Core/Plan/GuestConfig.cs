@@ -19,7 +19,11 @@ public sealed record GuestConfig(
     string Cwd,
     IReadOnlyList<Preopen> Preopens,
     long? MemoryLimitBytes,
-    bool OutgoingHttp = false);
+    bool OutgoingHttp = false)
+{
+    /// <summary>The window a terminal starts with (columns, rows), from <c>process.consoleSize</c>; null leaves it 0x0.</summary>
+    public (ushort Columns, ushort Rows)? ConsoleSize { get; init; }
+}
 
 /// <summary>A host directory visible to the guest at <paramref name="GuestPath"/>.</summary>
 /// <param name="HostPath">The host directory.</param>

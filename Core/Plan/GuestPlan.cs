@@ -103,7 +103,10 @@ public static class GuestPlan
                 $"\"{args[0]}\" is not a WebAssembly module and the container is not marked as wasm ({WasmAnnotation}=yes): " +
                 "this runtime runs only WebAssembly (WASI) workloads");
         }
-        var config = new GuestConfig(args.ToList(), WithPwd(env, cwd), rootfs, rootReadOnly, cwd, preopens ?? [], memoryLimit, outgoingHttp);
+        var config = new GuestConfig(args.ToList(), WithPwd(env, cwd), rootfs, rootReadOnly, cwd, preopens ?? [], memoryLimit, outgoingHttp)
+        {
+            ConsoleSize = ConsoleSize(process!.ConsoleSize),
+        };
         return (module, config);
     }
 
@@ -143,7 +146,10 @@ public static class GuestPlan
         bool outgoingHttp = false)
     {
         var (env, cwd) = EnvAndCwd(process ?? new OciProcess());
-        var config = new GuestConfig([.. process?.Args ?? []], WithPwd(env, cwd), rootfs, rootReadOnly, cwd, preopens ?? [], memoryLimit, outgoingHttp);
+        var config = new GuestConfig([.. process?.Args ?? []], WithPwd(env, cwd), rootfs, rootReadOnly, cwd, preopens ?? [], memoryLimit, outgoingHttp)
+        {
+            ConsoleSize = ConsoleSize(process?.ConsoleSize),
+        };
         return (modulePath, config);
     }
 
@@ -154,6 +160,19 @@ public static class GuestPlan
         if (!cwd.StartsWith('/'))
             throw new GuestPlanException(FailureCode.InvalidArgument, $"process.cwd must be absolute, got \"{cwd}\"");
         return (env, NormalizeGuestPath(cwd));
+    }
+
+    /// <summary>
+    /// <c>process.consoleSize</c> as a window (columns, rows): absent or 0x0 is no size; a side past 65535 (what a
+    /// <c>struct winsize</c> holds) is a spec error, not a wish.
+    /// </summary>
+    public static (ushort Columns, ushort Rows)? ConsoleSize(OciBox? box)
+    {
+        if (box is null || (box.Width == 0 && box.Height == 0))
+            return null;
+        if (box.Width > ushort.MaxValue || box.Height > ushort.MaxValue)
+            throw new GuestPlanException(FailureCode.InvalidArgument, $"process.consoleSize {box.Width}x{box.Height} is out of range (at most 65535 either way)");
+        return ((ushort)box.Width, (ushort)box.Height);
     }
 
     /// <summary>

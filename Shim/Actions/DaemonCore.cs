@@ -106,6 +106,7 @@ internal sealed class DaemonCore : IAsyncDisposable
         var server = new TtrpcServer(listener);
         using var supervisor = new DaemonSupervisor(new DaemonLifecycle(leasedFor: id), sandbox, Sink, log, _lifetime.RequestExit, socketPath, id, bundle);
         new TaskService(sandbox, supervisor).Register(server);
+        new SandboxService(sandbox, supervisor).Register(server);
         supervisor.Attach(server);
         var running = server.RunAsync(_lifetime.Token);
         log.Information("serving {Id} on {Socket}, {Ms} ms after {Since}", id, socketPath, (long)started.Elapsed.TotalMilliseconds, since);

@@ -127,6 +127,15 @@ internal sealed partial class DaemonSupervisor : IShimGate, IDisposable
         return result == CheckResult.Exiting;
     }
 
+    public async Task SandboxShutDownAsync(string id, CancellationToken cancellationToken)
+    {
+        _lifecycle.Release(id);
+        // containerd sends nothing more after it (it closes the connection and removes the bundle): a container
+        // still there, or a claim whose Create never came, must not keep the daemon alive.
+        if (await CheckOnceAsync("containerd's ShutdownSandbox") != CheckResult.Exiting)
+            Terminate("containerd's ShutdownSandbox, with containers left");
+    }
+
     public async Task<T> CreateAsync<T>(string id, string bundle, Func<Task<T>> create)
     {
         while (true)

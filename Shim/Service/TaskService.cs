@@ -29,8 +29,8 @@ internal sealed class TaskService(IActorRef sandbox, IShimGate gate)
 
     private static readonly Timestamp NotExited = new() { Seconds = -62135596800 };
 
-    // The host's cgroup mode picks the shape of Stats replies; it does not change while the daemon lives.
-    private static readonly Lazy<CgroupVersion?> s_hostCgroupMode = new(() =>
+    /// <summary>The host's cgroup mode: it picks the shape of Stats replies and does not change while the daemon lives.</summary>
+    internal static readonly Lazy<CgroupVersion?> HostCgroupMode = new(() =>
     {
         try
         {
@@ -175,7 +175,7 @@ internal sealed class TaskService(IActorRef sandbox, IShimGate gate)
     {
         var stats = await Ask<StatsView>(new QueryStats(r.Id), call);
         var sandbox = await Ask<SandboxStatsView>(new QuerySandboxStats(), call);
-        return new StatsResponse { Stats = StatsMetrics.Pack(stats, sandbox, s_hostCgroupMode.Value) };
+        return new StatsResponse { Stats = StatsMetrics.Pack(stats, sandbox, HostCgroupMode.Value) };
     }
 
     private static Task<Empty> NotYet(string reason) => Task.FromException<Empty>(new TtrpcException(StatusCode.Unimplemented, reason));
@@ -192,7 +192,7 @@ internal sealed class TaskService(IActorRef sandbox, IShimGate gate)
     }
 
     /// <summary>The old rule: exit when the sandbox agrees to Shutdown; Creates and Deletes pass through.</summary>
-    private sealed class PlainGate(IActorRef sandbox, Action onShutdown) : IShimGate
+    internal sealed class PlainGate(IActorRef sandbox, Action onShutdown) : IShimGate
     {
         public async Task<bool> ShutdownAsync(string id, CancellationToken cancellationToken)
         {
@@ -204,6 +204,8 @@ internal sealed class TaskService(IActorRef sandbox, IShimGate gate)
         }
 
         public Task<T> CreateAsync<T>(string id, string bundle, Func<Task<T>> create) => create();
+
+        public Task SandboxShutDownAsync(string id, CancellationToken cancellationToken) => ShutdownAsync(id, cancellationToken);
 
         public void Deleted(string id, string execId)
         {
@@ -222,4 +224,10 @@ internal interface IShimGate
 
     /// <summary>Delete of a task (<paramref name="execId"/> empty) or an exec succeeded.</summary>
     void Deleted(string id, string execId);
+
+    /// <summary>
+    /// The sandbox API's ShutdownSandbox for <paramref name="id"/> was carried out: the daemon exits, at once when no
+    /// container is left, after an orderly stop of the rest otherwise (its socket released by the time this returns).
+    /// </summary>
+    Task SandboxShutDownAsync(string id, CancellationToken cancellationToken);
 }

@@ -114,6 +114,24 @@ public sealed class TerminalProcessSpec : TestKit
         Assert.Equal(0u, Assert.IsType<Exited>(await wait).ExitStatus);
     }
 
+    [Fact]
+    public async Task An_exec_with_a_consoleSize_must_start_on_a_terminal_of_that_size()
+    {
+        await StartInit("sized");
+        var (stdinPath, stdoutPath) = Fifos("sized-exec");
+        using var stdout = Fifo.OpenReader(stdoutPath);
+        var spec = """{"args":["/app.wasm"],"cwd":"/","terminal":true,"consoleSize":{"height":33,"width":99}}""";
+        Assert.IsType<Done>(await _sandbox.Ask<object>(new AddExec("sized", "tty", spec, new Stdio(stdinPath, stdoutPath, "", true)), Long));
+        Assert.IsType<Started>(await _sandbox.Ask<object>(new StartTask("sized", "tty"), Long));
+
+        // No ResizePty came: the size is the spec's from the start.
+        Assert.Contains(OurTerminals(), path => Pty.WindowSizeOf(path) == (99, 33));
+        using var stdin = await OpenWriter(stdinPath);
+        var wait = _sandbox.Ask<object>(new WaitTask("sized", "tty"), Long);
+        await stdin.WriteAsync("\x04"u8.ToArray()).AsTask().WaitAsync(Long);
+        Assert.Equal(0u, Assert.IsType<Exited>(await wait).ExitStatus);
+    }
+
     private async Task<(AsyncFd Stdin, AsyncFd Stdout)> StartInit(string id)
     {
         var (stdinPath, stdoutPath) = Fifos(id);

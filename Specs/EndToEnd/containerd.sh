@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts and stops a private containerd that leaves the host's own containerd alone.
 #   Run:     Specs/EndToEnd/containerd.sh start [--root ROOT] [--containerd-dir DIR] [--shim-dir DIR]... [--cri SANDBOX_IMAGE
-#                                              [--cri-handler NAME[=CONFIG_TOML]]...] RUN_DIR
+#                                              [--cri-handler [shim:]NAME[=CONFIG_TOML]]... [--cni]] RUN_DIR
 #            Specs/EndToEnd/containerd.sh stop RUN_DIR
 #   Sourced: wasmkata_containerd_start ..., wasmkata_containerd_stop RUN_DIR
 # RUN_DIR (keep it short: socket paths must stay under 108 bytes) receives:
@@ -13,7 +13,41 @@
 # Without --cri the CRI plugin is disabled (a lean containerd for ctr). With --cri, CRI serves on the same socket
 # with SANDBOX_IMAGE as the pause image, the native snapshotter, no CNI (host-network pods only), a stream server
 # on a free loopback port, runc, and each --cri-handler NAME as a runtime handler of the wasmkata shim (with
-# options.ConfigPath = CONFIG_TOML when given).
+# options.ConfigPath = CONFIG_TOML when given). A 2.x containerd gets CRI's version 3 tables; there a "shim:" prefix
+# makes the handler's sandboxer "shim" (the shim serves the sandbox API; no pause container) instead of "podsandbox".
+# --cni gives pods their own network namespace: Debian's bridge and host-local plugins (containernetworking-plugins)
+# on a bridge of this instance's own (no address on the host, no gateway, no NAT: nothing leaves the pod), in the
+# documentation range 192.0.2.0/24; stop removes the bridge.
+
+# The bridge of RUN_DIR's CNI network: short (IFNAMSIZ) and its own per instance.
+wasmkata_cni_bridge() {
+  printf 'wk%s\n' "$(printf '%s' "$1" | sha256sum | cut -c1-10)"
+}
+
+# Writes RUN_DIR/cni/net.d/10-wasmkata.conflist for --cni.
+wasmkata_cni_config() {
+  local run_dir=$1
+  mkdir -p "$run_dir/cni/net.d" "$run_dir/cni/ipam"
+  cat >"$run_dir/cni/net.d/10-wasmkata.conflist" <<JSON
+{
+  "cniVersion": "1.0.0",
+  "name": "wasmkata-e2e",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$(wasmkata_cni_bridge "$run_dir")",
+      "isGateway": false,
+      "ipMasq": false,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$run_dir/cni/ipam",
+        "ranges": [[{ "subnet": "192.0.2.0/24" }]]
+      }
+    }
+  ]
+}
+JSON
+}
 
 wasmkata_containerd_config() {
   local run_dir=$1 root=$2 sandbox_image=${3:-} version=${4:-2}
@@ -40,6 +74,10 @@ TOML
   level = "debug"
 TOML
   [[ -n $sandbox_image ]] || return 0
+  if [[ $version == 3 ]]; then
+    wasmkata_containerd_cri3_config "$run_dir" "$sandbox_image" "$@"
+    return 0
+  fi
   # Naming any runtime replaces CRI's default table: runc must stay listed or the plugin does not load.
   cat <<TOML
 
@@ -60,6 +98,10 @@ TOML
 TOML
   local handler name config
   for handler in "$@"; do
+    if [[ $handler == shim:* ]]; then
+      echo "containerd.sh: sandboxer \"shim\" needs containerd 2.x" >&2
+      return 2
+    fi
     name=${handler%%=*} config=${handler#*=}
     cat <<TOML
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.$name]
@@ -74,14 +116,63 @@ TOML
   done
 }
 
+# CRI's tables in a version 3 config (containerd 2.x): the images, runtime and grpc plugins are apart.
+wasmkata_containerd_cri3_config() {
+  local run_dir=$1 sandbox_image=$2
+  shift 2
+  local runtime="plugins.'io.containerd.cri.v1.runtime'"
+  cat <<TOML
+
+[plugins.'io.containerd.grpc.v1.cri']
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "native"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = "$sandbox_image"
+
+[$runtime]
+  disable_apparmor = true
+  enable_selinux = false
+  [$runtime.cni]
+    bin_dirs = ["$run_dir/cni/bin", "/usr/lib/cni"]
+    conf_dir = "$run_dir/cni/net.d"
+  [$runtime.containerd]
+    default_runtime_name = "runc"
+    [$runtime.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+TOML
+  local handler name config sandboxer
+  for handler in "$@"; do
+    sandboxer=podsandbox
+    if [[ $handler == shim:* ]]; then
+      sandboxer=shim handler=${handler#shim:}
+    fi
+    name=${handler%%=*} config=${handler#*=}
+    cat <<TOML
+    [$runtime.containerd.runtimes.$name]
+      runtime_type = "io.containerd.wasmkata.v2"
+      sandboxer = "$sandboxer"
+TOML
+    if [[ -n $config && $config != "$handler" ]]; then
+      cat <<TOML
+      [$runtime.containerd.runtimes.$name.options]
+        ConfigPath = "$config"
+TOML
+    fi
+  done
+}
+
 wasmkata_containerd_start() {
-  local root="" shim_path="" sandbox_image="" handlers=() containerd_bin=containerd ctr_bin=ctr
+  local root="" shim_path="" sandbox_image="" handlers=() containerd_bin=containerd ctr_bin=ctr cni=0
   while (($# > 0)); do
     case $1 in
       --containerd-dir) containerd_bin="$(realpath -m "$2")/containerd" ctr_bin="$(realpath -m "$2")/ctr"; shift 2 ;;
       --root) root=$2; shift 2 ;;
       --cri) sandbox_image=$2; shift 2 ;;
       --cri-handler) handlers+=("$2"); shift 2 ;;
+      --cni) cni=1; shift ;;
       --shim-dir) shim_path+="$(realpath -m "$2"):"; shift 2 ;;
       -*) echo "containerd.sh: unknown option $1" >&2; return 2 ;;
       *) break ;;
@@ -108,7 +199,14 @@ wasmkata_containerd_start() {
   # containerd 2.x takes (and wants) a version 3 config.
   local config_version=2
   [[ $("$containerd_bin" --version 2>/dev/null) != *" 2."* && $("$containerd_bin" --version 2>/dev/null) != *" v2."* ]] || config_version=3
-  wasmkata_containerd_config "$run_dir" "$root" "$sandbox_image" "$config_version" "${handlers[@]}" >"$run_dir/config.toml"
+  wasmkata_containerd_config "$run_dir" "$root" "$sandbox_image" "$config_version" "${handlers[@]}" >"$run_dir/config.toml" || return 1
+  if ((cni == 1)); then
+    if [[ ! -x /usr/lib/cni/bridge ]]; then
+      echo "containerd.sh: --cni needs Debian's containernetworking-plugins (Specs/EndToEnd/deps.sh installs it)" >&2
+      return 1
+    fi
+    wasmkata_cni_config "$run_dir"
+  fi
 
   # setsid: containerd (and the shims it starts) must not die with the caller's session or get its signals.
   # Its working directory is RUN_DIR: containerd looks for containerd-shim-<name>-v2 in its working directory before
@@ -242,6 +340,11 @@ wasmkata_containerd_stop() {
     umount -l "$mount_point" 2>/dev/null || true
   done < <(awk -v a="$run_dir/" -v b="$root/" \
     'index($5, a) == 1 || index($5, b) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+
+  # A --cni instance's bridge outlives its pods (the bridge plugin never removes it).
+  if [[ -f $run_dir/cni/net.d/10-wasmkata.conflist ]]; then
+    ip link delete "$(wasmkata_cni_bridge "$run_dir")" 2>/dev/null || true
+  fi
 
   rm -rf "$root" "$run_dir"
 }

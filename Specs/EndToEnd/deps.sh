@@ -8,9 +8,11 @@
 #             Specs/EndToEnd/deps.sh jco [CACHE]            (npm's jco in a cache; prints the jco command)
 # containerd brings ctr and runc; clang/lld/wasi-libc/compiler-rt compile the C guests to wasm32-wasi;
 # wabt brings wat2wasm; busybox-static is the runc self-check image's only binary; gcc and zlib1g-dev link the
-# shim and the CLI (NativeAOT).
+# shim and the CLI (NativeAOT); containernetworking-plugins gives CRI pods a network namespace of their own (the
+# sandbox API specs: containerd 2.1 cannot run a host-network pod with sandboxer "shim").
 
-WASMKATA_DEPS=(containerd wabt clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 busybox-static systemd dbus gcc zlib1g-dev iproute2)
+WASMKATA_DEPS=(containerd wabt clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 busybox-static systemd dbus gcc zlib1g-dev iproute2
+  containernetworking-plugins)
 
 wasmkata_missing_deps() {
   local pkg

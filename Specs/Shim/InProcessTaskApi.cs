@@ -9,7 +9,7 @@ using WasmKata.Specs.Actors;
 namespace WasmKata.Specs.Shim;
 
 /// <summary>
-/// The real ttrpc server serving the real task API over a real sandbox actor, in this process, on a socket and state
+/// The real ttrpc server serving the real task and sandbox APIs over a real sandbox actor, in this process, on a socket and state
 /// root of its own; <paramref name="onShutdown"/> stands for the daemon's exit.
 /// </summary>
 internal sealed class InProcessTaskApi : IAsyncDisposable
@@ -25,6 +25,7 @@ internal sealed class InProcessTaskApi : IAsyncDisposable
         Sandbox = System.ActorOf(SandboxProtocol.Props(_engine, new RecordingEventSink(), settings, new NoExit()), "sandbox");
         Server = new TtrpcServer(UnixSocketDir.Listen(SocketPath));
         new TaskService(Sandbox, onShutdown).Register(Server);
+        new SandboxService(Sandbox, new TaskService.PlainGate(Sandbox, onShutdown)).Register(Server);
         _ = Server.RunAsync();
     }
 

@@ -151,4 +151,27 @@ public sealed class GuestPlanSpec : IDisposable
         Assert.Equal("/b/rootfs", GuestPlan.RootfsPath(new OciSpec { Root = new OciRoot { Path = "rootfs" } }, "/b"));
         Assert.Equal("/abs", GuestPlan.RootfsPath(new OciSpec { Root = new OciRoot { Path = "/abs" } }, "/b"));
     }
+
+    [Fact]
+    public void ConsoleSize_must_become_the_terminals_first_window_as_columns_and_rows()
+    {
+        var process = OciJson.ParseProcess("""{"terminal":true,"consoleSize":{"height":40,"width":132},"args":["/app.wasm"]}""");
+
+        var (_, config) = GuestPlan.For(process, _rootfs, false, null);
+
+        Assert.Equal(((ushort)132, (ushort)40), config.ConsoleSize);
+        Assert.Null(GuestPlan.For(process with { ConsoleSize = null }, _rootfs, false, null).Config.ConsoleSize);
+        Assert.Null(GuestPlan.ConsoleSize(new OciBox()));
+    }
+
+    [Fact]
+    public void A_consoleSize_no_winsize_can_hold_must_be_refused_with_the_size()
+    {
+        var process = new OciProcess { Args = ["/app.wasm"], ConsoleSize = new OciBox { Width = 80, Height = 70000 } };
+
+        var e = Assert.Throws<GuestPlanException>(() => GuestPlan.For(process, _rootfs, false, null));
+
+        Assert.Equal(FailureCode.InvalidArgument, e.Code);
+        Assert.Contains("80x70000", e.Message);
+    }
 }

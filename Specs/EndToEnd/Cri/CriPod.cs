@@ -22,7 +22,7 @@ public sealed record CriLogLine(DateTimeOffset Time, string Stream, string Tag, 
 }
 
 /// <summary>
-/// A pod as kubelet makes one through CRI: host network (no CNI), runtime handler wasmkata, logs under the
+/// A pod as kubelet makes one through CRI: host network (no CNI) unless asked, runtime handler wasmkata, logs under the
 /// fixture's directory. Disposing stops and removes it, as kubelet does when the pod is deleted.
 /// </summary>
 public sealed class CriPod : IAsyncDisposable
@@ -43,8 +43,11 @@ public sealed class CriPod : IAsyncDisposable
 
     private RuntimeService.RuntimeServiceClient Runtime => _fixture.Client.Runtime;
 
-    /// <summary>RunPodSandbox with NamespaceOption network = NODE and the wasmkata handler.</summary>
-    public static async Task<CriPod> RunAsync(CriFixture fixture, string name, string handler = CriFixture.Handler)
+    /// <summary>
+    /// RunPodSandbox with the wasmkata handler and NamespaceOption network = NODE, or with <paramref name="podNetwork"/>
+    /// a network namespace of its own that CRI makes and CNI sets up (the fixture must have a CNI network).
+    /// </summary>
+    public static async Task<CriPod> RunAsync(CriFixture fixture, string name, string handler = CriFixture.Handler, bool podNetwork = false)
     {
         var uid = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var podName = $"{name}-{uid[..8]}";
@@ -56,10 +59,12 @@ public sealed class CriPod : IAsyncDisposable
             {
                 SecurityContext = new LinuxSandboxSecurityContext
                 {
-                    NamespaceOptions = new NamespaceOption { Network = NamespaceMode.Node, Pid = NamespaceMode.Container, Ipc = NamespaceMode.Pod },
+                    NamespaceOptions = new NamespaceOption { Network = podNetwork ? NamespaceMode.Pod : NamespaceMode.Node, Pid = NamespaceMode.Container, Ipc = NamespaceMode.Pod },
                 },
             },
         };
+        if (podNetwork)
+            config.Hostname = podName;
         var response = await fixture.Client.Runtime.RunPodSandboxAsync(
             new RunPodSandboxRequest { Config = config, RuntimeHandler = handler }, CriClient.Deadline());
         return new CriPod(fixture, response.PodSandboxId, config);
@@ -78,7 +83,7 @@ public sealed class CriPod : IAsyncDisposable
             {
                 SecurityContext = new LinuxContainerSecurityContext
                 {
-                    NamespaceOptions = new NamespaceOption { Network = NamespaceMode.Node, Pid = NamespaceMode.Container, Ipc = NamespaceMode.Pod },
+                    NamespaceOptions = new NamespaceOption { Network = Config.Linux.SecurityContext.NamespaceOptions.Network, Pid = NamespaceMode.Container, Ipc = NamespaceMode.Pod },
                 },
             },
         };

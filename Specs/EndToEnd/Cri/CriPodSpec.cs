@@ -280,3 +280,10 @@ public class CriPodSpec(CriFixture fixture)
 [Trait("Requires", "root")]
 [Trait("Runtime", "wasmkata")]
 public sealed class CriPodOnContainerd17Spec(Cri17Fixture fixture) : CriPodSpec(fixture);
+
+/// <summary><see cref="CriPodSpec"/> on containerd 2.x's CRI plugin (version 3 config, sandboxer "podsandbox").</summary>
+[Collection(Cri2Collection.Name)]
+[Trait("Category", "EndToEnd")]
+[Trait("Requires", "root")]
+[Trait("Runtime", "wasmkata")]
+public sealed class CriPodOnContainerd2Spec(Cri2Fixture fixture) : CriPodSpec(fixture);
