@@ -19,7 +19,7 @@ public sealed partial class Guest
         ComponentInstance instance;
         // Instantiation may run wasm code (start functions of the inner modules): it gets ticks like run does.
         using (_context.Executing())
-            instance = _engine.ComponentLinker.Instantiate(store, Module.Code.Component!);
+            instance = Module.Code.Tier.ComponentLinker.Instantiate(store, Module.Code.Component!);
         var run = instance.GetFunction(RunInterface, "run")
             ?? throw Fail("missing `wasi:cli/run` export (only WASI 0.2 command components can run)");
         if (run.ParameterCount != 0 || !run.HasResult)
