@@ -116,7 +116,11 @@ internal sealed class EngineTier : IDisposable
             instance.GetFunction("fd_read")?.WrapFunc<int, int, int, int, int>()
                 ?? throw new InvalidOperationException("the passthrough module exports no fd_read"),
             instance.GetFunction("fd_fdstat_get")?.WrapFunc<int, int, int>()
-                ?? throw new InvalidOperationException("the passthrough module exports no fd_fdstat_get"));
+                ?? throw new InvalidOperationException("the passthrough module exports no fd_fdstat_get"),
+            instance.GetFunction("fd_close")?.WrapFunc<int, int>()
+                ?? throw new InvalidOperationException("the passthrough module exports no fd_close"),
+            instance.GetFunction("fd_renumber")?.WrapFunc<int, int, int>()
+                ?? throw new InvalidOperationException("the passthrough module exports no fd_renumber"));
     }
 
     public void Dispose()

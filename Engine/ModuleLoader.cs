@@ -78,9 +78,13 @@ internal sealed partial class ModuleLoader : IDisposable
             return (known, digest, ModuleSource.MemoryCache);
         }
 
-        var (code, source) = kind == WasmKind.CoreModule && _baselineMinBytes > 0 && bytes.Length >= _baselineMinBytes
-            ? LoadTiered(path, bytes, digest)
-            : _cache is null ? (Compile(path, bytes, digest, kind), ModuleSource.Compiled) : LoadThroughCache(_cache, path, bytes, digest, kind);
+        if (kind == WasmKind.CoreModule && _baselineMinBytes > 0 && bytes.Length >= _baselineMinBytes)
+        {
+            var (tiered, from) = LoadTiered(path, bytes, digest);
+            _log.Information("{Module} ({Digest}, {Bytes} bytes) starts on its {Compiler} code ({Source})", path, digest, bytes.Length, tiered.Tier.Compiler, from);
+            return Remember(digest, tiered, from);
+        }
+        var (code, source) = _cache is null ? (Compile(path, bytes, digest, kind), ModuleSource.Compiled) : LoadThroughCache(_cache, path, bytes, digest, kind);
         return Remember(digest, code, source);
     }
 

@@ -91,12 +91,12 @@ public sealed class BaselineTierSpec : IDisposable
         // No disk cache and no wait: the guest runs the Winch code while Cranelift compiles beside it.
         using var engine = new WasmEngine(new EngineOptions { BaselineMinBytes = 1 });
         var module = engine.Load(path);
-        Assert.True(module.Baseline);
+        Assert.True(module.Baseline, "the spin guest did not get Winch code");
         var stdout = new CapturedOutput();
         var guest = engine.CreateGuest(module, EngineFixture.Config(rootfs), new GuestStdio(null, stdout, null));
         guest.Instantiate();
         var run = GuestRunner.Start(guest);
-        Assert.True(stdout.WaitFor("spinning", TimeSpan.FromSeconds(10)));
+        Assert.True(stdout.WaitFor("spinning", TimeSpan.FromSeconds(10)), $"no spinning marker: {stdout.Text}");
 
         var clock = Stopwatch.StartNew();
         guest.Kill(9);
@@ -104,7 +104,7 @@ public sealed class BaselineTierSpec : IDisposable
 
         Assert.Equal(new GuestExit(137, null, true), exit);
         Assert.InRange(clock.ElapsedMilliseconds, 0, 100);
-        Assert.True(engine.WaitForOptimizations(OptimizeWait));
+        Assert.True(engine.WaitForOptimizations(OptimizeWait), "the background compile did not end");
     }
 
     private EngineOptions Options() => new() { ModuleCacheDirectory = Path.Combine(_dir, "cache"), BaselineMinBytes = 1 };
