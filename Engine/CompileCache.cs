@@ -265,6 +265,9 @@ internal sealed class CompileCache
         return SHA256.HashData(file[HeaderLength..]).AsSpan().SequenceEqual(file[48..HeaderLength]) ? null : "checksum mismatch";
     }
 
+    /// <summary>Deletes <paramref name="entry"/> (gone already is fine): code no load asks for any more.</summary>
+    public void Remove(string entry) => Delete(entry);
+
     private void Delete(string path)
     {
         try

@@ -96,6 +96,16 @@ internal sealed partial class ModuleLoader
             _replaced.Add(old);
     }
 
+    /// <summary>
+    /// The Cranelift entry of <paramref name="digest"/> is written: its Winch entry is dead weight in the cache (loads
+    /// look for Cranelift's first), so it goes rather than waiting for the LRU.
+    /// </summary>
+    internal void DropBaselineEntry(string digest)
+    {
+        if (_baselineCache.Value is { } cache)
+            cache.Remove(cache.EntryPath(digest));
+    }
+
     /// <summary>Compiles <paramref name="bytes"/> with Cranelift on the calling thread (the optimiser's).</summary>
     internal CompiledWasm CompileOptimized(string path, byte[] bytes)
     {

@@ -100,7 +100,10 @@ internal sealed class DaemonCore : IAsyncDisposable
         InspectionHosting.Start(System, new InspectionOptions { ShimId = id, Namespace = _args.Namespace, Bundle = bundle });
 
         var server = new TtrpcServer(listener);
-        using var supervisor = new DaemonSupervisor(new DaemonLifecycle(leasedFor: id), sandbox, Sink, log, _lifetime.RequestExit, socketPath, id, bundle);
+        using var supervisor = new DaemonSupervisor(new DaemonLifecycle(leasedFor: id), sandbox, Sink, log, _lifetime.RequestExit, socketPath, id, bundle)
+        {
+            BackgroundWorkPending = () => Engine.OptimizationsPending > 0,
+        };
         new TaskService(sandbox, supervisor).Register(server);
         supervisor.Attach(server);
         var running = server.RunAsync(_lifetime.Token);
@@ -120,7 +123,7 @@ internal sealed class DaemonCore : IAsyncDisposable
 
     /// <summary>
     /// A big module's first start ran Winch code while Cranelift compiled it in the background: the daemon, its socket
-    /// released and its cgroup gone, finishes that compile (at nice 19) so the next start finds the optimised code in
+    /// released and its cgroup gone, finishes that compile (at nice 10) so the next start finds the optimised code in
     /// the cache, for at most <see cref="OptimizeWait"/>.
     /// </summary>
     private async Task FinishOptimizingAsync(ILogger log)
@@ -135,7 +138,7 @@ internal sealed class DaemonCore : IAsyncDisposable
             log.Warning("background Cranelift compile(s) still running after {Seconds} s: exiting without them", (long)OptimizeWait.TotalSeconds);
     }
 
-    private static readonly TimeSpan OptimizeWait = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan OptimizeWait = DaemonSupervisor.BackgroundWorkLimit;
 
     private static async Task Bounded(Task step, TimeSpan limit, string what, ILogger log)
     {

@@ -75,12 +75,14 @@ node_run() {
   ((rc == 0)) || die "yosys under Node failed ($rc): $(tail -c 2000 "$WORK/node.out")"
 }
 
-# Waits for the Cranelift entry (the second .cwasm of the module) to appear in the cache; sets WAIT_US.
+# Waits for the Cranelift entry (a .cwasm of the module other than the Winch one the first start wrote) to appear
+# in the cache; sets WAIT_US.
 yosys_wait_optimized() {
-  local t0 deadline
+  local t0 deadline winch
   t0=$(now_us)
   deadline=$((t0 + 900 * 1000000))
-  while (($(find "$YOSYS_CACHE" -name "$YOSYS_DIGEST-*.cwasm" 2>/dev/null | wc -l) < 2)); do
+  winch=$(find "$YOSYS_CACHE" -name "$YOSYS_DIGEST-*.cwasm" 2>/dev/null | head -1)
+  while [[ -z $(find "$YOSYS_CACHE" -name "$YOSYS_DIGEST-*.cwasm" ! -path "$winch" 2>/dev/null) ]]; do
     (($(now_us) < deadline)) || die "no Cranelift entry in $YOSYS_CACHE after 15 minutes"
     sleep 0.2
   done

@@ -27,6 +27,8 @@ public sealed class BaselineTierSpec : IDisposable
             Assert.Equal(ModuleSource.Compiled, loaded.Source);
             Assert.True(first.WaitForOptimizations(OptimizeWait), "the background compile did not end");
             Assert.Equal(2, first.Loader.Compiles);
+            // The Cranelift entry replaced the Winch one.
+            Assert.Single(Directory.GetFiles(Path.Combine(_dir, "cache"), loaded.Digest + "-*.cwasm"));
 
             var again = first.Load(module);
             Assert.False(again.Baseline, "a load in the same shim after the background compile still ran Winch code");
