@@ -6,11 +6,13 @@
 #   cached start  the same with Cranelift's code in the cache
 #   compute       synthesis of a design for iCE40 (`synth_ice40`), cached code, same netlist checked
 # Tunables: BENCH_YOSYS_N (3 first starts; 5 cached starts and syntheses), BENCH_YOSYS_DESIGN (a Verilog file; default
-# the one below).
+# the one below), BENCH_YOSYS_WAIT (900: seconds to wait for the Cranelift entry; past it the cached starts run the
+# Winch entry and the table says so).
 
 IMG_YOSYS=localhost/wasmkata-bench/yosys:1
 YOSYS_FIRST_N=${BENCH_YOSYS_N:-$((QUICK ? 1 : 3))}
 YOSYS_N=${BENCH_YOSYS_N:-$((QUICK ? 2 : 5))}
+YOSYS_WAIT=${BENCH_YOSYS_WAIT:-900}
 YOSYS_SYNTH=(-q -p "synth_ice40 -top top -json /out/top.json" /work/design.v)
 
 # An 8-bit multiply-accumulate, a counter and a small state machine.
@@ -80,10 +82,14 @@ node_run() {
 yosys_wait_optimized() {
   local t0 deadline winch
   t0=$(now_us)
-  deadline=$((t0 + 900 * 1000000))
+  deadline=$((t0 + YOSYS_WAIT * 1000000))
   winch=$(find "$YOSYS_CACHE" -name "$YOSYS_DIGEST-*.cwasm" 2>/dev/null | head -1)
   while [[ -z $(find "$YOSYS_CACHE" -name "$YOSYS_DIGEST-*.cwasm" ! -path "$winch" 2>/dev/null) ]]; do
-    (($(now_us) < deadline)) || die "no Cranelift entry in $YOSYS_CACHE after 15 minutes"
+    if (($(now_us) >= deadline)); then
+      log "no Cranelift entry in $YOSYS_CACHE after $YOSYS_WAIT s: going on with the Winch entry"
+      WAIT_US=-1
+      return 0
+    fi
     sleep 0.2
   done
   WAIT_US=$(($(now_us) - t0))
@@ -130,6 +136,10 @@ bench_yosys() {
   YOSYS[log]=$(grep -h "$YOSYS_DIGEST" "$RUN_DIR/containerd.log" | grep -o 'compiled [^"]*in [0-9]* ms[^"]*' | sed 's/\\"//g' | sort | uniq -c | head -4 || true)
 }
 
+yosys_opt_text() {
+  if ((YOSYS[opt] < 0)); then echo "not within $YOSYS_WAIT s (cached starts ran Winch code)"; else echo "$(ms "${YOSYS[opt]}") ms"; fi
+}
+
 report_yosys() {
   local fn=$YOSYS_FIRST_N n=$YOSYS_N
   summary "| 7 | Yosys (30 MB module): first start, empty compile cache, median of $fn | $(ms "${YOSYS[first]}") ms | $(ms "${YOSYS[nstart]}") ms (Node) | $(ratio "${YOSYS[first]}" "${YOSYS[nstart]}") | < 3000 ms | $(met $((YOSYS[first] < 3000000))) |" \
@@ -144,7 +154,7 @@ report_yosys() {
     "Liftoff at every start and tiers up to TurboFan as it runs (no code cache across its processes here)." "" \
     "| measure | WasmKata median | Node median | ratio |" "|---|---|---|---|" \
     "| first start (\`yosys -V\`), empty cache | $(ms "${YOSYS[first]}") ms | $(ms "${YOSYS[nstart]}") ms | $(ratio "${YOSYS[first]}" "${YOSYS[nstart]}") |" \
-    "| Cranelift entry in the cache, after the first start's exit | $(ms "${YOSYS[opt]}") ms | | |" \
+    "| Cranelift entry in the cache, after the first start's exit | $(yosys_opt_text) | | |" \
     "| cached start (\`yosys -V\`) | $(ms "${YOSYS[cached]}") ms | $(ms "${YOSYS[nstart]}") ms | $(ratio "${YOSYS[cached]}" "${YOSYS[nstart]}") |" \
     "| synthesis (\`synth_ice40\`), whole run | $(ms "${YOSYS[synth]}") ms | $(ms "${YOSYS[nsynth]}") ms | $(ratio "${YOSYS[synth]}" "${YOSYS[nsynth]}") |" \
     "| synthesis compute (run minus start) | $(ms "${YOSYS[compute]}") ms | $(ms "${YOSYS[ncompute]}") ms | $(ratio "${YOSYS[compute]}" "${YOSYS[ncompute]}") |" \
