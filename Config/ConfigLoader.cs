@@ -120,6 +120,7 @@ public static class ConfigLoader
             {
                 "compile_cache_dir" => config with { CompileCacheDir = reader.AbsolutePathOrEmpty(name, value) },
                 "compile_cache_max_mb" => config with { CompileCacheMaxMb = (int)reader.Int(name, value, 1, 1 << 20) },
+                "baseline_compile_min_mb" => config with { BaselineCompileMinMb = (int)reader.Int(name, value, 0, 1 << 20) },
                 "pooling_allocator" => config with { PoolingAllocator = reader.Bool(name, value) },
                 "outgoing_http" => config with { OutgoingHttp = reader.OneOf(name, value, "annotated", "off") },
                 "epoch_tick_ms" => config with { EpochTickMs = (int)reader.Int(name, value, 1, 1000) },

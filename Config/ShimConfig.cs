@@ -33,6 +33,12 @@ public sealed record ShimConfig
     /// recently go first.</summary>
     public int CompileCacheMaxMb { get; init; } = 1024;
 
+    /// <summary>
+    /// <c>[wasmkata.engine] baseline_compile_min_mb</c>: core modules this large (MiB) or larger first start on Winch
+    /// code while Cranelift compiles them in the background for the next start; 0 compiles all with Cranelift first.
+    /// </summary>
+    public int BaselineCompileMinMb { get; init; } = 4;
+
     /// <summary><c>[wasmkata.engine] pooling_allocator</c>.</summary>
     public bool PoolingAllocator { get; init; }
 

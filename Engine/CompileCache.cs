@@ -4,7 +4,6 @@ using Serilog;
 using WasmKata.Linux.Io;
 using Wasmtime;
 using Wasmtime.Components;
-using WasmtimeEngine = Wasmtime.Engine;
 
 namespace WasmKata.Engine;
 
@@ -27,14 +26,15 @@ internal sealed class CompileCache
     private static readonly TimeSpan LockWait = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan AbandonedTemp = TimeSpan.FromHours(1);
 
-    private readonly WasmtimeEngine _engine;
+    private readonly EngineTier _tier;
     private readonly byte[] _settingsHash;
     private readonly string _settingsKey;
     private readonly ILogger _log;
 
-    public CompileCache(WasmtimeEngine engine, string directory, long maxBytes, string engineSettings, ILogger log)
+    public CompileCache(EngineTier tier, string directory, long maxBytes, ILogger log)
     {
-        _engine = engine;
+        _tier = tier;
+        var engineSettings = tier.SettingsKey;
         Directory = directory;
         MaxBytes = maxBytes;
         _settingsHash = SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(engineSettings));
@@ -109,8 +109,8 @@ internal sealed class CompileCache
         {
             var payload = file.AsSpan(HeaderLength);
             code = kind == WasmKind.Component
-                ? new CompiledWasm(Component.Deserialize(_engine, payload))
-                : new CompiledWasm(Module.Deserialize(_engine, Path.GetFileNameWithoutExtension(entry), payload));
+                ? new CompiledWasm(Component.Deserialize(_tier.Engine, payload), _tier)
+                : new CompiledWasm(Module.Deserialize(_tier.Engine, Path.GetFileNameWithoutExtension(entry), payload), _tier);
         }
         catch (WasmtimeException e)
         {
@@ -138,6 +138,25 @@ internal sealed class CompileCache
             if (held is null)
                 _log.Warning("module cache: waited {Wait} for {Lock}; compiling without it", LockWait, path);
             return held;
+        }
+        catch (IOException e)
+        {
+            _log.Warning("module cache: cannot lock {Lock}: {Error}; compiling without it", path, e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Takes the optimising lock of <paramref name="digest"/> without waiting: null when another shim (or thread) holds
+    /// it, that is, compiles the module's optimised code now. Not the compile lock: the shims waiting for a module's
+    /// first (baseline) code do not wait for its optimisation too.
+    /// </summary>
+    public FileLock? TryLockOptimizing(string digest)
+    {
+        var path = Path.Combine(LockDirectory, "optimize-" + digest[..2] + ".lock");
+        try
+        {
+            return FileLock.Acquire(path, TimeSpan.Zero);
         }
         catch (IOException e)
         {
@@ -245,6 +264,9 @@ internal sealed class CompileCache
             return "truncated or extended";
         return SHA256.HashData(file[HeaderLength..]).AsSpan().SequenceEqual(file[48..HeaderLength]) ? null : "checksum mismatch";
     }
+
+    /// <summary>Deletes <paramref name="entry"/> (gone already is fine): code no load asks for any more.</summary>
+    public void Remove(string entry) => Delete(entry);
 
     private void Delete(string path)
     {

@@ -12,6 +12,12 @@ public sealed record EngineOptions
     /// <summary>How large the module cache may grow on disk before its least recently used entries go.</summary>
     public long ModuleCacheMaxBytes { get; init; } = 1L << 30;
 
+    /// <summary>
+    /// Core modules this large or larger whose optimised code is not cached yet start on Winch code (compiled on every
+    /// core) while Cranelift compiles them in the background; 0 compiles every module with Cranelift before it starts.
+    /// </summary>
+    public long BaselineMinBytes { get; init; } = 4L << 20;
+
     /// <summary>Whether instances come from Wasmtime's pooling allocator (faster instantiation, fixed slots).</summary>
     public bool PoolingAllocator { get; init; }
 
@@ -27,6 +33,8 @@ public sealed record EngineOptions
             throw new ArgumentOutOfRangeException(nameof(EpochTick), EpochTick, "the epoch tick must be positive");
         if (ModuleCacheMaxBytes <= 0)
             throw new ArgumentOutOfRangeException(nameof(ModuleCacheMaxBytes), ModuleCacheMaxBytes, "must be positive");
+        if (BaselineMinBytes < 0)
+            throw new ArgumentOutOfRangeException(nameof(BaselineMinBytes), BaselineMinBytes, "must not be negative");
         if (PoolingAllocator && PoolingMaxInstances <= 0)
             throw new ArgumentOutOfRangeException(nameof(PoolingMaxInstances), PoolingMaxInstances, "must be positive");
         if (PoolingAllocator && PoolingMaxMemoryBytes < 65536)

@@ -68,16 +68,16 @@ public sealed partial class Guest
     private ComponentInstance InstantiateWithLinker(Store store, Component component)
     {
         if (_config.OutgoingHttp)
-            return _engine.HttpComponentLinker.Instantiate(store, component);
+            return Module.Code.Tier.HttpComponentLinker.Instantiate(store, component);
         try
         {
-            return _engine.ComponentLinker.Instantiate(store, component);
+            return Module.Code.Tier.ComponentLinker.Instantiate(store, component);
         }
         catch (WasmtimeException e) when (e.Message.Contains("wasi:http/", StringComparison.Ordinal))
         {
             // Outgoing HTTP is off for this container: the component still runs (it may never make a request), and its
             // first wasi:http call traps with a message saying why. A linker of its own, as this one is changed for it.
-            using var denied = _engine.NewComponentLinker(http: false);
+            using var denied = Module.Code.Tier.NewComponentLinker(http: false);
             denied.DefineUnknownImportsAsTraps(component);
             _httpDenied = true;
             return denied.Instantiate(store, component);

@@ -79,7 +79,7 @@ public sealed partial class Guest : IDisposable
             }
         }
 
-        var store = new Store(_engine.Engine, _context);
+        var store = new Store(Module.Code.Tier.Engine, _context);
         try
         {
             ApplyMemoryLimit(store);
@@ -129,14 +129,14 @@ public sealed partial class Guest : IDisposable
         store.SetWasiConfiguration(BuildWasi());
         _context.Stdout = _stdio.Stdout;
         _context.Stderr = _stdio.Stderr;
-        _context.Passthrough = _engine.Passthrough(store);
+        _context.Passthrough = Module.Code.Tier.Passthrough(store);
         _context.MonotonicBase = Stopwatch.GetTimestamp();
         store.SetEpochDeadline(1);
         store.SetEpochDeadlineCallback(OnEpoch);
         Instance instance;
         // The module's start function is wasm code: it gets ticks (kill, pause, limits) like _start.
         using (_context.Executing())
-            instance = _engine.Linker.Instantiate(store, Module.Module);
+            instance = Module.Code.Tier.Linker.Instantiate(store, Module.Module);
         _start = instance.GetAction("_start") ?? throw Fail(instance.GetFunction("_start") is null
             ? "missing `_start` export (only WASI command modules can run)"
             : "`_start` must take no parameters and return nothing");

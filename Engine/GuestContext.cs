@@ -29,6 +29,8 @@ internal sealed class GuestContext
     // (which runs the epoch ticker only while some guest does).
     private readonly WasmEngine? _engine;
     private bool _executing;
+    // A bit per fd 0, 1, 2 the guest closed or renumbered (guest thread only).
+    private int _detachedStdio;
 
     public GuestContext(WasmEngine? engine = null) => _engine = engine;
 
@@ -40,6 +42,20 @@ internal sealed class GuestContext
 
     /// <summary>Where our <c>fd_read</c> reads fd 0 (the stdin pipe), on the guest's thread; null leaves it to Wasmtime's WASI.</summary>
     public Stream? Stdin { get; set; }
+
+    /// <summary>
+    /// Whether <paramref name="fd"/> (0, 1 or 2) still is the container's stdin, stdout or stderr: not once the guest
+    /// closed it or renumbered onto or off it (a program that closes stderr and opens a file gets fd 2 for the file;
+    /// one that dup2s a file onto stdout sends its output there). Then Wasmtime's fd table says what it is.
+    /// </summary>
+    public bool IsStdio(int fd) => fd is >= 0 and <= 2 && (_detachedStdio & (1 << fd)) == 0;
+
+    /// <summary>The guest closed or renumbered <paramref name="fd"/>: from now on it goes to Wasmtime's WASI.</summary>
+    public void DetachStdio(int fd)
+    {
+        if (fd is >= 0 and <= 2)
+            _detachedStdio |= 1 << fd;
+    }
 
     /// <summary>Wasmtime's own <c>fd_write</c> and <c>fd_read</c> in this guest's store: every other fd.</summary>
     public WasiPassthrough? Passthrough { get; set; }

@@ -50,6 +50,9 @@ public sealed class GuestModule
     /// <summary>Whether this is a core module or a component.</summary>
     public WasmKind Kind => Code.Kind;
 
+    /// <summary>Whether this load runs baseline (Winch) code while the optimised code is being compiled.</summary>
+    public bool Baseline => Code.Tier.Compiler == CompilerTier.Winch;
+
     internal WasmEngine Owner { get; }
 
     internal CompiledWasm Code { get; }
@@ -58,16 +61,29 @@ public sealed class GuestModule
     internal Module Module => Code.Module ?? throw new InvalidOperationException($"{Path} is a component, not a core module");
 }
 
-/// <summary>Compiled code of either kind: exactly one of <see cref="Module"/> and <see cref="Component"/> is set.</summary>
+/// <summary>
+/// Compiled code of either kind: exactly one of <see cref="Module"/> and <see cref="Component"/> is set; it runs in stores
+/// of its <see cref="Tier"/> only.
+/// </summary>
 internal sealed class CompiledWasm : IDisposable
 {
-    public CompiledWasm(Module module) => Module = module;
+    public CompiledWasm(Module module, EngineTier tier)
+    {
+        Module = module;
+        Tier = tier;
+    }
 
-    public CompiledWasm(Component component) => Component = component;
+    public CompiledWasm(Component component, EngineTier tier)
+    {
+        Component = component;
+        Tier = tier;
+    }
 
     public Module? Module { get; }
 
     public Component? Component { get; }
+
+    public EngineTier Tier { get; }
 
     public WasmKind Kind => Component is null ? WasmKind.CoreModule : WasmKind.Component;
 

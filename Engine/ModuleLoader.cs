@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using Serilog;
 using Wasmtime;
 using Wasmtime.Components;
-using WasmtimeEngine = Wasmtime.Engine;
 
 namespace WasmKata.Engine;
 
@@ -14,30 +13,59 @@ namespace WasmKata.Engine;
 /// its name. Memory entries are keyed by the file's SHA-256; the disk cache (<see cref="CompileCache"/>) by that plus
 /// the engine settings, both kinds in one directory. A file new to the disk cache is compiled under its entry's lock,
 /// so shims starting the same new module at once compile it once: the others wait, then load what the first one wrote.
+/// A core module of <see cref="EngineOptions.BaselineMinBytes"/> or more whose Cranelift code is not cached yet starts
+/// on Winch code (cached too, under its own settings) while one thread compiles it with Cranelift in the background
+/// (<see cref="ModuleOptimizer"/>); later loads get the optimised code.
 /// </remarks>
-internal sealed class ModuleLoader : IDisposable
+internal sealed partial class ModuleLoader : IDisposable
 {
-    private readonly WasmtimeEngine _engine;
+    private readonly EngineTier _optimizing;
+    private readonly Lazy<EngineTier> _baseline;
     private readonly CompileCache? _cache;
+    private readonly Lazy<CompileCache?> _baselineCache;
+    private readonly long _baselineMinBytes;
     private readonly ILogger _log;
     private readonly ConcurrentDictionary<string, CompiledWasm> _loaded = new(StringComparer.Ordinal);
+    // Code replaced in _loaded by its optimised build: guests may still run it, so it lives as long as the loader.
+    private readonly ConcurrentBag<CompiledWasm> _replaced = [];
+    private readonly ModuleOptimizer _optimizer;
     private long _compiles;
 
-    public ModuleLoader(WasmtimeEngine engine, string? cacheDirectory, long cacheMaxBytes, string engineSettings, ILogger log)
+    public ModuleLoader(EngineTier optimizing, Func<EngineTier> baseline, EngineOptions options, ILogger log)
     {
-        _engine = engine;
+        _optimizing = optimizing;
+        _baseline = new Lazy<EngineTier>(baseline);
+        _baselineMinBytes = options.BaselineMinBytes;
         _log = log;
-        if (cacheDirectory is not null)
+        if (options.ModuleCacheDirectory is { } directory)
         {
-            var cache = new CompileCache(engine, cacheDirectory, cacheMaxBytes, engineSettings, log);
+            var cache = new CompileCache(optimizing, directory, options.ModuleCacheMaxBytes, log);
             _cache = cache.Prepare() ? cache : null;
         }
+        _baselineCache = new Lazy<CompileCache?>(() =>
+            _cache is null ? null : new CompileCache(_baseline.Value, _cache.Directory, _cache.MaxBytes, log));
+        _optimizer = new ModuleOptimizer(this, log);
     }
 
-    /// <summary>How many modules and components this loader compiled (not found in memory or on disk).</summary>
+    /// <summary>How many modules and components this loader compiled (not found in memory or on disk), either tier.</summary>
     public long Compiles => Interlocked.Read(ref _compiles);
 
+    /// <summary>How many big modules are being compiled with Cranelift in the background now.</summary>
+    public int OptimizationsPending => _optimizer.Pending;
+
     internal CompileCache? Cache => _cache;
+
+    /// <summary>Waits up to <paramref name="limit"/> for the background compiles; false when some still run.</summary>
+    public bool WaitForOptimizations(TimeSpan limit) => _optimizer.WaitAll(limit);
+
+    /// <summary>Disposes the loaded code unless a background compile still runs (then false, and nothing is disposed).</summary>
+    public bool DisposeWhenIdle()
+    {
+        if (!_optimizer.WaitAll(TimeSpan.Zero))
+            return false;
+        Dispose();
+        return true;
+    }
 
     public (CompiledWasm Code, string Digest, ModuleSource Source) Load(string path)
     {
@@ -50,7 +78,18 @@ internal sealed class ModuleLoader : IDisposable
             return (known, digest, ModuleSource.MemoryCache);
         }
 
+        if (kind == WasmKind.CoreModule && _baselineMinBytes > 0 && bytes.Length >= _baselineMinBytes)
+        {
+            var (tiered, from) = LoadTiered(path, bytes, digest);
+            _log.Information("{Module} ({Digest}, {Bytes} bytes) starts on its {Compiler} code ({Source})", path, digest, bytes.Length, tiered.Tier.Compiler, from);
+            return Remember(digest, tiered, from);
+        }
         var (code, source) = _cache is null ? (Compile(path, bytes, digest, kind), ModuleSource.Compiled) : LoadThroughCache(_cache, path, bytes, digest, kind);
+        return Remember(digest, code, source);
+    }
+
+    private (CompiledWasm, string, ModuleSource) Remember(string digest, CompiledWasm code, ModuleSource source)
+    {
 
         // Two threads loading the same new module without a disk cache both compile; the first one in wins.
         var winner = _loaded.GetOrAdd(digest, code);
@@ -67,6 +106,8 @@ internal sealed class ModuleLoader : IDisposable
         foreach (var code in _loaded.Values)
             code.Dispose();
         _loaded.Clear();
+        while (_replaced.TryTake(out var old))
+            old.Dispose();
     }
 
     private (CompiledWasm, ModuleSource) LoadThroughCache(CompileCache cache, string path, byte[] bytes, string digest, WasmKind kind)
@@ -132,7 +173,7 @@ internal sealed class ModuleLoader : IDisposable
     private CompiledWasm Compile(string path, byte[] bytes, string digest, WasmKind kind)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var code = kind == WasmKind.Component ? CompileComponent(path, bytes) : new CompiledWasm(CompileModule(path, bytes));
+        var code = kind == WasmKind.Component ? CompileComponent(path, bytes) : new CompiledWasm(CompileModule(path, bytes), _optimizing);
         Interlocked.Increment(ref _compiles);
         _log.Information("module cache {CacheDir}: compiled {Module} ({Digest}, {Bytes} bytes) in {Ms} ms",
             _cache?.Directory ?? "(none)", path, digest, bytes.Length, (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
@@ -144,7 +185,7 @@ internal sealed class ModuleLoader : IDisposable
         // No separate validation call for components: compiling validates, and says what is wrong.
         try
         {
-            return new CompiledWasm(Component.FromBytes(_engine, bytes));
+            return new CompiledWasm(Component.FromBytes(_optimizing.Engine, bytes), _optimizing);
         }
         catch (WasmtimeException e)
         {
@@ -154,12 +195,12 @@ internal sealed class ModuleLoader : IDisposable
 
     private Module CompileModule(string path, byte[] bytes)
     {
-        var error = Module.Validate(_engine, bytes);
+        var error = Module.Validate(_optimizing.Engine, bytes);
         if (error is not null)
             throw new InvalidModuleException(path, $"validation error: {error.Trim()}");
         try
         {
-            return Module.FromBytes(_engine, Path.GetFileName(path), bytes);
+            return Module.FromBytes(_optimizing.Engine, Path.GetFileName(path), bytes);
         }
         catch (WasmtimeException e)
         {

@@ -24,7 +24,7 @@ internal static class WasiFdRead
             return checkedList;
 
         int n;
-        if (fd == 0 && context.Stdin is { } stdin)
+        if (fd == 0 && context.IsStdio(0) && context.Stdin is { } stdin)
         {
             // One read(2), as readv would do it: whatever the pipe has, up to the room in all the buffers.
             var room = (int)Math.Min(total, StdinChunk);

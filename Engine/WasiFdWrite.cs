@@ -16,7 +16,7 @@ internal static class WasiFdWrite
     public static int Write(Caller caller, int fd, uint iovsPtr, uint iovsCount, uint nwrittenPtr)
     {
         var context = caller.GetData() as GuestContext ?? throw new InvalidOperationException("the store was not created by WasmEngine");
-        var output = fd switch
+        var output = !context.IsStdio(fd) ? null : fd switch
         {
             1 => context.Stdout,
             2 => context.Stderr,
@@ -69,7 +69,13 @@ internal static class WasiFdWrite
           (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
           (import "wasi_snapshot_preview1" "fd_read" (func $fd_read (param i32 i32 i32 i32) (result i32)))
           (import "wasi_snapshot_preview1" "fd_fdstat_get" (func $fd_fdstat_get (param i32 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_close" (func $fd_close (param i32) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_renumber" (func $fd_renumber (param i32 i32) (result i32)))
           (memory (export "memory") 1)
+          (func (export "fd_close") (param i32) (result i32)
+            (call $fd_close (local.get 0)))
+          (func (export "fd_renumber") (param i32 i32) (result i32)
+            (call $fd_renumber (local.get 0) (local.get 1)))
           (func (export "fd_fdstat_get") (param i32 i32) (result i32)
             (call $fd_fdstat_get (local.get 0) (local.get 1)))
           (func (export "fd_write") (param i32 i32 i32 i32) (result i32)
@@ -148,6 +154,7 @@ internal static class WasiFdWrite
     }
 }
 
-/// <summary>Wasmtime's <c>fd_write</c> and <c>fd_read</c> in one guest's store, with the scratch memory they use.</summary>
+/// <summary>Wasmtime's <c>fd_write</c>, <c>fd_read</c> and the rest we wrap, in one guest's store, with the scratch memory they use.</summary>
 internal sealed record WasiPassthrough(
-    Memory Scratch, Func<int, int, int, int, int> FdWrite, Func<int, int, int, int, int> FdRead, Func<int, int, int> FdStat);
+    Memory Scratch, Func<int, int, int, int, int> FdWrite, Func<int, int, int, int, int> FdRead, Func<int, int, int> FdStat,
+    Func<int, int> FdClose, Func<int, int, int> FdRenumber);

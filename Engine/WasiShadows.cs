@@ -4,7 +4,7 @@ using Wasmtime;
 
 namespace WasmKata.Engine;
 
-/// <summary>Our replacements for the WASI preview 1 functions <c>proc_exit</c>, <c>poll_oneoff</c>, <c>fd_write</c> (<see cref="WasiFdWrite"/>) and <c>fd_read</c> (<see cref="WasiFdRead"/>).</summary>
+/// <summary>Our replacements for the WASI preview 1 functions <c>proc_exit</c>, <c>poll_oneoff</c>, <c>fd_write</c> (<see cref="WasiFdWrite"/>) and <c>fd_read</c> (<see cref="WasiFdRead"/>), and the <c>fd_close</c> and <c>fd_renumber</c> they watch.</summary>
 /// <remarks>
 /// <c>proc_exit</c>: Wasmtime's loses exit codes of 126 and more (ExitCode is null for them). <c>poll_oneoff</c>:
 /// Wasmtime's sleeps cannot be interrupted, and a killed guest must end within milliseconds. Both end the guest by
@@ -50,6 +50,33 @@ internal static class WasiShadows
         linker.DefineFunction(Wasi, "fd_read",
             (Caller caller, int fd, int iovs, int iovsCount, int nread) =>
                 WasiFdRead.Read(caller, fd, (uint)iovs, (uint)iovsCount, (uint)nread));
+        // Wasmtime's own, watched: once fd 0, 1 or 2 is closed or renumbered, our fd_read and fd_write leave it to
+        // Wasmtime's fd table (Yosys closes stderr, and the next file it opens is fd 2).
+        linker.DefineFunction(Wasi, "fd_close", (Caller caller, int fd) =>
+        {
+            var context = Context(caller);
+            var errno = Passthrough(context, "fd_close").FdClose(fd);
+            if (errno == 0)
+                context.DetachStdio(fd);
+            return errno;
+        });
+        linker.DefineFunction(Wasi, "fd_renumber", (Caller caller, int from, int to) =>
+        {
+            var context = Context(caller);
+            var errno = Passthrough(context, "fd_renumber").FdRenumber(from, to);
+            if (errno == 0 && from != to)
+            {
+                context.DetachStdio(from);
+                context.DetachStdio(to);
+            }
+            return errno;
+        });
+    }
+
+    private static WasiPassthrough Passthrough(GuestContext context, string function)
+    {
+        context.ThrowIfKilled();
+        return context.Passthrough ?? throw new GuestStopException($"{function}: no WASI passthrough in this store");
     }
 
     private static GuestContext Context(Caller caller) =>

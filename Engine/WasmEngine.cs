@@ -1,31 +1,21 @@
-using System.Globalization;
-using System.Reflection;
 using Serilog;
 using WasmKata.Core.Plan;
-using Wasmtime;
-using Wasmtime.Components;
-using WasmtimeEngine = Wasmtime.Engine;
 
 namespace WasmKata.Engine;
 
-/// <summary>The one Wasmtime engine of a shim process: compiled modules, the shared linker and the epoch ticker.</summary>
+/// <summary>The Wasmtime engines of a shim process: compiled modules, the shared linkers and the epoch ticker.</summary>
 /// <remarks>
-/// The linker has WASI preview 1 with our own <c>proc_exit</c>, <c>poll_oneoff</c>, <c>fd_write</c> and <c>fd_read</c> in place of Wasmtime's. The
+/// Two tiers (<see cref="EngineTier"/>): Cranelift for everything, and Winch for the first start of a big core module
+/// while Cranelift compiles it in the background (<see cref="ModuleLoader"/>). Each tier's linker has WASI preview 1 with our own <c>proc_exit</c>, <c>poll_oneoff</c>, <c>fd_write</c> and <c>fd_read</c> in place of Wasmtime's. The
 /// ticker advances the epoch so running guests reach their epoch callback. It runs only while some guest may be
 /// executing wasm code (see <see cref="EnterWasm"/>): a daemon whose guests all sleep, wait for stdin or output room,
 /// or are paused has no timer waking it. Dispose only after every guest finished.
 /// </remarks>
 public sealed class WasmEngine : IDisposable
 {
-    private readonly WasmtimeEngine _engine;
-    private readonly Linker _linker;
-    // WASI alone, unshadowed: where our fd_write finds Wasmtime's for the fds it does not handle itself.
-    private readonly Linker _wasi;
-    private readonly Lazy<Wasmtime.Module> _passthrough;
-    // WASI 0.2 (Wasmtime's own) for components; made when the first component is instantiated.
-    private readonly Lazy<ComponentLinker> _componentLinker;
-    // The same with Wasmtime's wasi:http (types and outgoing-handler), for the components of containers that ask for it.
-    private readonly Lazy<ComponentLinker> _httpLinker;
+    private readonly EngineTier _optimizing;
+    // Winch, for the first start of big core modules; made when the first one is loaded.
+    private readonly Lazy<EngineTier> _baseline;
     private readonly ModuleLoader _loader;
     private readonly Timer _ticker;
     private readonly Lock _gate = new();
@@ -48,49 +38,15 @@ public sealed class WasmEngine : IDisposable
         options.Validate();
         Options = options;
         _log = logger ?? Serilog.Core.Logger.None;
-
-        // No parallel compilation: Wasmtime would keep a rayon pool (a thread per core, for good) that helps little on the
-        // small modules guests are, and a compile happens once per module digest (the disk cache has the rest).
-        using var config = new Wasmtime.Config().WithEpochInterruption(true).WithParallelCompilation(false);
-        PoolingAllocationConfig? pooling = null;
+        _optimizing = EngineTier.Optimizing(options);
+        _baseline = new Lazy<EngineTier>(() => EngineTier.Baseline(options));
         try
         {
-            if (options.PoolingAllocator)
-            {
-                var slots = (uint)options.PoolingMaxInstances;
-                pooling = new PoolingAllocationConfig()
-                    .WithMaxCoreInstances(slots)
-                    .WithMaxMemories(slots)
-                    .WithMaxTables(slots)
-                    .WithMaxMemorySize((nuint)options.PoolingMaxMemoryBytes)
-                    .WithMaxUnusedWarmSlots(Math.Min(slots, 100u));
-                config.WithPoolingAllocationStrategy(pooling);
-            }
-            _engine = new WasmtimeEngine(config);
-        }
-        finally
-        {
-            pooling?.Dispose();
-        }
-
-        try
-        {
-            _wasi = new Linker(_engine);
-            _wasi.DefineWasi();
-            _passthrough = new Lazy<Wasmtime.Module>(() => Wasmtime.Module.FromText(_engine, "wasi-passthrough", WasiFdWrite.PassthroughWat));
-            _componentLinker = new Lazy<ComponentLinker>(() => NewComponentLinker(http: false));
-            _httpLinker = new Lazy<ComponentLinker>(() => NewComponentLinker(http: true));
-            _linker = new Linker(_engine);
-            _linker.DefineWasi();
-            _linker.AllowShadowing = true;
-            WasiShadows.Define(_linker);
-            _loader = new ModuleLoader(_engine, options.ModuleCacheDirectory, options.ModuleCacheMaxBytes, SettingsKey(options), _log);
+            _loader = new ModuleLoader(_optimizing, () => _baseline.Value, options, _log);
         }
         catch
         {
-            _linker?.Dispose();
-            _wasi?.Dispose();
-            _engine.Dispose();
+            _optimizing.Dispose();
             throw;
         }
         _ticker = new Timer(_ => TimerTick(), null, Timeout.Infinite, Timeout.Infinite);
@@ -99,34 +55,8 @@ public sealed class WasmEngine : IDisposable
     /// <summary>The options the engine was created with.</summary>
     public EngineOptions Options { get; }
 
-    internal Linker Linker => _linker;
-
-    internal ComponentLinker ComponentLinker => _componentLinker.Value;
-
-    internal ComponentLinker HttpComponentLinker => _httpLinker.Value;
-
-    /// <summary>
-    /// A component linker with WASI 0.2 (and wasi:http when <paramref name="http"/>); the caller owns it. A store it
-    /// instantiates with wasi:http needs <see cref="WasiHttpNative.SetContext"/>.
-    /// </summary>
-    internal ComponentLinker NewComponentLinker(bool http)
-    {
-        var linker = new ComponentLinker(_engine);
-        try
-        {
-            linker.AddWasiPreview2();
-            if (http)
-                WasiHttpNative.AddToLinker(linker);
-            return linker;
-        }
-        catch
-        {
-            linker.Dispose();
-            throw;
-        }
-    }
-
-    internal WasmtimeEngine Engine => _engine;
+    /// <summary>The optimising tier: where small modules, components and the optimised code of big modules run.</summary>
+    internal EngineTier Optimizing => _optimizing;
 
     internal ModuleLoader Loader => _loader;
 
@@ -206,24 +136,6 @@ public sealed class WasmEngine : IDisposable
         }
     }
 
-    /// <summary>
-    /// Wasmtime's own <c>fd_write</c>, <c>fd_read</c> and <c>fd_fdstat_get</c> for <paramref name="store"/>, reached through a tiny instance of its own (WASI
-    /// finds its buffers in the calling instance's memory, so a host function cannot call it directly).
-    /// </summary>
-    internal WasiPassthrough Passthrough(Store store)
-    {
-        var instance = _wasi.Instantiate(store, _passthrough.Value);
-        return new WasiPassthrough(
-            instance.GetMemory("memory") ?? throw new InvalidOperationException("the passthrough module exports no memory"),
-            instance.GetFunction("fd_write")?.WrapFunc<int, int, int, int, int>()
-                ?? throw new InvalidOperationException("the passthrough module exports no fd_write"),
-            instance.GetFunction("fd_read")?.WrapFunc<int, int, int, int, int>()
-                ?? throw new InvalidOperationException("the passthrough module exports no fd_read"),
-            instance.GetFunction("fd_fdstat_get")?.WrapFunc<int, int, int>()
-                ?? throw new InvalidOperationException("the passthrough module exports no fd_fdstat_get"));
-    }
-
-    /// <summary>
     /// Reads, validates and compiles (or finds already compiled) the core module or component at <paramref name="hostPath"/>
     /// (its header says which). Throws <see cref="InvalidModuleException"/> when the file is missing, empty, not wasm, or invalid.
     /// </summary>
@@ -262,17 +174,26 @@ public sealed class WasmEngine : IDisposable
             if (_ticker.Dispose(stopped))
                 stopped.WaitOne();
         }
-        _linker.Dispose();
-        _wasi.Dispose();
-        if (_passthrough.IsValueCreated)
-            _passthrough.Value.Dispose();
-        if (_componentLinker.IsValueCreated)
-            _componentLinker.Value.Dispose();
-        if (_httpLinker.IsValueCreated)
-            _httpLinker.Value.Dispose();
-        _loader.Dispose();
-        _engine.Dispose();
+        // Wasmtime borrows the engine while it compiles: one still compiling in the background (a daemon that gave up
+        // waiting for it) keeps the engines alive; the process is about to end anyway.
+        if (!_loader.DisposeWhenIdle())
+        {
+            _log.Warning("an optimising compile is still running: the engines are left to the end of the process");
+            return;
+        }
+        if (_baseline.IsValueCreated)
+            _baseline.Value.Dispose();
+        _optimizing.Dispose();
     }
+
+    /// <summary>How many big modules are being compiled with Cranelift in the background now.</summary>
+    public int OptimizationsPending => _loader.OptimizationsPending;
+
+    /// <summary>
+    /// Waits up to <paramref name="limit"/> for the background compiles under way (their code goes to the disk cache for
+    /// the next start); false when some still run.
+    /// </summary>
+    public bool WaitForOptimizations(TimeSpan limit) => _loader.WaitForOptimizations(limit);
 
     /// <summary>Advances the epoch now, so a killed guest notices at its next check instead of the next tick.</summary>
     internal void Nudge() => Tick();
@@ -290,7 +211,7 @@ public sealed class WasmEngine : IDisposable
                 return;
             }
             Interlocked.Increment(ref _timerTicks);
-            _engine.IncrementEpoch();
+            IncrementEpochs();
             SlowDownWhenQuiet();
         }
     }
@@ -317,15 +238,15 @@ public sealed class WasmEngine : IDisposable
         lock (_gate)
         {
             if (!_disposed)
-                _engine.IncrementEpoch();
+                IncrementEpochs();
         }
     }
 
-    private static string SettingsKey(EngineOptions options)
+    // Under the gate: a store's deadline counts its own engine's epochs, and both tiers tick together.
+    private void IncrementEpochs()
     {
-        var version = typeof(WasmtimeEngine).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-            ?? typeof(WasmtimeEngine).Assembly.GetName().Version?.ToString() ?? "?";
-        return string.Create(CultureInfo.InvariantCulture,
-            $"wasmtime={version};arch={System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture};epoch=1;pooling={options.PoolingAllocator};slots={options.PoolingMaxInstances};maxmem={options.PoolingMaxMemoryBytes}");
+        _optimizing.Engine.IncrementEpoch();
+        if (_baseline.IsValueCreated)
+            _baseline.Value.Engine.IncrementEpoch();
     }
 }

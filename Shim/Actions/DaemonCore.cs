@@ -71,6 +71,7 @@ internal sealed class DaemonCore : IAsyncDisposable
             ModuleCacheDirectory = config.CompileCacheDir.Length > 0 ? config.CompileCacheDir : null,
             ModuleCacheMaxBytes = config.CompileCacheMaxMb * (1L << 20),
             PoolingAllocator = config.PoolingAllocator,
+            BaselineMinBytes = config.BaselineCompileMinMb * (1L << 20),
         };
         // Together these are most of what a cold start waits for. The engine logs through whatever the log is when it
         // writes: a spare opens the sandbox's log only when it is adopted.
@@ -104,7 +105,10 @@ internal sealed class DaemonCore : IAsyncDisposable
         InspectionHosting.Start(System, new InspectionOptions { ShimId = id, Namespace = _args.Namespace, Bundle = bundle });
 
         var server = new TtrpcServer(listener);
-        using var supervisor = new DaemonSupervisor(new DaemonLifecycle(leasedFor: id), sandbox, Sink, log, _lifetime.RequestExit, socketPath, id, bundle);
+        using var supervisor = new DaemonSupervisor(new DaemonLifecycle(leasedFor: id), sandbox, Sink, log, _lifetime.RequestExit, socketPath, id, bundle)
+        {
+            BackgroundWorkPending = () => Engine.OptimizationsPending > 0,
+        };
         new TaskService(sandbox, supervisor).Register(server);
         new SandboxService(sandbox, supervisor).Register(server);
         supervisor.Attach(server);
@@ -117,10 +121,30 @@ internal sealed class DaemonCore : IAsyncDisposable
         await Task.Delay(50);
         await Bounded(server.DisposeAsync().AsTask(), TimeSpan.FromSeconds(1), "closing the connections", log);
         await Bounded(CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance), TimeSpan.FromSeconds(2), "stopping the actor system", log);
+        await FinishOptimizingAsync(log);
         log.Information("shim for {Id} exited ({Reason})", id, supervisor.ExitReason ?? "asked by the sandbox");
         _ = running;
         return 0;
     }
+
+    /// <summary>
+    /// A big module's first start ran Winch code while Cranelift compiled it in the background: the daemon, its socket
+    /// released and its cgroup gone, finishes that compile (at nice 10) so the next start finds the optimised code in
+    /// the cache, for at most <see cref="OptimizeWait"/>.
+    /// </summary>
+    private async Task FinishOptimizingAsync(ILogger log)
+    {
+        var pending = Engine.OptimizationsPending;
+        if (pending == 0)
+            return;
+        log.Information("finishing {Count} background Cranelift compile(s) for the module cache before exiting (at most {Seconds} s)",
+            pending, (long)OptimizeWait.TotalSeconds);
+        var done = await Task.Run(() => Engine.WaitForOptimizations(OptimizeWait));
+        if (!done)
+            log.Warning("background Cranelift compile(s) still running after {Seconds} s: exiting without them", (long)OptimizeWait.TotalSeconds);
+    }
+
+    private static readonly TimeSpan OptimizeWait = DaemonSupervisor.BackgroundWorkLimit;
 
     private static async Task Bounded(Task step, TimeSpan limit, string what, ILogger log)
     {

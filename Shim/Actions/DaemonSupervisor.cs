@@ -191,8 +191,17 @@ internal sealed partial class DaemonSupervisor : IShimGate, IDisposable
         _lifecycle.Drained();
         ReleaseSocket();
         if (first)
-            HardExitAfter(DrainHardLimit, _lifecycle.ExitReason ?? "drained");
+            HardExitAfter(DrainHardLimit, _lifecycle.ExitReason ?? "drained", DateTime.UtcNow + BackgroundWorkLimit);
     }
+
+    /// <summary>
+    /// Whether the daemon still compiles a big module with Cranelift in the background for the compile cache: a
+    /// drained daemon's hard exit waits for it, up to <see cref="BackgroundWorkLimit"/> (a signal's does not).
+    /// </summary>
+    public Func<bool> BackgroundWorkPending { get; init; } = () => false;
+
+    /// <summary>The longest a drained daemon stays for its background work.</summary>
+    public static readonly TimeSpan BackgroundWorkLimit = TimeSpan.FromMinutes(10);
 
     private enum CheckResult
     {
@@ -277,8 +286,13 @@ internal sealed partial class DaemonSupervisor : IShimGate, IDisposable
             _timers.Add(timer);
     }
 
-    private void HardExitAfter(TimeSpan limit, string reason) => After(limit, () =>
+    private void HardExitAfter(TimeSpan limit, string reason, DateTime? holdUntil = null) => After(limit, () =>
     {
+        if (holdUntil is { } until && DateTime.UtcNow < until && BackgroundWorkPending())
+        {
+            HardExitAfter(limit, reason, until);
+            return;
+        }
         _log.Warning("the shim did not end within {Ms} ms of {Reason}: exiting now", (long)limit.TotalMilliseconds, reason);
         Task.Run(Log.CloseAndFlush).Wait(TimeSpan.FromMilliseconds(100));
         Self.ExitImmediately(0);

@@ -38,12 +38,13 @@ public sealed class ConfigLoaderSpec : IDisposable
             [wasmkata.engine]
             compile_cache_dir = ""
             compile_cache_max_mb = 300
+            baseline_compile_min_mb = 0
             pooling_allocator = true
             outgoing_http = "off"
             epoch_tick_ms = 5
             """);
         var config = ConfigLoader.LoadFile(path);
-        Assert.Equal(300, config.CompileCacheMaxMb);
+        Assert.Equal((300, 0), (config.CompileCacheMaxMb, config.BaselineCompileMinMb));
         Assert.Equal("off", config.OutgoingHttp);
         Assert.Equal("annotated", new ShimConfig().OutgoingHttp);
         Assert.Equal(("debug", "systemd", "", true, 5), (config.LogLevel, config.CgroupDriver, config.CompileCacheDir, config.PoolingAllocator, config.EpochTickMs));
@@ -59,6 +60,7 @@ public sealed class ConfigLoaderSpec : IDisposable
     [InlineData("[hypervisor.qemu]\npath = \"/usr/bin/qemu\"", "hypervisor", "a table")]
     [InlineData("[wasmkata]\nsystemd_address = \"/run/systemd/private\"", "wasmkata.systemd_address", "\"/run/systemd/private\"")]
     [InlineData("[wasmkata]\nsandbox_memory_overhead_mb = -1", "wasmkata.sandbox_memory_overhead_mb", "-1")]
+    [InlineData("[wasmkata.engine]\nbaseline_compile_min_mb = -1", "wasmkata.engine.baseline_compile_min_mb", "-1")]
     [InlineData("[wasmkata.engine]\ncompile_cache_max_mb = 0", "wasmkata.engine.compile_cache_max_mb", "0")]
     [InlineData("[wasmkata.engine]\ncompile_cache_dir = \"relative/dir\"", "wasmkata.engine.compile_cache_dir", "\"relative/dir\"")]
     public void Bad_configuration_must_be_refused_naming_file_key_and_value(string text, string key, string value)

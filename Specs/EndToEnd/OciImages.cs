@@ -67,6 +67,19 @@ public sealed class OciImages(ContainerdFixture fixture)
             return name;
         });
 
+    /// <summary>
+    /// An image of the directory <paramref name="tree"/> (copied whole) plus text <paramref name="files"/>, run as
+    /// <paramref name="entrypoint"/> in <paramref name="workingDir"/>: a real program as its package ships it.
+    /// </summary>
+    public Task<string> TreeAsync(string name, string tree, IReadOnlyDictionary<string, string> files, string workingDir, string entrypoint) =>
+        Cached($"tree {name}\n{tree}\n{workingDir}\n{entrypoint}\n" + string.Join('\n', files.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key}={f.Value}")),
+            () => BuildAsync($"localhost/wasmkata-e2e/{name}:1", rootfs =>
+            {
+                CopyTree(tree, rootfs);
+                foreach (var (path, text) in files)
+                    File.WriteAllText(InRootfs(rootfs, path), text);
+            }, ["--workdir", workingDir, "--entrypoint", entrypoint]));
+
     /// <summary>A static busybox image for runc: /bin/busybox with sh, echo, cat and sleep links.</summary>
     public Task<string> BusyboxAsync() =>
         Cached("busybox", () => BuildAsync(
@@ -109,7 +122,7 @@ public sealed class OciImages(ContainerdFixture fixture)
     {
         var tar = await BuildArchiveAsync(name, populate, options);
         var import = await fixture.Ctr.RunAsync(["images", "import", "--snapshotter", "native", tar],
-            timeout: TimeSpan.FromSeconds(60));
+            timeout: TimeSpan.FromSeconds(180));
         Assert.True(import.ExitCode == 0, "image import failed: " + fixture.Ctr.Explain(import));
         return name;
     }
@@ -126,7 +139,7 @@ public sealed class OciImages(ContainerdFixture fixture)
         var build = await ChildProcess.RunAsync(
             "bash",
             [fixture.ScriptPath("oci-image.sh"), .. options, name, rootfs, tar],
-            TimeSpan.FromSeconds(60));
+            TimeSpan.FromSeconds(180));
         Assert.True(build.ExitCode == 0, "oci-image.sh failed: " + build.Describe());
         return tar;
     }
@@ -155,6 +168,15 @@ public sealed class OciImages(ContainerdFixture fixture)
         File.Copy("/bin/busybox", InRootfs(rootfs, "/bin/busybox"));
         foreach (var applet in new[] { "sh", "echo", "cat", "sleep" })
             File.CreateSymbolicLink(InRootfs(rootfs, "/bin/" + applet), "busybox");
+    }
+
+    private static void CopyTree(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var dir in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
+        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+            File.Copy(file, Path.Combine(to, Path.GetRelativePath(from, file)), overwrite: true);
     }
 
     // Creates the parent folders of an absolute in-image path and returns its place under rootfs.

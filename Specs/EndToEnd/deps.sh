@@ -6,6 +6,7 @@
 #             Specs/EndToEnd/deps.sh containerd17 [CACHE]   (trixie's containerd 1.7 the same way)
 #             Specs/EndToEnd/deps.sh docker SUITE [CACHE]   (SUITE's dockerd and docker CLI; prints the usr dir)
 #             Specs/EndToEnd/deps.sh jco [CACHE]            (npm's jco in a cache; prints the jco command)
+#             Specs/EndToEnd/deps.sh yosys [CACHE]          (npm's Yosys as a root directory; prints it)
 # containerd brings ctr and runc; clang/lld/wasi-libc/compiler-rt compile the C guests to wasm32-wasi;
 # wabt brings wat2wasm; busybox-static is the runc self-check image's only binary; gcc and zlib1g-dev link the
 # shim and the CLI (NativeAOT); containernetworking-plugins gives CRI pods a network namespace of their own (the
@@ -133,14 +134,7 @@ wasmkata_ensure_jco() {
     printf '%s\n' "$jco"
     return 0
   fi
-  if ! command -v npm >/dev/null; then
-    # Not in WASMKATA_DEPS: a node from elsewhere (NodeSource's nodejs carries npm) would conflict with Debian's npm.
-    if ((EUID != 0)); then
-      echo "error: npm is missing (apt-get install nodejs npm): the component fixtures need jco" >&2
-      return 1
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm </dev/null >&2 || return 1
-  fi
+  wasmkata_ensure_npm "the component fixtures need jco" || return 1
   mkdir -p "$cache" || return 1
   npm install --no-audit --no-fund --silent --prefix "$cache" "@bytecodealliance/jco@$WASMKATA_JCO_VERSION" >&2 || return 1
   [[ -x $jco ]] || { echo "npm installed no jco in $cache" >&2; return 1; }
@@ -167,6 +161,42 @@ wasmkata_ensure_componentize_js() {
   printf '%s\n' "$cli"
 }
 
+# node and npm: Debian's nodejs/npm when there is none (not in WASMKATA_DEPS: a node from elsewhere, such as
+# NodeSource's nodejs, which carries npm, would conflict with Debian's npm). WHY names what needs them.
+wasmkata_ensure_npm() {
+  command -v npm >/dev/null && command -v node >/dev/null && return 0
+  if ((EUID != 0)); then
+    echo "error: node or npm is missing (apt-get install nodejs npm): $1" >&2
+    return 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nodejs npm </dev/null >&2
+}
+
+# Yosys from npm (@yowasp/yosys): a real program, a 30 MB WASI preview-1 module, for the big-module specs and the
+# bench, which also run it under Node's WASI. Installed with npm into CACHE (default
+# /var/cache/wasmkata/yosys-VERSION); CACHE/root gets yosys.wasm and share/ (yosys-root.mjs). Idempotent, one
+# fetch at a time. Prints CACHE/root.
+WASMKATA_YOSYS_VERSION=0.55.944
+
+wasmkata_ensure_yosys() {
+  local cache=${1:-/var/cache/wasmkata/yosys-$WASMKATA_YOSYS_VERSION}
+  local root=$cache/root here
+  here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  if [[ ! -f $root/yosys.wasm || ! -f $root/share/ice40/cells_sim.v || ! -d $root/tmp ]]; then
+    wasmkata_ensure_npm "the big-module specs run Yosys from npm" || return 1
+    mkdir -p "$cache" || return 1
+    (
+      flock 9 || exit 1
+      [[ -f $root/yosys.wasm && -f $root/share/ice40/cells_sim.v && -d $root/tmp ]] && exit 0
+      npm install --no-audit --no-fund --silent --prefix "$cache" "@yowasp/yosys@$WASMKATA_YOSYS_VERSION" >&2 || exit 1
+      rm -rf "$root" "$root.tmp"
+      node "$here/yosys-root.mjs" "$cache/node_modules/@yowasp/yosys/gen" "$root.tmp" || exit 1
+      mv "$root.tmp" "$root"
+    ) 9>"$cache.lock" || return 1
+  fi
+  printf '%s\n' "$root"
+}
+
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   set -euo pipefail
   case ${1:-} in
@@ -175,6 +205,7 @@ if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
     docker) shift; wasmkata_ensure_docker "$@" ;;
     jco) shift; wasmkata_ensure_jco "$@" ;;
     componentize-js) shift; wasmkata_ensure_componentize_js "$@" ;;
+    yosys) shift; wasmkata_ensure_yosys "$@" ;;
     *) wasmkata_ensure_deps ;;
   esac
 fi

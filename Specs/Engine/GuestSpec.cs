@@ -186,6 +186,19 @@ public sealed class GuestSpec : IClassFixture<EngineFixture>
     }
 
     [Fact]
+    public void A_closed_stderr_must_not_reach_the_container_and_a_file_that_takes_fd_2_must_get_its_writes()
+    {
+        // Yosys does this: it closes stderr, and the scratch file it opens next is fd 2.
+        var rootfs = _fx.NewRootfs();
+        var stderr = new CapturedOutput();
+        var exit = GuestRunner.RunToEnd(_fx.Guest("close-stderr", GuestWat.CloseStderrThenWriteFile, EngineFixture.Config(rootfs, "new.txt"), stderr: stderr));
+
+        Assert.Equal(2, exit.Status);
+        Assert.Equal("", stderr.Text);
+        Assert.Equal("written\nafter close\n", File.ReadAllText(Path.Combine(rootfs, "new.txt")));
+    }
+
+    [Fact]
     public void Read_only_rootfs_must_refuse_a_new_file()
     {
         var rootfs = _fx.NewRootfs();

@@ -18,6 +18,7 @@ internal static class GuestWat
             (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
           (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll_oneoff (param i32 i32 i32 i32) (result i32)))
           (import "wasi_snapshot_preview1" "clock_time_get" (func $clock_time_get (param i32 i64 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_close" (func $fd_close (param i32) (result i32)))
           (memory (export "memory") 3)
 
           (func $write_all (param $fd i32) (param $ptr i32) (param $len i32) (result i32)
@@ -148,6 +149,27 @@ internal static class GuestWat
             (i32.const 9) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 12)))
           (if (local.get $err) (then (call $proc_exit (local.get $err))))
           (call $proc_exit (call $write_all (i32.load (i32.const 12)) (i32.const 1024) (i32.const 8))))
+        """);
+
+    /// <summary>
+    /// Closes stderr, opens argv[1] for writing (fd 2 is free now), writes "written\n" to it and "after close\n" to fd
+    /// 2; exits with the opened fd (or 100 + errno when the open failed).
+    /// </summary>
+    public static readonly string CloseStderrThenWriteFile = Guest("""
+        (data (i32.const 1024) "written\n")
+        (data (i32.const 1040) "after close\n")
+        (func (export "_start")
+          (local $err i32) (local $p i32)
+          (call $args_init)
+          (if (call $fd_close (i32.const 2)) (then (call $proc_exit (i32.const 99))))
+          (local.set $p (call $arg (i32.const 1)))
+          (local.set $err (call $path_open
+            (i32.const 3) (i32.const 0) (local.get $p) (call $strlen (local.get $p))
+            (i32.const 9) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 12)))
+          (if (local.get $err) (then (call $proc_exit (i32.add (i32.const 100) (local.get $err)))))
+          (drop (call $write_all (i32.load (i32.const 12)) (i32.const 1024) (i32.const 8)))
+          (drop (call $write_all (i32.const 2) (i32.const 1040) (i32.const 12)))
+          (call $proc_exit (i32.load (i32.const 12))))
         """);
 
     /// <summary>Prints "spinning\n", then loops forever.</summary>

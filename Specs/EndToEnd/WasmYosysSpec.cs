@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace WasmKata.Specs.EndToEnd;
+
+/// <summary>
+/// A real 30 MB program from a registry, through a real containerd: Yosys from npm (@yowasp/yosys, fetched by
+/// deps.sh) synthesises a design for iCE40 in an image whose WORKDIR is not "/", reading its absolute /share and
+/// /work paths and writing to a volume, and gives what Node's WASI gives. Its first start, on an empty compile cache,
+/// runs Winch code; Cranelift's code reaches the cache in the background and the next start runs it.
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+[Trait("Category", "EndToEnd")]
+[Trait("Requires", "root")]
+[Trait("Runtime", "wasmkata")]
+public sealed class WasmYosysSpec(ContainerdFixture fixture, ITestOutputHelper output)
+{
+    private const string Design = """
+        module top(input clk, input rst, input en, output reg [15:0] count);
+          always @(posedge clk)
+            if (rst) count <= 0;
+            else if (en) count <= count + 1;
+        endmodule
+
+        """;
+
+    // Generous: the goal (3 s on an idle 2-core machine) is the bench's; CI shares its cores with builds.
+    private static readonly TimeSpan FirstStartLimit = TimeSpan.FromMinutes(3);
+    private static readonly TimeSpan OptimizedLimit = TimeSpan.FromMinutes(6);
+
+    private Ctr Ctr => fixture.Ctr;
+
+    [Fact]
+    public async Task Yosys_from_npm_must_synthesise_as_under_Node_first_on_Winch_code_then_on_Cranelift_code()
+    {
+        var fetch = await ChildProcess.RunAsync("bash", [fixture.ScriptPath("deps.sh"), "yosys"], TimeSpan.FromMinutes(5));
+        Assert.True(fetch.ExitCode == 0, "deps.sh yosys failed: " + fetch.Describe());
+        var root = fetch.StdoutText.Trim();
+        var digest = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(root, "yosys.wasm"))));
+        var image = await fixture.Images.TreeAsync("yosys", root, new Dictionary<string, string> { ["/work/counter.v"] = Design }, "/work", "/yosys.wasm");
+        var cache = Path.Combine(fixture.RunDir, "cache-yosys-" + Guid.NewGuid().ToString("N")[..8]);
+        var config = cache + ".toml";
+        await File.WriteAllTextAsync(config, $"[wasmkata.engine]\ncompile_cache_dir = \"{cache}\"\n");
+
+        var expected = await RunUnderNodeAsync(root);
+
+        var (first, firstJson) = await RunAsync(image, config);
+        Assert.True(first.ExitCode == 0, Ctr.Explain(first));
+        output.WriteLine($"first start (empty cache, Winch) to exit: {first.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(first.Elapsed < FirstStartLimit, $"the first start took {first.Elapsed}");
+        Assert.True(firstJson.SequenceEqual(expected), "Yosys's netlist differs from the one it writes under Node");
+        Assert.True(LogLines(digest, "starts on its", "Winch", "Compiled") == 1, $"the first start did not compile Winch code\n{fixture.LogTail(80)}");
+
+        // The daemon of the first run finishes the Cranelift compile in the background, then writes its entry (and
+        // deletes the Winch one, the only entry now).
+        var winch = Assert.Single(Directory.GetFiles(cache, digest + "-*.cwasm"));
+        var clock = Stopwatch.StartNew();
+        while (!Directory.GetFiles(cache, digest + "-*.cwasm").Any(entry => entry != winch))
+        {
+            Assert.True(clock.Elapsed < OptimizedLimit, $"no Cranelift entry after {OptimizedLimit}: {string.Join(", ", Directory.GetFiles(cache))}");
+            await Task.Delay(500);
+        }
+        output.WriteLine($"Cranelift entry in the cache {clock.Elapsed.TotalSeconds:F1} s after the first run ended");
+
+        var (next, nextJson) = await RunAsync(image, config);
+        Assert.True(next.ExitCode == 0, Ctr.Explain(next));
+        output.WriteLine($"next start (Cranelift code from the cache) to exit: {next.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(nextJson.SequenceEqual(expected), "Yosys's netlist on Cranelift code differs from the one under Node");
+        Assert.True(LogLines(digest, "starts on its", "Cranelift", "DiskCache") == 1, $"the next start did not load Cranelift's code\n{fixture.LogTail(80)}");
+        Assert.True(LogLines(digest, "with Winch in") == 1, $"the module was compiled with Winch again\n{fixture.LogTail(80)}");
+    }
+
+    // Yosys in the image's WORKDIR (/work), reading /work/counter.v and /share by absolute paths, writing to a volume.
+    private async Task<(ProcessResult Run, byte[] Json)> RunAsync(string image, string config)
+    {
+        var volume = Directory.CreateDirectory(Path.Combine(fixture.RunDir, "volumes", Guid.NewGuid().ToString("N"))).FullName;
+        var run = await Ctr.RunAsync(
+            Ctr.RunArgs(Ctr.WasmRuntime, image, ContainerdFixture.NewId("yosys"),
+                ["--rm", "--runtime-config-path", config, "--mount", $"type=bind,src={volume},dst=/out,options=rbind:rw"],
+                "/yosys.wasm", "-q", "-p", "synth_ice40 -top top -json /out/counter.json", "/work/counter.v"),
+            timeout: FirstStartLimit + TimeSpan.FromMinutes(1));
+        var json = Path.Combine(volume, "counter.json");
+        return (run, File.Exists(json) ? await File.ReadAllBytesAsync(json) : []);
+    }
+
+    // The same module, design and command under Node's WASI, "/" a copy of the same tree.
+    private async Task<byte[]> RunUnderNodeAsync(string root)
+    {
+        var nodeRoot = Path.Combine(fixture.RunDir, "node-yosys-" + Guid.NewGuid().ToString("N")[..8]);
+        var copy = await ChildProcess.RunAsync("cp", ["-a", root, nodeRoot], TimeSpan.FromMinutes(1));
+        Assert.True(copy.ExitCode == 0, copy.Describe());
+        Directory.CreateDirectory(Path.Combine(nodeRoot, "work"));
+        Directory.CreateDirectory(Path.Combine(nodeRoot, "out"));
+        await File.WriteAllTextAsync(Path.Combine(nodeRoot, "work", "counter.v"), Design);
+        var node = await ChildProcess.RunAsync("node",
+            ["--no-warnings", fixture.ScriptPath("node-wasi.mjs"), Path.Combine(root, "yosys.wasm"), nodeRoot,
+                "-q", "-p", "synth_ice40 -top top -json /out/counter.json", "/work/counter.v"],
+            TimeSpan.FromMinutes(3));
+        Assert.True(node.ExitCode == 0, "Yosys under Node failed: " + node.Describe());
+        output.WriteLine(node.Stderr.Trim());
+        return await File.ReadAllBytesAsync(Path.Combine(nodeRoot, "out", "counter.json"));
+    }
+
+    // Lines of containerd's log (each shim's log is copied there) that hold all of the parts.
+    private int LogLines(params string[] parts)
+    {
+        using var stream = new FileStream(fixture.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        var count = 0;
+        while (reader.ReadLine() is { } line)
+        {
+            if (parts.All(part => line.Contains(part, StringComparison.Ordinal)))
+                count++;
+        }
+        return count;
+    }
+}
