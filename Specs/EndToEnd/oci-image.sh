@@ -37,6 +37,22 @@ wasmkata_add_blob() {
   printf 'sha256:%s %s\n' "$hex" "$size"
 }
 
+# Writes WORK/manifest (config CONFIG_TYPE DIGEST SIZE, the layers LAYERS_JSON: descriptors joined by commas) into
+# BLOBS, and the OCI layout's oci-layout and index.json naming it NAME, into WORK/layout.
+wasmkata_write_layout() {
+  local work=$1 blobs=$2 name=$3 config_type=$4 config_digest=$5 config_size=$6 layers=$7
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"%s","digest":"%s","size":%s},"layers":[%s]}' \
+    "$config_type" "$config_digest" "$config_size" "$layers" >"$work/manifest"
+  local manifest manifest_digest manifest_size
+  manifest=$(wasmkata_add_blob "$blobs" "$work/manifest") || return 1
+  manifest_digest=${manifest% *} manifest_size=${manifest#* }
+
+  printf '{"imageLayoutVersion":"1.0.0"}' >"$work/layout/oci-layout"
+  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"io.containerd.image.name":%s,"org.opencontainers.image.ref.name":%s}}]}' \
+    "$manifest_digest" "$manifest_size" "$(wasmkata_json_string "$name")" \
+    "$(wasmkata_json_string "${name##*:}")" >"$work/layout/index.json"
+}
+
 wasmkata_oci_image() {
   local platform="wasip1/wasm" entrypoint=() env=() docker=0 workdir=/
   while (($# > 0)); do
@@ -84,16 +100,8 @@ wasmkata_oci_image() {
   config=$(wasmkata_add_blob "$blobs" "$work/config")
   config_digest=${config% *} config_size=${config#* }
 
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s}]}' \
-    "$config_digest" "$config_size" "$layer_digest" "$layer_size" >"$work/manifest"
-  local manifest manifest_digest manifest_size
-  manifest=$(wasmkata_add_blob "$blobs" "$work/manifest")
-  manifest_digest=${manifest% *} manifest_size=${manifest#* }
-
-  printf '{"imageLayoutVersion":"1.0.0"}' >"$work/layout/oci-layout"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"io.containerd.image.name":%s,"org.opencontainers.image.ref.name":%s}}]}' \
-    "$manifest_digest" "$manifest_size" "$(wasmkata_json_string "$name")" \
-    "$(wasmkata_json_string "${name##*:}")" >"$work/layout/index.json"
+  wasmkata_write_layout "$work" "$blobs" "$name" application/vnd.oci.image.config.v1+json "$config_digest" "$config_size" \
+    "$(printf '{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s}' "$layer_digest" "$layer_size")"
   if ((docker == 1)); then
     printf '[{"Config":"blobs/sha256/%s","RepoTags":[%s],"Layers":["blobs/sha256/%s"]}]' \
       "${config_digest#sha256:}" "$(wasmkata_json_string "$name")" "${layer_digest#sha256:}" >"$work/layout/manifest.json"

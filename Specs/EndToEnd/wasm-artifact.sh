@@ -99,16 +99,7 @@ wasmkata_wasm_artifact() {
   config=$(wasmkata_add_blob "$blobs" "$work/config")
   config_digest=${config% *} config_size=${config#* }
 
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"%s","digest":"%s","size":%s},"layers":[%s]}' \
-    "$config_type" "$config_digest" "$config_size" "$layers" >"$work/manifest"
-  local manifest manifest_digest manifest_size
-  manifest=$(wasmkata_add_blob "$blobs" "$work/manifest")
-  manifest_digest=${manifest% *} manifest_size=${manifest#* }
-
-  printf '{"imageLayoutVersion":"1.0.0"}' >"$work/layout/oci-layout"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"annotations":{"io.containerd.image.name":%s,"org.opencontainers.image.ref.name":%s}}]}' \
-    "$manifest_digest" "$manifest_size" "$(wasmkata_json_string "$name")" \
-    "$(wasmkata_json_string "${name##*:}")" >"$work/layout/index.json"
+  wasmkata_write_layout "$work" "$blobs" "$name" "$config_type" "$config_digest" "$config_size" "$layers"
 
   mkdir -p "$(dirname "$out")"
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$work/layout" -cf "$out.tmp" .
