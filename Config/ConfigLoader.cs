@@ -104,11 +104,27 @@ public static class ConfigLoader
                 "systemd_address" => config with { SystemdAddress = reader.DBusAddressOrEmpty(name, value) },
                 "sandbox_memory_overhead_mb" => config with { SandboxMemoryOverheadMb = (int)reader.Int(name, value, 0, 1 << 20) },
                 "drain_timeout_ms" => config with { DrainTimeoutMs = (int)reader.Int(name, value, 0, 600_000) },
+                "guest_uid_base" => config with { GuestUidBase = reader.Int(name, value, MinGuestUidBase, MaxGuestUid) },
+                "guest_uid_ranges" => config with { GuestUidRanges = (int)reader.Int(name, value, 1, MaxGuestUid / GuestUidRangeSize) },
                 "engine" => ReadEngine(reader, reader.Table(name, value), config),
                 _ => throw reader.Unknown(name, value),
             };
         }
-        return config;
+        return CheckGuestUidBlock(config, reader);
+    }
+
+    // Each sandbox's range is 65536 ids (WasmKata.Linux.Idmap.IdRange.SandboxSize); the block must end at or below
+    // 4294967294, since (uid_t)-1 means "unchanged" to the kernel, and start above the ids of the host's own users.
+    private const long GuestUidRangeSize = 65536;
+    private const long MinGuestUidBase = 65536;
+    private const long MaxGuestUid = 4294967294;
+
+    private static ShimConfig CheckGuestUidBlock(ShimConfig config, Reader reader)
+    {
+        var last = config.GuestUidBase + (config.GuestUidRanges * GuestUidRangeSize) - 1;
+        return last <= MaxGuestUid ? config : throw reader.Conflict(
+            $"\"wasmkata.guest_uid_base\" {config.GuestUidBase} plus \"wasmkata.guest_uid_ranges\" {config.GuestUidRanges} ranges of " +
+            $"{GuestUidRangeSize} ids end at uid {last}, past {MaxGuestUid}");
     }
 
     private static ShimConfig ReadEngine(Reader reader, TomlTable table, ShimConfig config)
@@ -152,6 +168,8 @@ public static class ConfigLoader
 
         public string DBusAddressOrEmpty(string key, object value) =>
             value is string s && (s.Length == 0 || s.StartsWith("unix:", StringComparison.Ordinal)) ? s : throw Bad(key, value, "a D-Bus address such as \"unix:path=/run/systemd/private\", or \"\"");
+
+        public ConfigException Conflict(string what) => new($"{path}: {what}");
 
         private ConfigException Bad(string key, object value, string expected) =>
             new($"{path}: bad value for \"{key}\": {Show(value)} (expected {expected})");

@@ -49,6 +49,14 @@ public sealed record ShimConfig
     /// <summary><c>[wasmkata.engine] epoch_tick_ms</c>: how often guests check for kill, pause and CPU share.</summary>
     public int EpochTickMs { get; init; } = 10;
 
+    /// <summary><c>[wasmkata] guest_uid_base</c>: the first host uid (and gid) of the block the sandboxes' id ranges are
+    /// taken from, 65536 ids each; no other user of the host may own ids in the block.</summary>
+    public long GuestUidBase { get; init; } = 2100000;
+
+    /// <summary><c>[wasmkata] guest_uid_ranges</c>: how many sandboxes' ranges the block holds (the most sandboxes a host
+    /// runs at once).</summary>
+    public int GuestUidRanges { get; init; } = 1024;
+
     /// <summary><c>[wasmkata] drain_timeout_ms</c>: how long an exit waits for its output to drain.</summary>
     public int DrainTimeoutMs { get; init; } = 5000;
 }

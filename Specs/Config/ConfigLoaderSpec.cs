@@ -63,6 +63,9 @@ public sealed class ConfigLoaderSpec : IDisposable
     [InlineData("[wasmkata.engine]\nbaseline_compile_min_mb = -1", "wasmkata.engine.baseline_compile_min_mb", "-1")]
     [InlineData("[wasmkata.engine]\ncompile_cache_max_mb = 0", "wasmkata.engine.compile_cache_max_mb", "0")]
     [InlineData("[wasmkata.engine]\ncompile_cache_dir = \"relative/dir\"", "wasmkata.engine.compile_cache_dir", "\"relative/dir\"")]
+    [InlineData("[wasmkata]\nguest_uid_base = 1000", "wasmkata.guest_uid_base", "1000")]
+    [InlineData("[wasmkata]\nguest_uid_ranges = 0", "wasmkata.guest_uid_ranges", "0")]
+    [InlineData("[wasmkata]\nguest_uid_base = 4294000000\nguest_uid_ranges = 100", "wasmkata.guest_uid_ranges", "100")]
     public void Bad_configuration_must_be_refused_naming_file_key_and_value(string text, string key, string value)
     {
         var path = Write("bad.toml", text);
@@ -70,6 +73,15 @@ public sealed class ConfigLoaderSpec : IDisposable
         Assert.Contains(path, e.Message);
         Assert.Contains($"\"{key}\"", e.Message);
         Assert.Contains(value, e.Message);
+    }
+
+    [Fact]
+    public void The_guest_uid_block_must_be_read_and_default_to_1024_ranges_from_2100000()
+    {
+        var config = ConfigLoader.LoadFile(Write("uids.toml", "[wasmkata]\nguest_uid_base = 3000000000\nguest_uid_ranges = 1000\n"));
+
+        Assert.Equal((3_000_000_000L, 1000), (config.GuestUidBase, config.GuestUidRanges));
+        Assert.Equal((2_100_000L, 1024), (new ShimConfig().GuestUidBase, new ShimConfig().GuestUidRanges));
     }
 
     [Fact]
