@@ -11,15 +11,20 @@ public sealed class IdmappedMount : IDisposable
 {
     private const int ENOSYS = 38;
 
-    private IdmappedMount(SafeFdHandle fd, string source)
+    internal IdmappedMount(SafeFdHandle fd, string source, string type)
     {
         Handle = fd;
         Source = source;
+        Type = type;
     }
 
     /// <summary>The directory it is a clone of.</summary>
     public string Source { get; }
 
+    /// <summary>What kind of mount it is, for errors: <c>idmapped bind</c>, <c>idmapped overlay</c>, ...</summary>
+    public string Type { get; }
+
+    /// <summary>The mount's fd (O_PATH, the root of the detached tree): usable as a directory fd, or to hand over.</summary>
     internal SafeFdHandle Handle { get; }
 
     /// <summary>
@@ -65,7 +70,7 @@ public sealed class IdmappedMount : IDisposable
                     userNamespace.Handle.DangerousRelease();
             }
 
-            return new IdmappedMount(fd, source);
+            return new IdmappedMount(fd, source, type);
         }
         catch
         {
@@ -81,7 +86,7 @@ public sealed class IdmappedMount : IDisposable
         if (Interop.MoveMount(Handle, target) != 0)
         {
             var errno = Interop.Errno.Last;
-            throw new MountException(errno, "idmapped bind", Source, target, "move_mount: " + Interop.Errno.Describe(errno));
+            throw new MountException(errno, Type, Source, target, "move_mount: " + Interop.Errno.Describe(errno));
         }
     }
 

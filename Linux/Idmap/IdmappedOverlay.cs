@@ -18,23 +18,24 @@ namespace WasmKata.Linux.Idmap;
 internal static class IdmappedOverlay
 {
     private const string Type = "idmapped overlay";
+    private const string Detached = "(detached)";
     private const int MaxLogLines = 8;
 
-    /// <summary>Mounts the overlay <paramref name="mount"/> describes at <paramref name="target"/>, its layers idmapped.</summary>
-    internal static void Mount(MountSpec mount, string target, IdmapUserNamespace userNamespace)
+    /// <summary>The overlay <paramref name="mount"/> describes, its layers idmapped, as a detached mount.</summary>
+    internal static IdmappedMount Create(MountSpec mount, IdmapUserNamespace userNamespace)
     {
         var options = MountOptions.Parse(mount.Options);
-        var layers = OverlayLayers.Parse(options.Data, mount.Source, target);
+        var layers = OverlayLayers.Parse(options.Data, mount.Source, Detached);
         var clones = new List<IdmappedMount>();
         var openedDirs = new List<SafeFdHandle>();
         try
         {
-            using var context = Open(mount.Source, target);
+            using var context = Open(mount.Source, Detached);
             foreach (var lower in layers.Lower)
             {
                 var clone = IdmappedMount.Clone(lower, userNamespace, recursive: false);
                 clones.Add(clone);
-                SetFd(context, "lowerdir+", clone.Handle, lower, mount.Source, target);
+                SetFd(context, "lowerdir+", clone.Handle, lower, mount.Source, Detached);
             }
 
             if (layers.UpperParent is { } parent)
@@ -43,9 +44,9 @@ internal static class IdmappedOverlay
                 clones.Add(clone);
                 foreach (var (key, relative) in new[] { ("upperdir", layers.Upper!), ("workdir", layers.Work!) })
                 {
-                    var dir = OpenBeneath(clone, relative, mount.Source, target);
+                    var dir = OpenBeneath(clone, relative, mount.Source, Detached);
                     openedDirs.Add(dir);
-                    SetFd(context, key, dir, Path.Join(parent, relative), mount.Source, target);
+                    SetFd(context, key, dir, Path.Join(parent, relative), mount.Source, Detached);
                 }
             }
 
@@ -56,20 +57,21 @@ internal static class IdmappedOverlay
                     ? Interop.FsConfig(context, Interop.FSCONFIG_SET_FLAG, option, null, 0)
                     : Interop.FsConfig(context, Interop.FSCONFIG_SET_STRING, option[..equals], option[(equals + 1)..], 0);
                 if (result != 0)
-                    throw Refused(context, Interop.Errno.Last, $"option {option}", mount.Source, target);
+                    throw Refused(context, Interop.Errno.Last, $"option {option}", mount.Source, Detached);
             }
 
             var created = ThreadFsIdentity.Run(userNamespace.Range.RootHostId, () =>
                 Interop.FsConfig(context, Interop.FSCONFIG_CMD_CREATE, null, null, 0) == 0 ? 0 : Interop.Errno.Last);
             if (created != 0)
-                throw Refused(context, created, "create", mount.Source, target);
+                throw Refused(context, created, "create", mount.Source, Detached);
 
-            using var attached = new SafeFdHandle(Interop.FsMount(context, Attributes(options.Flags, layers)), ownsHandle: true);
-            if (attached.IsInvalid)
-                throw Refused(context, Interop.Errno.Last, "fsmount", mount.Source, target);
+            var detached = new SafeFdHandle(Interop.FsMount(context, Attributes(options.Flags, layers)), ownsHandle: true);
+            if (!detached.IsInvalid)
+                return new IdmappedMount(detached, mount.Source, Type);
 
-            if (Interop.MoveMount(attached, target) != 0)
-                throw new MountException(Interop.Errno.Last, Type, mount.Source, target, "move_mount: " + Interop.Errno.Describe(Interop.Errno.Last));
+            var errno = Interop.Errno.Last;
+            detached.Dispose();
+            throw Refused(context, errno, "fsmount", mount.Source, Detached);
         }
         finally
         {

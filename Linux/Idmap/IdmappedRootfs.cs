@@ -8,20 +8,33 @@ namespace WasmKata.Linux.Idmap;
 /// </summary>
 public static class IdmappedRootfs
 {
+    private const string Detached = "(detached)";
+
     /// <summary>
-    /// Mounts the one rootfs mount of <paramref name="mounts"/> (an overlay, or a bind of a directory) at
-    /// <paramref name="target"/> through <paramref name="userNamespace"/>'s mapping. A bind is cloned with the mounts
-    /// below it (rbind) or without (bind), read-only for <c>ro</c>; an overlay gets idmapped layers. Anything else,
-    /// or more than one mount, is refused with a <see cref="MountException"/>. Unmount with <see cref="Mounts.Mounts.UnmountAll"/>.
+    /// Mounts the rootfs <paramref name="mounts"/> describe at <paramref name="target"/> (see <see cref="Create"/>).
+    /// Unmount with <see cref="Mounts.Mounts.UnmountAll"/>.
     /// </summary>
     public static void Mount(IReadOnlyList<MountSpec> mounts, string target, IdmapUserNamespace userNamespace)
     {
-        ArgumentNullException.ThrowIfNull(mounts);
         ArgumentException.ThrowIfNullOrEmpty(target);
+        using var mount = Create(mounts, userNamespace);
+        mount.MoveTo(target);
+    }
+
+    /// <summary>
+    /// The one rootfs mount of <paramref name="mounts"/> (an overlay, or a bind of a directory) as a detached mount
+    /// through <paramref name="userNamespace"/>'s mapping, attached nowhere: to hand over as a directory fd, or to
+    /// attach with <see cref="IdmappedMount.MoveTo"/>. A bind is cloned with the mounts below it (rbind) or without
+    /// (bind), read-only for <c>ro</c>; an overlay gets idmapped layers. Anything else, or more than one mount, is
+    /// refused with a <see cref="MountException"/>.
+    /// </summary>
+    public static IdmappedMount Create(IReadOnlyList<MountSpec> mounts, IdmapUserNamespace userNamespace)
+    {
+        ArgumentNullException.ThrowIfNull(mounts);
         ArgumentNullException.ThrowIfNull(userNamespace);
         if (mounts.Count != 1)
         {
-            throw new MountException(Interop.Errno.EOPNOTSUPP, "idmapped rootfs", string.Join(", ", mounts.Select(m => m.Source)), target,
+            throw new MountException(Interop.Errno.EOPNOTSUPP, "idmapped rootfs", string.Join(", ", mounts.Select(m => m.Source)), Detached,
                 $"an idmapped rootfs is one overlay or bind mount; got {mounts.Count}");
         }
 
@@ -31,19 +44,15 @@ public static class IdmappedRootfs
 
         var options = MountOptions.Parse(mount.Options);
         if (mount.Type == "overlay")
+            return IdmappedOverlay.Create(mount, userNamespace);
+
+        if (options.IsBind)
         {
-            IdmappedOverlay.Mount(mount, target, userNamespace);
-        }
-        else if (options.IsBind)
-        {
-            using var clone = IdmappedMount.Clone(mount.Source, userNamespace,
+            return IdmappedMount.Clone(mount.Source, userNamespace,
                 recursive: (options.Flags & Interop.MS_REC) != 0, readOnly: (options.Flags & Interop.MS_RDONLY) != 0);
-            clone.MoveTo(target);
         }
-        else
-        {
-            throw new MountException(Interop.Errno.EOPNOTSUPP, mount.Type, mount.Source, target,
-                "an idmapped rootfs is an overlay or a bind mount (other filesystems: mount them, then bind the directory)");
-        }
+
+        throw new MountException(Interop.Errno.EOPNOTSUPP, mount.Type, mount.Source, Detached,
+            "an idmapped rootfs is an overlay or a bind mount (other filesystems: mount them, then bind the directory)");
     }
 }

@@ -68,6 +68,25 @@ public sealed class IdmappedRootfsSpec : IDisposable
     }
 
     [Fact]
+    public void A_detached_overlay_must_serve_the_range_root_through_its_fd_and_appear_in_no_mount_table()
+    {
+        var (lower, upper, work) = Layers("a");
+        File.WriteAllText(Path.Combine(lower, "from-image"), "image");
+
+        using (var detached = IdmappedRootfs.Create([Overlay(lower, upper, work)], _userns))
+        {
+            // What a guest host would get over its socket: the fd alone, no path.
+            var exit = RunAsWithFd(Root, detached, "cat /proc/self/fd/3/from-image > /proc/self/fd/3/copied && mkdir /proc/self/fd/3/d");
+            Assert.Equal(0, exit);
+            Assert.DoesNotContain(MountLines(), l => l.Contains(" - overlay ", StringComparison.Ordinal) && l.Contains(upper, StringComparison.Ordinal));
+        }
+
+        Assert.Equal("image", File.ReadAllText(Path.Combine(upper, "copied")));
+        Assert.Equal("0:0", HostCommand.Owner(Path.Combine(upper, "copied")));
+        Assert.Equal("0:0", HostCommand.Owner(Path.Combine(upper, "d")));
+    }
+
+    [Fact]
     public void An_image_file_of_another_uid_must_keep_its_owner_in_the_range_and_one_past_it_must_be_read_only()
     {
         var plain = _dir.CreateSub("plain");
@@ -201,6 +220,23 @@ public sealed class IdmappedRootfsSpec : IDisposable
 
         Assert.Equal("3200000009:3200000009", HostCommand.Owner(Path.Combine(rootfs, "nine")));
         Assert.Equal("65534:65534", HostCommand.Owner(Path.Combine(rootfs, "ten")));
+    }
+
+    /// <summary>Runs <c>sh -c script</c> as <paramref name="id"/> with the mount's fd as its fd 3; returns its exit code.</summary>
+    private static int RunAsWithFd(uint id, IdmappedMount mount, string script)
+    {
+        string[] argv = ["setpriv", $"--reuid={id}", $"--regid={id}", "--clear-groups", "/usr/bin/sh", "-c", script];
+        var pid = WasmKata.Linux.Processes.ChildReaper.SpawnClaimed(() => WasmKata.Linux.Processes.Spawner.Spawn(
+            "/usr/bin/setpriv", argv, [], "/", [WasmKata.Linux.Processes.ChildFd.Dup(mount.Handle.DangerousFd, 3)], closeFrom: 4));
+        try
+        {
+            Assert.Equal(pid, Interop.WaitPid(pid, out var status, 0));
+            return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f);
+        }
+        finally
+        {
+            WasmKata.Linux.Processes.ChildReaper.Release(pid);
+        }
     }
 
     private (string Lower, string Upper, string Work) Layers(string name)
