@@ -49,6 +49,46 @@ public sealed class IdRangeAllocatorSpec : IDisposable
     }
 
     [Fact]
+    public void Many_processes_allocating_at_once_must_get_distinct_slots_and_leave_them_to_reclaim()
+    {
+        const int Processes = 8, Each = 10;
+        var children = Enumerable.Range(0, Processes)
+            .Select(p => AllocatorProcess.Start(Slots, Base, Processes * Each, $"p{p}", Each)).ToList();
+        _processes.AddRange(children);
+        foreach (var child in children)
+            Assert.Equal("ready", child.StandardOutput.ReadLine());
+
+        // All are up and waiting: release them together.
+        foreach (var child in children)
+        {
+            child.StandardInput.WriteLine("go");
+            child.StandardInput.Flush();
+        }
+
+        var slots = new Dictionary<string, int>();
+        foreach (var child in children)
+        {
+            while (child.StandardOutput.ReadLine() is { } line)
+            {
+                var parts = line.Split(' ');
+                slots.Add(parts[0], int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+            }
+            child.WaitForExit();
+            Assert.Equal(0, child.ExitCode);
+        }
+
+        Assert.Equal(Processes * Each, slots.Count);
+        Assert.Equal(Enumerable.Range(0, Processes * Each), slots.Values.Order());
+        var allocator = new IdRangeAllocator(Base, Processes * Each, Slots);
+        Assert.All(slots, s => Assert.Equal(s.Value, allocator.Find(s.Key)?.Slot));
+
+        // Their owners have exited: every slot goes to the next sandbox that asks.
+        var reclaimed = allocator.Allocate("after");
+        Assert.NotNull(reclaimed.ReclaimedFrom);
+        Assert.Equal(slots[reclaimed.ReclaimedFrom!], reclaimed.Range.Slot);
+    }
+
+    [Fact]
     public void An_allocation_must_wait_while_another_process_holds_the_lock()
     {
         var allocator = new IdRangeAllocator(Base, 4, Slots);
