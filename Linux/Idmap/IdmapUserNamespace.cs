@@ -22,6 +22,10 @@ public sealed class IdmapUserNamespace : IDisposable
     private const string Unshare = "/usr/bin/unshare";
     private const string Cat = "/usr/bin/cat";
     private const byte Ping = (byte)'!';
+    private const short PollIn = 0x001;
+
+    // A holder that neither echoes nor exits (a hung exec, a frozen cgroup) must not hold the caller for good.
+    private static readonly TimeSpan EchoWait = TimeSpan.FromSeconds(10);
 
     private IdmapUserNamespace(SafeFdHandle fd, IdRange range, int holderPid)
     {
@@ -42,7 +46,10 @@ public sealed class IdmapUserNamespace : IDisposable
     /// Makes the namespace for <paramref name="range"/>; blocks for one process start (a few milliseconds). Throws a
     /// <see cref="UnixException"/> naming the step the kernel refused, with the holder's own words when it failed.
     /// </summary>
-    public static IdmapUserNamespace Create(IdRange range)
+    public static IdmapUserNamespace Create(IdRange range) => Create(range, Unshare);
+
+    /// <summary><see cref="Create(IdRange)"/> with another program in unshare's place: how specs make the holder fail.</summary>
+    internal static IdmapUserNamespace Create(IdRange range, string unshare)
     {
         if (range.Count == 0)
             throw new ArgumentException("an empty id range maps nothing", nameof(range));
@@ -63,10 +70,10 @@ public sealed class IdmapUserNamespace : IDisposable
                     ChildFd.Dup(outputWrite.DangerousFd, 2),
                 ];
                 pid = ChildReaper.SpawnClaimed(() =>
-                    Spawner.Spawn(Unshare, ["unshare", "--user", "--", Cat], [], "/", fds, closeFrom: 3));
+                    Spawner.Spawn(unshare, ["unshare", "--user", "--", Cat], [], "/", fds, closeFrom: 3));
             }
 
-            AwaitEcho(stdinWrite, outputRead, pid);
+            AwaitEcho(stdinWrite, outputRead, pid, unshare);
             var proc = "/proc/" + pid.ToString(CultureInfo.InvariantCulture);
             WriteMap(proc + "/uid_map", range);
             WriteMap(proc + "/gid_map", range);
@@ -92,7 +99,7 @@ public sealed class IdmapUserNamespace : IDisposable
     /// <summary>Closes the namespace fd; mounts made with it keep their mapping.</summary>
     public void Dispose() => Handle.Dispose();
 
-    private static unsafe void AwaitEcho(SafeFdHandle stdin, SafeFdHandle output, int pid)
+    private static unsafe void AwaitEcho(SafeFdHandle stdin, SafeFdHandle output, int pid, string unshare)
     {
         var ping = Ping;
         if (Interop.Write(stdin, &ping, 1) != 1)
@@ -100,10 +107,22 @@ public sealed class IdmapUserNamespace : IDisposable
 
         var buffer = new byte[512];
         var length = 0;
+        var deadline = Environment.TickCount64 + (long)EchoWait.TotalMilliseconds;
         fixed (byte* start = buffer)
         {
             while (length < buffer.Length)
             {
+                var poll = new Interop.PollFd { Fd = output.DangerousFd, Events = PollIn };
+                var left = deadline - Environment.TickCount64;
+                var ready = left > 0 ? Interop.Poll(&poll, 1, (int)left) : 0;
+                if (ready < 0 && Interop.Errno.Last == Interop.Errno.EINTR)
+                    continue;
+                if (ready == 0)
+                {
+                    throw new IOException(
+                        $"the user namespace holder '{unshare} --user -- {Cat}' (pid {pid}) did not answer within {EchoWait.TotalSeconds:0} s");
+                }
+
                 var n = Interop.Read(output, start + length, (nuint)(buffer.Length - length));
                 if (n < 0 && Interop.Errno.Last == Interop.Errno.EINTR)
                     continue;
@@ -117,7 +136,7 @@ public sealed class IdmapUserNamespace : IDisposable
 
         var said = Encoding.UTF8.GetString(buffer, 0, length).Trim();
         throw new IOException(
-            $"the user namespace holder '{Unshare} --user -- {Cat}' (pid {pid}) did not start: " +
+            $"the user namespace holder '{unshare} --user -- {Cat}' (pid {pid}) did not start: " +
             (said.Length == 0 ? "it exited without a word" : said));
     }
 

@@ -206,6 +206,18 @@ public sealed class IdmappedRootfsSpec : IDisposable
     }
 
     [Fact]
+    public void A_holder_that_fails_must_be_reported_in_its_own_words_and_reaped()
+    {
+        // env(1) in unshare's place: it refuses --user, as unshare refuses when user namespaces are off.
+        var error = Assert.Throws<IOException>(() => IdmapUserNamespace.Create(Range, "/usr/bin/env"));
+
+        Assert.Contains("/usr/bin/env --user -- /usr/bin/cat", error.Message, StringComparison.Ordinal);
+        Assert.Contains("unrecognized option", error.Message, StringComparison.Ordinal);
+        var pid = int.Parse(error.Message.Split("(pid ")[1].Split(')')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.False(ProcStat.TryRead(pid, out var stat) && stat.ParentPid == Environment.ProcessId, $"holder {pid} is still our child");
+    }
+
+    [Fact]
     public void The_namespace_must_map_exactly_the_range()
     {
         using var userns = IdmapUserNamespace.Create(new IdRange(5, 3_200_000_000, 10));
