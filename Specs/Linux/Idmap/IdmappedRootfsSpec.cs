@@ -68,6 +68,27 @@ public sealed class IdmappedRootfsSpec : IDisposable
     }
 
     [Fact]
+    public void Overlay_layers_must_keep_their_order_and_a_lower_only_overlay_must_be_read_only()
+    {
+        var top = _dir.CreateSub("top");
+        var bottom = _dir.CreateSub("bottom");
+        File.WriteAllText(Path.Combine(top, "x"), "top");
+        File.WriteAllText(Path.Combine(bottom, "x"), "bottom");
+        File.WriteAllText(Path.Combine(bottom, "only-below"), "b");
+        var rootfs = _dir.CreateSub("rootfs");
+
+        // What containerd sends for a view of an image (two layers or more, no upper).
+        IdmappedRootfs.Mount([new MountSpec("overlay", "overlay", "", [$"lowerdir={top}:{bottom}"])], rootfs, _userns);
+
+        Assert.Equal("top", File.ReadAllText(Path.Combine(rootfs, "x")));
+        Assert.Equal("b", File.ReadAllText(Path.Combine(rootfs, "only-below")));
+        Assert.Equal($"{Root}:{Root}", HostCommand.Owner(Path.Combine(rootfs, "only-below")));
+        Assert.Contains(MountLines(), l => l.Split(' ')[4] == rootfs && l.Split(' ')[5].StartsWith("ro,", StringComparison.Ordinal));
+        var refused = HostCommand.RunAs(Root, "/usr/bin/touch", Path.Combine(rootfs, "new"));
+        Assert.Contains("Read-only file system", refused.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_detached_overlay_must_serve_the_range_root_through_its_fd_and_appear_in_no_mount_table()
     {
         var (lower, upper, work) = Layers("a");
