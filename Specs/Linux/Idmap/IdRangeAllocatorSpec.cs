@@ -4,6 +4,7 @@ using Xunit;
 
 namespace WasmKata.Specs.Linux.Idmap;
 
+[Trait("Requires", "root")]
 public sealed class IdRangeAllocatorSpec : IDisposable
 {
     // Far from the ids the guest-host specs run as (2100000), so a process of theirs never looks like a user here.
