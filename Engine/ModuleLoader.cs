@@ -67,7 +67,8 @@ internal sealed partial class ModuleLoader : IDisposable
     public bool WaitForCacheWrites(TimeSpan limit)
     {
         var stores = _stores.Values.Where(t => !t.IsCompleted).ToArray();
-        return stores.Length == 0 || Task.WaitAll(stores, limit);
+        // A write that failed has logged why (or faulted): either way it is over, and waiting must not throw for it.
+        return stores.Length == 0 || Task.WhenAll(stores).ContinueWith(static _ => { }, TaskScheduler.Default).Wait(limit);
     }
 
     /// <summary>Waits up to <paramref name="limit"/> for the writes and the background compiles; false when some still run.</summary>
