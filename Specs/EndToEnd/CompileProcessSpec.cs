@@ -95,9 +95,10 @@ public sealed class CompileProcessSpec(ContainerdFixture fixture, ITestOutputHel
         Assert.DoesNotContain(fixture.ShimProcesses(), pid => !before.Contains(pid));
 
         // The next start, in a new daemon, loads the Cranelift entry.
-        var next = await Ctr.RunAsync(Ctr.RunArgs(Ctr.WasmRuntime, image, ContainerdFixture.NewId("compile-next"), ["--rm", "--runtime-config-path", config], "/yosys.wasm", "-V"));
+        var nextId = ContainerdFixture.NewId("compile-next");
+        var next = await Ctr.RunAsync(Ctr.RunArgs(Ctr.WasmRuntime, image, nextId, ["--rm", "--runtime-config-path", config], "/yosys.wasm", "-V"));
         Assert.True(next.ExitCode == 0 && next.StdoutText.Contains("Yosys", StringComparison.Ordinal), Ctr.Explain(next));
-        Assert.True(LogLines(digest, "starts on its", "Cranelift", "DiskCache") == 1, $"the next start did not load Cranelift's code\n{fixture.LogTail(60)}");
+        Assert.True(LogLines(digest, nextId, "starts on its", "Cranelift", "DiskCache") == 1, $"the next start did not load Cranelift's code\n{fixture.LogTail(60)}");
     }
 
     // Processes named wasmkata-opt (the compile action names itself so).
