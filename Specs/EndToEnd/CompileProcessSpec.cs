@@ -101,6 +101,31 @@ public sealed class CompileProcessSpec(ContainerdFixture fixture, ITestOutputHel
         Assert.True(LogLines(digest, nextId, "starts on its", "Cranelift", "DiskCache") == 1, $"the next start did not load Cranelift's code\n{fixture.LogTail(60)}");
     }
 
+    [Fact]
+    public async Task A_compile_process_past_its_time_limit_must_log_that_it_was_killed_and_leave_no_cgroup()
+    {
+        var fetch = await ChildProcess.RunAsync("bash", [fixture.ScriptPath("deps.sh"), "yosys"], TimeSpan.FromMinutes(5));
+        Assert.True(fetch.ExitCode == 0, "deps.sh yosys failed: " + fetch.Describe());
+        var module = Path.Combine(fetch.StdoutText.Trim(), "yosys.wasm");
+        var cache = Directory.CreateDirectory(Path.Combine(fixture.RunDir, "cache-limit-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+        var shim = Path.Combine(fixture.ShimDir, ContainerdFixture.ShimBinary);
+
+        // As the daemon starts it, with the module as fd 3 (a file here, a memfd there) and a limit of 1 s.
+        var clock = Stopwatch.StartNew();
+        var run = await ChildProcess.RunAsync("bash",
+            ["-c", "exec \"$0\" compile --name yosys.wasm --cache-dir \"$2\" --cache-max-bytes 1073741824 --pooling false " +
+                "--pooling-instances 1000 --pooling-max-memory 4294967296 --limit-seconds 1 3<\"$1\"", shim, module, cache],
+            TimeSpan.FromMinutes(2));
+
+        Assert.True(run.ExitCode == 124, "the compile process did not end as killed: " + run.Describe());
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"the compile process ran {clock.Elapsed} with a 1 s limit");
+        var log = await File.ReadAllTextAsync(Path.Combine(cache, "compile.log"));
+        Assert.Contains("the Cranelift compile of yosys.wasm passed its limit of 1 s; killed, starts keep the Winch code", log, StringComparison.Ordinal);
+        var pid = int.Parse(System.Text.RegularExpressions.Regex.Match(log, @"wasmkata\[(\d+)\]").Groups[1].Value, CultureInfo.InvariantCulture);
+        Assert.Empty(LeftCgroups(pid));
+        Assert.Empty(Directory.GetFiles(cache, "*.cwasm"));
+    }
+
     // Processes named wasmkata-opt (the compile action names itself so).
     private static IEnumerable<int> CompileProcesses() =>
         Directory.EnumerateDirectories("/proc")
