@@ -37,7 +37,7 @@ internal sealed class CompileCache
         var engineSettings = tier.SettingsKey;
         Directory = directory;
         MaxBytes = maxBytes;
-        _settingsHash = SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(engineSettings));
+        _settingsHash = HashSettings(engineSettings);
         _settingsKey = Convert.ToHexStringLower(_settingsHash)[..16];
         _log = log;
     }
@@ -76,6 +76,12 @@ internal sealed class CompileCache
 
     /// <summary>The entry of the module with SHA-256 <paramref name="digest"/> under this engine's settings.</summary>
     public string EntryPath(string digest) => Path.Combine(Directory, $"{digest}-{_settingsKey}{EntryExtension}");
+
+    /// <summary>The entry of <paramref name="digest"/> in <paramref name="directory"/> for engine settings <paramref name="settingsKey"/>, without an engine.</summary>
+    public static string EntryPathFor(string directory, string settingsKey, string digest) =>
+        Path.Combine(directory, $"{digest}-{Convert.ToHexStringLower(HashSettings(settingsKey))[..16]}{EntryExtension}");
+
+    private static byte[] HashSettings(string settingsKey) => SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(settingsKey));
 
     /// <summary>
     /// The compiled <paramref name="kind"/> in <paramref name="entry"/>, its use recorded; null when there is none, and

@@ -27,6 +27,12 @@ public sealed record EngineOptions
     /// <summary>With the pooling allocator: the most linear memory one instance may grow to.</summary>
     public long PoolingMaxMemoryBytes { get; init; } = 4L << 30;
 
+    /// <summary>
+    /// Starts a compile process for a big module's optimised code and returns its pid (the daemon sets it; with a disk
+    /// cache only). Null: the compile runs on a thread of this process.
+    /// </summary>
+    public Func<CompileRequest, int>? CompileProcess { get; init; }
+
     internal void Validate()
     {
         if (EpochTick <= TimeSpan.Zero)

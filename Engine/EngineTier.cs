@@ -104,7 +104,7 @@ internal sealed class EngineTier : IDisposable
                     .WithMaxUnusedWarmSlots(Math.Min(slots, 100u));
                 config.WithPoolingAllocationStrategy(pooling);
             }
-            return new EngineTier(CompilerTier.Cranelift, new WasmtimeEngine(config), Key(options, CompilerTier.Cranelift));
+            return new EngineTier(CompilerTier.Cranelift, new WasmtimeEngine(config), SettingsKeyFor(options, CompilerTier.Cranelift));
         }
         finally
         {
@@ -120,7 +120,8 @@ internal sealed class EngineTier : IDisposable
     {
         using var config = new Wasmtime.Config().WithEpochInterruption(true).WithParallelCompilation(true);
         WasmtimeConfigNative.SetCompiler(config, CompilerTier.Winch);
-        return new EngineTier(CompilerTier.Winch, new WasmtimeEngine(config), Key(options, CompilerTier.Winch));
+        WasmtimeConfigNative.SetFastTrampolines(config);
+        return new EngineTier(CompilerTier.Winch, new WasmtimeEngine(config), SettingsKeyFor(options, CompilerTier.Winch));
     }
 
     /// <summary>
@@ -157,7 +158,8 @@ internal sealed class EngineTier : IDisposable
         Engine.Dispose();
     }
 
-    private static string Key(EngineOptions options, CompilerTier compiler)
+    /// <summary>The <see cref="SettingsKey"/> a tier of <paramref name="compiler"/> made from <paramref name="options"/> has.</summary>
+    internal static string SettingsKeyFor(EngineOptions options, CompilerTier compiler)
     {
         var version = System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(WasmtimeEngine).Assembly)?.InformationalVersion
             ?? typeof(WasmtimeEngine).Assembly.GetName().Version?.ToString() ?? "?";
@@ -166,6 +168,6 @@ internal sealed class EngineTier : IDisposable
         return compiler == CompilerTier.Cranelift
             ? string.Create(CultureInfo.InvariantCulture,
                 $"{common};pooling={options.PoolingAllocator};slots={options.PoolingMaxInstances};maxmem={options.PoolingMaxMemoryBytes}")
-            : string.Create(CultureInfo.InvariantCulture, $"{common};compiler=winch");
+            : string.Create(CultureInfo.InvariantCulture, $"{common};compiler=winch;trampolines=none-singlepass");
     }
 }

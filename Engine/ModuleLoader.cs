@@ -29,6 +29,8 @@ internal sealed partial class ModuleLoader : IDisposable
     // Code replaced in _loaded by its optimised build: guests may still run it, so it lives as long as the loader.
     private readonly ConcurrentBag<CompiledWasm> _replaced = [];
     private readonly ModuleOptimizer _optimizer;
+    // Winch entries being written beside their first guest, by digest; each starts the optimising compile when done.
+    private readonly ConcurrentDictionary<string, Task> _stores = new(StringComparer.Ordinal);
     private long _compiles;
 
     public ModuleLoader(EngineTier optimizing, Func<EngineTier> baseline, EngineOptions options, ILogger log)
@@ -44,24 +46,48 @@ internal sealed partial class ModuleLoader : IDisposable
         }
         _baselineCache = new Lazy<CompileCache?>(() =>
             _cache is null ? null : new CompileCache(_baseline.Value, _cache.Directory, _cache.MaxBytes, log));
-        _optimizer = new ModuleOptimizer(this, log);
+        _optimizer = new ModuleOptimizer(this, options, log);
     }
 
     /// <summary>How many modules and components this loader compiled (not found in memory or on disk), either tier.</summary>
     public long Compiles => Interlocked.Read(ref _compiles);
 
-    /// <summary>How many big modules are being compiled with Cranelift in the background now.</summary>
-    public int OptimizationsPending => _optimizer.Pending;
+    /// <summary>
+    /// How many big modules are on their way to optimised code now: a Winch entry being written, a Cranelift compile
+    /// on a thread of this process or in a compile process it started.
+    /// </summary>
+    public int OptimizationsPending => CacheWritesPending + _optimizer.Pending;
+
+    /// <summary>How many Winch entries are being written (each then starts its optimising compile).</summary>
+    public int CacheWritesPending => _stores.Count(s => !s.Value.IsCompleted);
 
     internal CompileCache? Cache => _cache;
 
-    /// <summary>Waits up to <paramref name="limit"/> for the background compiles; false when some still run.</summary>
-    public bool WaitForOptimizations(TimeSpan limit) => _optimizer.WaitAll(limit);
+    /// <summary>Waits up to <paramref name="limit"/> for the Winch entries being written; false when some still are.</summary>
+    public bool WaitForCacheWrites(TimeSpan limit)
+    {
+        var stores = _stores.Values.Where(t => !t.IsCompleted).ToArray();
+        // A write that failed has logged why (or faulted): either way it is over, and waiting must not throw for it.
+        return stores.Length == 0 || Task.WhenAll(stores).ContinueWith(static _ => { }, TaskScheduler.Default).Wait(limit);
+    }
 
-    /// <summary>Disposes the loaded code unless a background compile still runs (then false, and nothing is disposed).</summary>
+    /// <summary>Waits up to <paramref name="limit"/> for the writes and the background compiles; false when some still run.</summary>
+    public bool WaitForOptimizations(TimeSpan limit)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        if (!WaitForCacheWrites(limit))
+            return false;
+        var left = limit - clock.Elapsed;
+        return _optimizer.WaitAll(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+    }
+
+    /// <summary>
+    /// Disposes the loaded code unless a write or a compile on a thread of this process still uses it (then false, and
+    /// nothing is disposed). A compile process has code of its own.
+    /// </summary>
     public bool DisposeWhenIdle()
     {
-        if (!_optimizer.WaitAll(TimeSpan.Zero))
+        if (!WaitForCacheWrites(TimeSpan.Zero) || !_optimizer.WaitAllThreads(TimeSpan.Zero))
             return false;
         Dispose();
         return true;
@@ -74,6 +100,8 @@ internal sealed partial class ModuleLoader : IDisposable
         var digest = Convert.ToHexStringLower(SHA256.HashData(bytes));
         if (_loaded.TryGetValue(digest, out var known))
         {
+            if (known.Tier.Compiler == CompilerTier.Winch && LoadOptimizedFromDisk(digest) is { } optimized)
+                return (optimized, digest, ModuleSource.DiskCache);
             _cache?.Touch(_cache.EntryPath(digest));
             return (known, digest, ModuleSource.MemoryCache);
         }
@@ -86,6 +114,17 @@ internal sealed partial class ModuleLoader : IDisposable
         }
         var (code, source) = _cache is null ? (Compile(path, bytes, digest, kind), ModuleSource.Compiled) : LoadThroughCache(_cache, path, bytes, digest, kind);
         return Remember(digest, code, source);
+    }
+
+    // A compile process (or another shim) wrote the optimised code of a module this shim runs on Winch code: the
+    // starts from now on get it.
+    private CompiledWasm? LoadOptimizedFromDisk(string digest)
+    {
+        var entry = _cache?.EntryPath(digest);
+        if (entry is null || !File.Exists(entry) || _cache!.TryLoad(entry, WasmKind.CoreModule) is not { } optimized)
+            return null;
+        Optimized(digest, optimized);
+        return optimized;
     }
 
     private (CompiledWasm, string, ModuleSource) Remember(string digest, CompiledWasm code, ModuleSource source)

@@ -174,8 +174,8 @@ public sealed class WasmEngine : IDisposable
             if (_ticker.Dispose(stopped))
                 stopped.WaitOne();
         }
-        // Wasmtime borrows the engine while it compiles: one still compiling in the background (a daemon that gave up
-        // waiting for it) keeps the engines alive; the process is about to end anyway.
+        // Wasmtime borrows the engine while it compiles or serializes: a compile thread or a cache write still running
+        // keeps the engines alive; the process is about to end anyway.
         if (!_loader.DisposeWhenIdle())
         {
             _log.Warning("an optimising compile is still running: the engines are left to the end of the process");
@@ -186,8 +186,20 @@ public sealed class WasmEngine : IDisposable
         _optimizing.Dispose();
     }
 
-    /// <summary>How many big modules are being compiled with Cranelift in the background now.</summary>
+    /// <summary>
+    /// How many big modules are on their way to Cranelift code now: a Winch entry being written, a compile on a thread
+    /// of this process or in a compile process it started.
+    /// </summary>
     public int OptimizationsPending => _loader.OptimizationsPending;
+
+    /// <summary>How many Winch entries are being written to the disk cache beside their first guest.</summary>
+    public int CacheWritesPending => _loader.CacheWritesPending;
+
+    /// <summary>
+    /// Waits up to <paramref name="limit"/> for the Winch entries being written (each then starts its compile process);
+    /// false when some still are.
+    /// </summary>
+    public bool WaitForCacheWrites(TimeSpan limit) => _loader.WaitForCacheWrites(limit);
 
     /// <summary>
     /// Waits up to <paramref name="limit"/> for the background compiles under way (their code goes to the disk cache for

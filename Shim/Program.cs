@@ -9,6 +9,9 @@ using WasmKata.Shim.GuestHost;
 // before anything else runs, while only the runtime's own threads exist.
 if (args.Length > 0 && args[0] == "guest-host")
     return GuestHostAction.Run(args[1..]);
+// A big module's optimised code for the compile cache, in a process of its own (the daemon does not wait for it).
+if (args.Length > 0 && args[0] == CompileAction.Name)
+    return CompileAction.Run(args[1..]);
 var shimArgs = ShimArgs.Parse(args);
 if (shimArgs.Version)
 {

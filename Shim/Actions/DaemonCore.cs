@@ -65,8 +65,10 @@ internal sealed class DaemonCore : IAsyncDisposable
     public static async Task<DaemonCore> StartAsync(ShimArgs args, ShimConfig config, bool debug)
     {
         Self.SetChildSubreaper();
-        var engineOptions = new EngineOptions
+        EngineOptions engineOptions = null!;
+        engineOptions = new EngineOptions
         {
+            CompileProcess = request => CompileLauncher.Launch(Environment.ProcessPath!, engineOptions, request),
             EpochTick = TimeSpan.FromMilliseconds(config.EpochTickMs),
             ModuleCacheDirectory = config.CompileCacheDir.Length > 0 ? config.CompileCacheDir : null,
             ModuleCacheMaxBytes = config.CompileCacheMaxMb * (1L << 20),
@@ -107,7 +109,7 @@ internal sealed class DaemonCore : IAsyncDisposable
         var server = new TtrpcServer(listener);
         using var supervisor = new DaemonSupervisor(new DaemonLifecycle(leasedFor: id), sandbox, Sink, log, _lifetime.RequestExit, socketPath, id, bundle)
         {
-            BackgroundWorkPending = () => Engine.OptimizationsPending > 0,
+            BackgroundWorkPending = () => Engine.CacheWritesPending > 0,
         };
         new TaskService(sandbox, supervisor).Register(server);
         new SandboxService(sandbox, supervisor).Register(server);
@@ -121,30 +123,30 @@ internal sealed class DaemonCore : IAsyncDisposable
         await Task.Delay(50);
         await Bounded(server.DisposeAsync().AsTask(), TimeSpan.FromSeconds(1), "closing the connections", log);
         await Bounded(CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance), TimeSpan.FromSeconds(2), "stopping the actor system", log);
-        await FinishOptimizingAsync(log);
+        await FinishCacheWritesAsync(log);
         log.Information("shim for {Id} exited ({Reason})", id, supervisor.ExitReason ?? "asked by the sandbox");
         _ = running;
         return 0;
     }
 
     /// <summary>
-    /// A big module's first start ran Winch code while Cranelift compiled it in the background: the daemon, its socket
-    /// released and its cgroup gone, finishes that compile (at nice 10) so the next start finds the optimised code in
-    /// the cache, for at most <see cref="OptimizeWait"/>.
+    /// A big module's first start ran Winch code, whose cache entry is written beside the guest; the compile process
+    /// for its Cranelift code starts once that entry is there. A daemon whose last container went finishes the write
+    /// (so the compile process starts) for at most <see cref="CacheWriteWait"/>, then exits: the compile process does
+    /// not keep it.
     /// </summary>
-    private async Task FinishOptimizingAsync(ILogger log)
+    private async Task FinishCacheWritesAsync(ILogger log)
     {
-        var pending = Engine.OptimizationsPending;
+        var pending = Engine.CacheWritesPending;
         if (pending == 0)
             return;
-        log.Information("finishing {Count} background Cranelift compile(s) for the module cache before exiting (at most {Seconds} s)",
-            pending, (long)OptimizeWait.TotalSeconds);
-        var done = await Task.Run(() => Engine.WaitForOptimizations(OptimizeWait));
+        log.Information("finishing {Count} compile cache write(s) before exiting (at most {Seconds} s)", pending, (long)CacheWriteWait.TotalSeconds);
+        var done = await Task.Run(() => Engine.WaitForCacheWrites(CacheWriteWait));
         if (!done)
-            log.Warning("background Cranelift compile(s) still running after {Seconds} s: exiting without them", (long)OptimizeWait.TotalSeconds);
+            log.Warning("compile cache write(s) still running after {Seconds} s: exiting without them", (long)CacheWriteWait.TotalSeconds);
     }
 
-    private static readonly TimeSpan OptimizeWait = DaemonSupervisor.BackgroundWorkLimit;
+    private static readonly TimeSpan CacheWriteWait = DaemonSupervisor.BackgroundWorkLimit;
 
     private static async Task Bounded(Task step, TimeSpan limit, string what, ILogger log)
     {

@@ -29,6 +29,35 @@ internal static class ShimLog
         return config.CreateLogger();
     }
 
+    /// <summary>
+    /// A logger appending to the regular file <paramref name="path"/> (created 0600; emptied first once it passed
+    /// <paramref name="maxBytes"/>), and nowhere when it cannot be opened.
+    /// </summary>
+    public static Logger CreateAppending(string path, long maxBytes)
+    {
+        var config = new LoggerConfiguration()
+            .MinimumLevel.Information()
+            .Enrich.WithProperty("ProcessId", Environment.ProcessId);
+        try
+        {
+            var mode = File.Exists(path) && new FileInfo(path).Length > maxBytes ? FileMode.Create : FileMode.Append;
+            var stream = new FileStream(path, new FileStreamOptions
+            {
+                Mode = mode,
+                Access = FileAccess.Write,
+                Share = FileShare.ReadWrite,
+                BufferSize = 1,
+                UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
+            });
+            config = config.WriteTo.Sink(new LineSink(stream, new MessageTemplateTextFormatter(Template)));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Nowhere to log: the compile still runs.
+        }
+        return config.CreateLogger();
+    }
+
     private static Stream? TryOpen(string? path)
     {
         if (string.IsNullOrEmpty(path) || !File.Exists(path))

@@ -1,8 +1,8 @@
 # Section 7 of bench.sh (sourced by it): a real 30 MB module, Yosys 0.55 from npm (@yowasp/yosys, fetched by
 # Specs/EndToEnd/deps.sh), through the shim and under Node's WASI (Debian's nodejs, Specs/EndToEnd/node-wasi.mjs) on
 # the same module in the same run:
-#   first start   `ctr run --rm ... yosys -V` on an empty compile cache (Winch code; Cranelift then compiles in the
-#                 background, and the section waits for its cache entry before going on)
+#   first start   `ctr run --rm ... yosys -V` on an empty compile cache (Winch code; a compile process the daemon
+#                 starts then compiles Cranelift's, and the section waits for its cache entry before going on)
 #   cached start  the same with Cranelift's code in the cache
 #   compute       synthesis of a design for iCE40 (`synth_ice40`), cached code, same netlist checked
 # Tunables: BENCH_YOSYS_N (3 first starts; 5 cached starts and syntheses), BENCH_YOSYS_DESIGN (a Verilog file; default
@@ -77,14 +77,13 @@ node_run() {
   ((rc == 0)) || die "yosys under Node failed ($rc): $(tail -c 2000 "$WORK/node.out")"
 }
 
-# Waits for the Cranelift entry (a .cwasm of the module other than the Winch one the first start wrote) to appear
-# in the cache; sets WAIT_US.
+# Waits for the compile process the first start's daemon started to log the Cranelift entry of the module
+# (compile.log in the cache); sets WAIT_US.
 yosys_wait_optimized() {
-  local t0 deadline winch
+  local t0 deadline
   t0=$(now_us)
   deadline=$((t0 + YOSYS_WAIT * 1000000))
-  winch=$(find "$YOSYS_CACHE" -name "$YOSYS_DIGEST-*.cwasm" 2>/dev/null | head -1)
-  while [[ -z $(find "$YOSYS_CACHE" -name "$YOSYS_DIGEST-*.cwasm" ! -path "$winch" 2>/dev/null) ]]; do
+  until grep -qs "($YOSYS_DIGEST) with Cranelift in the background" "$YOSYS_CACHE/compile.log"; do
     if (($(now_us) >= deadline)); then
       log "no Cranelift entry in $YOSYS_CACHE after $YOSYS_WAIT s: going on with the Winch entry"
       WAIT_US=-1
@@ -133,7 +132,8 @@ bench_yosys() {
   YOSYS[nstart]=$(percentile 50 "${nfirst[@]}") YOSYS[nsynth]=$(percentile 50 "${nsynth[@]}")
   YOSYS[compute]=$((YOSYS[synth] - YOSYS[cached])) YOSYS[ncompute]=$((YOSYS[nsynth] - YOSYS[nstart]))
   YOSYS[bytes]=$(stat -c %s "$YOSYS_ROOT/yosys.wasm")
-  YOSYS[log]=$(grep -h "$YOSYS_DIGEST" "$RUN_DIR/containerd.log" | grep -o 'compiled [^"]*in [0-9]* ms[^"]*' | sed 's/\\"//g' | sort | uniq -c | head -4 || true)
+  YOSYS[log]=$( (grep -h "$YOSYS_DIGEST" "$RUN_DIR/containerd.log" | grep -o '\(compiled\|wrote\) [^"]*in [0-9]* ms[^"]*' | sed 's/\\"//g'
+    cat "$WORK"/yosys/cache-first-*/compile.log 2>/dev/null | grep -o 'compiled .*') | sort | uniq -c | head -8 || true)
 }
 
 yosys_opt_text() {
@@ -149,8 +149,8 @@ report_yosys() {
     "Yosys 0.55 (@yowasp/yosys, $((YOSYS[bytes] / 1048576)) MiB WASI preview-1 module) through the shim with \`ctr run --rm\` (image WORKDIR" \
     "/work, absolute paths, the netlist written to a volume) and under Node $(node --version)'s WASI (\`node-wasi.mjs\`," \
     "\"/\" preopened), same module, design and command, wall time to exit. A first start has a compile cache of its" \
-    "own, empty: it runs Winch code, and the section waits until the daemon's background Cranelift compile has" \
-    "written its entry before going on. Cached starts and syntheses then load Cranelift's code. Node compiles with" \
+    "own, empty: it runs Winch code, and the section waits until the compile process the daemon started has" \
+    "written the Cranelift entry before going on. Cached starts and syntheses then load Cranelift's code. Node compiles with" \
     "Liftoff at every start and tiers up to TurboFan as it runs (no code cache across its processes here)." "" \
     "| measure | WasmKata median | Node median | ratio |" "|---|---|---|---|" \
     "| first start (\`yosys -V\`), empty cache | $(ms "${YOSYS[first]}") ms | $(ms "${YOSYS[nstart]}") ms | $(ratio "${YOSYS[first]}" "${YOSYS[nstart]}") |" \

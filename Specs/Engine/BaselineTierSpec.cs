@@ -109,6 +109,39 @@ public sealed class BaselineTierSpec : IDisposable
         Assert.True(engine.WaitForOptimizations(OptimizeWait), "the background compile did not end");
     }
 
+    [Fact]
+    public void With_a_compile_process_the_Cranelift_entry_it_writes_must_reach_the_next_load_in_the_same_shim()
+    {
+        var module = Module("process");
+        var requests = new List<CompileRequest>();
+        // Stands in for the daemon's launcher: what the compile process runs, run here, before the pid is returned.
+        var options = Options() with
+        {
+            CompileProcess = request =>
+            {
+                requests.Add(request);
+                Assert.True(CompileProcessWork.Run(Options(), request.Name, request.Bytes, Serilog.Core.Logger.None));
+                return Environment.ProcessId;
+            },
+        };
+        using var engine = new WasmEngine(options);
+
+        var first = engine.Load(module);
+        Assert.True(first.Baseline, "the first load did not run Winch code");
+        Assert.True(engine.WaitForCacheWrites(OptimizeWait), "the Winch entry was not written");
+        var request = Assert.Single(requests);
+        Assert.Equal(first.Digest, request.Digest);
+        Assert.Equal(File.ReadAllBytes(module), request.Bytes);
+        // The compile wrote the Cranelift entry and removed the Winch one; this shim compiled only Winch code.
+        Assert.Single(Directory.GetFiles(Path.Combine(_dir, "cache"), first.Digest + "-*.cwasm"));
+        Assert.Equal(1, engine.Loader.Compiles);
+
+        var next = engine.Load(module);
+        Assert.False(next.Baseline, "the next load in the same shim still ran Winch code");
+        Assert.Equal(ModuleSource.DiskCache, next.Source);
+        Assert.Equal(ModuleSource.MemoryCache, engine.Load(module).Source);
+    }
+
     private EngineOptions Options() => new() { ModuleCacheDirectory = Path.Combine(_dir, "cache"), BaselineMinBytes = 1 };
 
     private string Module(string tag)
