@@ -104,6 +104,9 @@ public static class ConfigLoader
                 "systemd_address" => config with { SystemdAddress = reader.DBusAddressOrEmpty(name, value) },
                 "sandbox_memory_overhead_mb" => config with { SandboxMemoryOverheadMb = (int)reader.Int(name, value, 0, 1 << 20) },
                 "drain_timeout_ms" => config with { DrainTimeoutMs = (int)reader.Int(name, value, 0, 600_000) },
+                "guest_isolation" => config with { GuestIsolation = reader.OneOf(name, value, "thread", "process") },
+                "guest_host_uid" => config with { GuestHostUid = (uint)reader.Int(name, value, 1, uint.MaxValue - 1) },
+                "guest_host_seccomp" => config with { GuestHostSeccomp = reader.OneOf(name, value, "errno", "kill", "log") },
                 "engine" => ReadEngine(reader, reader.Table(name, value), config),
                 _ => throw reader.Unknown(name, value),
             };
