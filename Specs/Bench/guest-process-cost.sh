@@ -92,7 +92,7 @@ for mode in thread process; do
   for ((i = 2; i <= sleepers; i++)); do start_sleeper "$group-$i"; done
   sleep 3
   all=$(sandbox_pss "$daemon")
-  hosts=$(pgrep -P "$daemon" | wc -l)
+  hosts=$( (pgrep -P "$daemon" || true) | wc -l)
   echo "$mode: PSS of the sandbox (daemon + $hosts guest hosts): 1 container $((one / 1024)) MiB, $sleepers containers $((all / 1024)) MiB," \
     "per extra container $(awk -v a="$all" -v b="$one" -v n="$sleepers" 'BEGIN {printf "%.2f", (a-b)/(n-1)/1024}') MiB"
   mapfile -t ids < <(ctr_ containers ls -q | grep "^$group-")
