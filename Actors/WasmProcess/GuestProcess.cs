@@ -37,6 +37,7 @@ internal sealed class GuestProcess : IGuestRunner
     private GuestHostChild? _child;
     private int _killSignal;
     private bool _sentSigkill;
+    private string? _sigkillReason;
     private bool _paused;
     private bool _ready;
     private TimeSpan _grace = CoreKillGrace;
@@ -157,10 +158,13 @@ internal sealed class GuestProcess : IGuestRunner
         }
     }
 
-    private void Escalate()
+    private void Escalate(string? reason = null)
     {
         lock (_lock)
+        {
+            _sigkillReason ??= reason;
             SigkillLocked();
+        }
     }
 
     private void SigkillLocked()
@@ -215,18 +219,27 @@ internal sealed class GuestProcess : IGuestRunner
             _child = child;
         Deliver();
 
-        using (child)
-        using (var readyTimer = new Timer(_ => Escalate(), null, ReadyTimeout, Timeout.InfiniteTimeSpan))
+        try
         {
-            var copies = new[] { Copy(child.Stdout, stdout), Copy(child.Stderr, ReferenceEquals(stdout, stderr) ? null : stderr) };
-            var report = ReadReports(child, readyTimer);
-            Refresh(); // a zombie still shows its CPU time
-            var exit = child.WaitForExit();
-            foreach (var copy in copies)
-                copy?.Join();
-            lock (_lock)
-                _escalation?.Dispose();
-            Conclude(child.Pid, report, exit);
+            using (child)
+            using (var readyTimer = new Timer(_ => Escalate($"it was not ready within {ReadyTimeout.TotalSeconds:F0} s"), null, ReadyTimeout, Timeout.InfiniteTimeSpan))
+            {
+                var copies = new[] { Copy(child.Stdout, stdout), Copy(child.Stderr, ReferenceEquals(stdout, stderr) ? null : stderr) };
+                var report = ReadReports(child, readyTimer);
+                Refresh(); // a zombie still shows its CPU time
+                var exit = child.WaitForExit();
+                foreach (var copy in copies)
+                    copy?.Join();
+                lock (_lock)
+                    _escalation?.Dispose();
+                Conclude(child.Pid, report, exit);
+            }
+        }
+        catch (Exception e)
+        {
+            // Our bug, not the guest's: on this thread it would take the daemon (every guest of the pod) down.
+            Escalate("internal error");
+            Finish(ExitStatus.Internal, "internal error: " + e.Message);
         }
     }
 
@@ -278,7 +291,7 @@ internal sealed class GuestProcess : IGuestRunner
                         break;
                     default:
                         reports.Junk = line.Length > 200 ? line[..200] : line;
-                        Escalate();
+                        Escalate("it wrote junk");
                         return reports;
                 }
             }
@@ -286,7 +299,7 @@ internal sealed class GuestProcess : IGuestRunner
         catch (IOException e)
         {
             reports.Junk = $"unreadable report pipe: {e.Message}";
-            Escalate();
+            Escalate("its report pipe broke");
         }
         return reports;
     }
@@ -295,12 +308,14 @@ internal sealed class GuestProcess : IGuestRunner
     {
         int killSignal;
         bool sentSigkill;
+        string? sigkillReason;
         lock (_lock)
         {
             killSignal = _killSignal;
             sentSigkill = _sentSigkill;
+            sigkillReason = _sigkillReason;
         }
-        var killedByUs = exit.Signal == SigKill && sentSigkill && killSignal != 0;
+        var killedByUs = exit.Signal == SigKill && sentSigkill && killSignal != 0 && sigkillReason is null;
         if (!reports.Ready)
         {
             if (killedByUs)
@@ -311,22 +326,26 @@ internal sealed class GuestProcess : IGuestRunner
                 return;
             }
             var (code, message) = reports.Failure
-                ?? (FailureCode.Internal, $"the guest host (pid {pid}) ended before its guest was ready: {Describe(exit, reports)}");
+                ?? (FailureCode.Internal, $"the guest host (pid {pid}) ended before its guest was ready: {Describe(exit, reports, sigkillReason)}");
             _owner.Tell(new WasmProcessProtocol.GuestFailed(code, message));
             return;
         }
-        if (killedByUs)
+        // A guest that ends on its own after a kill was sent ends because of it, as a guest thread does (its next host
+        // call sees the kill): the kill also closes its stdin, and EOF may reach it before the kill line does.
+        if (killedByUs || (killSignal != 0 && reports.Junk is null && exit.Signal is null && reports.Status is not null))
             Finish(ExitStatus.Signalled(killSignal), null);
         else if (reports.Junk is null && exit.Signal is null && reports.Status is { } status)
             Finish(status, reports.Trap);
         else
-            Finish(ExitStatus.Internal, $"guest host (pid {pid}) failed: {Describe(exit, reports)}");
+            Finish(ExitStatus.Internal, $"guest host (pid {pid}) failed: {Describe(exit, reports, sigkillReason)}");
     }
 
-    private static string Describe(ChildExit exit, Reports reports)
+    private static string Describe(ChildExit exit, Reports reports, string? sigkillReason)
     {
         if (reports.Junk is { } junk)
             return $"it wrote junk to its report pipe: \"{junk}\"";
+        if (sigkillReason is not null && exit.Signal == SigKill)
+            return $"killed by the shim: {sigkillReason}";
         return exit.Signal switch
         {
             SigSys => "killed by SIGSYS (a system call outside its seccomp list)",

@@ -217,14 +217,25 @@ public sealed class GuestHostChild : IDisposable
         return ProcUsage.Read(Pid);
     }
 
-    /// <summary>Closes the pipes and the pidfd; a guest host still running is killed first (and reaped by its waiter).</summary>
+    /// <summary>
+    /// Closes the pipes, and the pidfd once the guest host has been reaped (a guest host still running is killed; its
+    /// waiter reaps it and keeps the pidfd until then).
+    /// </summary>
     public void Dispose()
     {
-        Signal(Interop.SIGKILL);
         Control.Dispose();
         Report.Dispose();
         Stdout?.Dispose();
         Stderr?.Dispose();
+        lock (_gate)
+        {
+            if (_exit is null)
+            {
+                Interop.PidfdSendSignal(_pidfd, Interop.SIGKILL);
+                return;
+            }
+            _pidfd.Dispose();
+        }
     }
 
     private static int OpenOwned(string path, int flags, List<SafeFdHandle> owned)

@@ -43,10 +43,18 @@ internal static class GuestHostAction
                     parsed.NamespaceFds, parsed.Preopens.Select(p => (p.Fd, p.ReadOnly)).ToList());
                 return Failed;
             }
+            // SIGTERM is taken over first thing in stage 2: one that comes while the filter goes in or the engine starts
+            // still ends as a reported 143, never as the default action's silent death.
+            var termination = new Termination();
+            using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+            {
+                context.Cancel = true;
+                termination.Request(SignalNumber.Term);
+            });
             GuestHostConfinement.FinishAfterExec(SeccompFilter.Build(GuestHostSyscalls.All, parsed.Seccomp));
             if (parsed.ControlFd >= 0)
                 GuestHostConfinement.DieWithParent();
-            var exit = RunGuest(parsed, report);
+            var exit = RunGuest(parsed, report, termination);
             if (parsed.ControlFd >= 0 && exit.TrapMessage is { } trap)
                 report.Line($"trap {trap.ReplaceLineEndings(" ")}");
             report.Line($"exit {exit.Status}");
@@ -64,15 +72,8 @@ internal static class GuestHostAction
         }
     }
 
-    private static GuestExit RunGuest(GuestHostArgs args, ReportWriter report)
+    private static GuestExit RunGuest(GuestHostArgs args, ReportWriter report, Termination termination)
     {
-        // SIGTERM is taken over first: one that comes while the engine starts still ends as a reported 143.
-        var termination = new Termination();
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-        {
-            context.Cancel = true;
-            termination.Request(SignalNumber.Term);
-        });
         using var engine = new WasmEngine(new EngineOptions());
         // The engine opens paths; /proc/self/fd/N names the very file the privileged side opened for us.
         var module = engine.Load($"/proc/self/fd/{args.ModuleFd}");
