@@ -214,6 +214,24 @@ public sealed class WasmGuestProcessSpec
     }
 
     [Fact]
+    public async Task Ended_execs_must_leave_the_daemon_no_descriptor_of_their_guest_hosts()
+    {
+        var image = new WasmImage("sleep") { Guests = new Dictionary<string, string> { ["/bin/hello.wasm"] = "hello" } };
+        await using var container = await StartDetachedAsync(image, "gp-fds", "/app.wasm", "3600");
+        var daemon = ParentOf(await InitPidAsync(container.Id));
+
+        for (var i = 0; i < 5; i++)
+        {
+            var exec = await Ctr.RunAsync("task", "exec", "--exec-id", $"h{i}", container.Id, "/bin/hello.wasm");
+            Assert.True(exec.ExitCode == 0 && exec.StdoutText == "hello from wasm\n", Ctr.Explain(exec));
+        }
+
+        // Only the running init's guest host is still watched through a pidfd; its pipes are the daemon's only others.
+        var pidfds = Directory.GetFiles($"/proc/{daemon}/fd").Count(fd => new FileInfo(fd).LinkTarget is "anon_inode:[pidfd]");
+        Assert.Equal(1, pidfds);
+    }
+
+    [Fact]
     public async Task A_guest_host_killed_by_someone_else_must_end_its_guest_with_255()
     {
         var image = await _fixture.Images.WasmAsync(new WasmImage("sleep"));
