@@ -48,7 +48,9 @@ public static class GuestHostConfinement
         rules.Add(Beneath("/dev/null", LandlockFs.ReadFile | LandlockFs.WriteFile));
         // Its own /proc/PID (the pid survives the exec): the runtime reads its status, maps and limits there, and the
         // engine reopens handed-over descriptors through /proc/self/fd (Landlock then checks the file they lead to).
-        rules.Add(Beneath($"/proc/{Environment.ProcessId}", LandlockFs.Read));
+        // Through /proc/self, not /proc/{our pid}: a shim started in another pid namespace (nsenter -p) than the one
+        // /proc shows has a pid that names some other process there.
+        rules.Add(Beneath("/proc/self", LandlockFs.Read));
         return rules;
     }
 
