@@ -31,4 +31,10 @@ public sealed record RuntimeSettings
 
     /// <summary>Bytes a guest may write ahead of its slowest output reader before it is held back.</summary>
     public int OutputBufferBytes { get; init; } = 1 << 20;
+
+    /// <summary>
+    /// How guests are started when they run in guest host processes (<c>guest_isolation = "process"</c>); null runs
+    /// them as threads of the daemon (<c>"thread"</c>).
+    /// </summary>
+    public WasmProcess.GuestHostSettings? GuestHost { get; init; }
 }

@@ -98,8 +98,9 @@ public static class TaskProtocol
     /// <summary>One entry of <see cref="PidList"/>; <paramref name="ExecId"/> is empty for init.</summary>
     public sealed record PidEntry(uint Pid, string ExecId);
 
-    /// <summary>Reply to <see cref="ListPids"/>.</summary>
-    public sealed record PidList(IReadOnlyList<PidEntry> Processes);
+    /// <summary>Reply to <see cref="ListPids"/>; <paramref name="OwnProcesses"/>: each guest is a guest host process of its own
+    /// (guest_isolation = "process"), so each entry's pid is a host process, not a thread of the daemon.</summary>
+    public sealed record PidList(IReadOnlyList<PidEntry> Processes, bool OwnProcesses = false);
 
     /// <summary>Reply to <see cref="QueryStats"/>.</summary>
     public sealed record StatsView(long MemoryBytes, long? MemoryLimitBytes, ulong CpuNanoseconds);

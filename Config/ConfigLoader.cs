@@ -106,6 +106,9 @@ public static class ConfigLoader
                 "drain_timeout_ms" => config with { DrainTimeoutMs = (int)reader.Int(name, value, 0, 600_000) },
                 "guest_uid_base" => config with { GuestUidBase = reader.Int(name, value, MinGuestUidBase, MaxGuestUid) },
                 "guest_uid_ranges" => config with { GuestUidRanges = (int)reader.Int(name, value, 1, MaxGuestUid / GuestUidRangeSize) },
+                "guest_isolation" => config with { GuestIsolation = reader.OneOf(name, value, "thread", "process") },
+                "guest_host_uid" => config with { GuestHostUid = (uint)reader.Int(name, value, 1, uint.MaxValue - 1) },
+                "guest_host_seccomp" => config with { GuestHostSeccomp = reader.OneOf(name, value, "errno", "kill", "log") },
                 "engine" => ReadEngine(reader, reader.Table(name, value), config),
                 _ => throw reader.Unknown(name, value),
             };

@@ -57,6 +57,17 @@ public sealed record ShimConfig
     /// runs at once).</summary>
     public int GuestUidRanges { get; init; } = 1024;
 
+    /// <summary><c>[wasmkata] guest_isolation</c>: "thread" (a guest is a thread of the sandbox's daemon) or "process" (each
+    /// guest runs in a confined guest host process of its own; docs/guest-host.md).</summary>
+    public string GuestIsolation { get; init; } = "thread";
+
+    /// <summary><c>[wasmkata] guest_host_uid</c>: the host uid (and gid) guest hosts run as; never 0.</summary>
+    public uint GuestHostUid { get; init; } = 2_100_000;
+
+    /// <summary><c>[wasmkata] guest_host_seccomp</c>: what a guest host's seccomp filter does with a call off its list:
+    /// "errno" (EPERM), "kill" (the guest host dies of SIGSYS: the specs' setting) or "log" (allowed and logged).</summary>
+    public string GuestHostSeccomp { get; init; } = "errno";
+
     /// <summary><c>[wasmkata] drain_timeout_ms</c>: how long an exit waits for its output to drain.</summary>
     public int DrainTimeoutMs { get; init; } = 5000;
 }

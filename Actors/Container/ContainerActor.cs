@@ -228,7 +228,7 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
         }));
         Receive<ListPids>(_ => Sender.Tell(new PidList(execs.All
             .Where(e => e.ExecId == Init || e.Process.IsLive)
-            .Select(e => new PidEntry(e.Process.Pid, e.ExecId)).ToList())));
+            .Select(e => new PidEntry(e.Process.Pid, e.ExecId)).ToList(), _settings.GuestHost is not null)));
         Receive<TaskProtocol.QueryStats>(_ => execs[Init].Actor?.Forward(new WasmProcessProtocol.QueryStats(data.Limits.MemoryLimitBytes)));
         Receive<UpdateTask>(update => Next(OnUpdate(data, update), stay));
         Receive<ProcessOom>(oom =>

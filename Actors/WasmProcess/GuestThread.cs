@@ -18,7 +18,7 @@ namespace WasmKata.Actors.WasmProcess;
 /// own: its outputs are aborted and its stdin closed, and when its wait ends it traps at its first epoch check and
 /// releases its store. Until then it holds its thread and store (no CPU: it is blocked).
 /// </remarks>
-internal sealed class GuestThread
+internal sealed class GuestThread : IGuestRunner
 {
     /// <summary>How long a killed component may take to end before its kill is reported without it.</summary>
     public static readonly TimeSpan ComponentKillGrace = TimeSpan.FromMilliseconds(50);

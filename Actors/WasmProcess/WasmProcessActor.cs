@@ -23,7 +23,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
     private GuestInputPipe? _stdinPipe;
     private Pty? _pty;
     private IActorRef? _stdinPump;
-    private GuestThread? _guest;
+    private IGuestRunner? _guest;
     private uint _pid;
     private GuestFinished? _finished;
     private bool _reported;
@@ -59,9 +59,12 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         if (guestStdio is null)
             return;
         var pipe = _stdinPipe;
-        _guest = GuestThread.Launch(
-            _engine, _launch.ModulePath, _launch.Guest, guestStdio, Self,
-            () => pipe?.ReleaseReadEnd(), $"guest {_launch.ContainerId}/{ExecId}", _launch.Namespaces, _launch.Cpu);
+        var name = $"guest {_launch.ContainerId}/{ExecId}";
+        _guest = _settings.GuestHost is { } host
+            ? GuestProcess.Launch(host, _launch.ModulePath, _launch.Guest, pipe, guestStdio.Stdout, guestStdio.Stderr, Self,
+                () => pipe?.ReleaseReadEnd(), name, _launch.Namespaces, _launch.Cpu)
+            : GuestThread.Launch(_engine, _launch.ModulePath, _launch.Guest, guestStdio, Self, () => pipe?.ReleaseReadEnd(), name,
+                _launch.Namespaces, _launch.Cpu);
     }
 
     protected override void PostStop()

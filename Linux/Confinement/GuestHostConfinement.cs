@@ -48,7 +48,9 @@ public static class GuestHostConfinement
         rules.Add(Beneath("/dev/null", LandlockFs.ReadFile | LandlockFs.WriteFile));
         // Its own /proc/PID (the pid survives the exec): the runtime reads its status, maps and limits there, and the
         // engine reopens handed-over descriptors through /proc/self/fd (Landlock then checks the file they lead to).
-        rules.Add(Beneath($"/proc/{Environment.ProcessId}", LandlockFs.Read));
+        // Through /proc/self, not /proc/{our pid}: a shim started in another pid namespace (nsenter -p) than the one
+        // /proc shows has a pid that names some other process there.
+        rules.Add(Beneath("/proc/self", LandlockFs.Read));
         return rules;
     }
 
@@ -83,9 +85,27 @@ public static class GuestHostConfinement
     /// </remarks>
     public static void ConfineAndExec(
         uint uid, uint gid, int rootfsFd, bool rootfsReadOnly, int moduleFd, IReadOnlyList<int> reopenedFds, Func<string, IReadOnlyList<string>> stage2Argv)
+        => ConfineAndExec(uid, gid, rootfsFd, rootfsReadOnly, moduleFd, reopenedFds, stage2Argv, [], []);
+
+    /// <summary>
+    /// As above, and first enters the namespaces behind <paramref name="namespaceFds"/> (the sandbox's network, UTS and
+    /// IPC: setns needs the privilege stage 1 is about to drop; the descriptors are closed after) and lets the guest
+    /// host reach the directories behind <paramref name="directories"/> too (a container's bind mounts).
+    /// </summary>
+    public static void ConfineAndExec(
+        uint uid, uint gid, int rootfsFd, bool rootfsReadOnly, int moduleFd, IReadOnlyList<int> reopenedFds, Func<string, IReadOnlyList<string>> stage2Argv,
+        IReadOnlyList<int> namespaceFds, IReadOnlyList<(int Fd, bool ReadOnly)> directories)
     {
         ArgumentNullException.ThrowIfNull(reopenedFds);
         ArgumentNullException.ThrowIfNull(stage2Argv);
+        ArgumentNullException.ThrowIfNull(namespaceFds);
+        ArgumentNullException.ThrowIfNull(directories);
+        foreach (var fd in namespaceFds)
+        {
+            using var ns = new SafeFdHandle(fd, ownsHandle: true);
+            if (Interop.SetNs(ns, 0) != 0)
+                UnixErrors.ThrowLast($"setns(fd {fd})");
+        }
         foreach (var fd in reopenedFds)
         {
             if (Interop.FChown(fd, uid, gid) != 0)
@@ -97,6 +117,8 @@ public static class GuestHostConfinement
             new(Inherited(rootfsFd), rootfsReadOnly ? LandlockFs.Read : LandlockFs.ReadWrite, "rootfs"),
             new(Inherited(moduleFd), LandlockFs.ReadFile, "module"),
         };
+        foreach (var (fd, readOnly) in directories)
+            rules.Add(new(Inherited(fd), readOnly ? LandlockFs.Read : LandlockFs.ReadWrite, "bind mount"));
         ConfineThisThread(new ConfinementPlan(uid, gid, rules));
         // Nothing of the host's environment crosses, the runtime's knobs (DOTNET_*) included.
         Exec(program, stage2Argv(program), []);
@@ -126,6 +148,16 @@ public static class GuestHostConfinement
             UnixErrors.ThrowLast("prctl(PR_SET_DUMPABLE, 0)");
         filter.InstallOnAllThreads();
         return ConfinementStatus.Read("/proc/self/status");
+    }
+
+    /// <summary>
+    /// SIGKILL when the thread that spawned this process ends (a daemon's guest host: the daemon died), so a guest host
+    /// never outlives it, not even a stopped (paused) one. Call after the exec: a credential change clears it.
+    /// </summary>
+    public static void DieWithParent()
+    {
+        if (Interop.Prctl(Interop.PR_SET_PDEATHSIG, 9, 0, 0, 0) != 0)
+            UnixErrors.ThrowLast("prctl(PR_SET_PDEATHSIG)");
     }
 
     /// <summary>Wraps an inherited descriptor number for a rule without taking ownership of it.</summary>

@@ -8,6 +8,7 @@ internal static partial class Interop
     internal const int PR_CAPBSET_READ = 23;
     internal const int PR_CAPBSET_DROP = 24;
     internal const int PR_SET_DUMPABLE = 4;
+    internal const int PR_SET_PDEATHSIG = 1;
     internal const int PR_SET_NO_NEW_PRIVS = 38;
     internal const int PR_GET_NO_NEW_PRIVS = 39;
     internal const int PR_CAP_AMBIENT = 47;

@@ -45,6 +45,9 @@ public sealed class GuestInputPipe : IDisposable
     /// <summary>A path that opens the read end, valid in this process until <see cref="ReleaseReadEnd"/>.</summary>
     public string ReadEndPath { get; }
 
+    /// <summary>The read end while it is held (for a guest host, which gets it as its fd 0).</summary>
+    internal SafeFdHandle? ReadEnd => Volatile.Read(ref _readEnd);
+
     /// <summary>Call once the engine has opened <see cref="ReadEndPath"/>: closes our read end and spare writer. Idempotent.</summary>
     public void ReleaseReadEnd()
     {

@@ -60,6 +60,9 @@ public sealed class SandboxNamespaces : IDisposable
         return failure is null ? new SandboxNamespaces(result!) : throw failure;
     }
 
+    /// <summary>The namespace descriptors, for a guest host that enters them itself (setns with type 0).</summary>
+    internal IReadOnlyList<SafeFdHandle> Descriptors => _namespaces.Select(n => n.Fd).ToList();
+
     /// <summary>Moves the calling thread (a guest's) into the sandbox's namespaces.</summary>
     public void Enter()
     {

@@ -4,6 +4,7 @@ using Akka.Actor;
 using Serilog;
 using WasmKata.Actors;
 using WasmKata.Actors.Sandbox;
+using WasmKata.Actors.WasmProcess;
 using WasmKata.Config;
 using WasmKata.Core.Bootstrap;
 using WasmKata.Engine;
@@ -102,6 +103,10 @@ internal sealed class DaemonCore : IAsyncDisposable
             DrainTimeout = TimeSpan.FromMilliseconds(Config.DrainTimeoutMs),
             Namespace = _args.Namespace,
             ContainerdAddress = _args.Address,
+            GuestHost = Config.GuestIsolation == "process"
+                ? new GuestHostSettings(Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell the shim's own path"),
+                    Config.GuestHostUid, Config.GuestHostUid, Config.GuestHostSeccomp)
+                : null,
         };
         var sandbox = System.ActorOf(SandboxProtocol.Props(Engine, Sink, settings, _lifetime), "sandbox");
         InspectionHosting.Start(System, new InspectionOptions { ShimId = id, Namespace = _args.Namespace, Bundle = bundle });

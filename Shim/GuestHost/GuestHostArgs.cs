@@ -22,11 +22,23 @@ internal sealed record GuestHostArgs
     public IReadOnlyList<KeyValuePair<string, string>> Env { get; init; } = [];
     public IReadOnlyList<string> GuestArgs { get; init; } = [];
 
+    /// <summary>The daemon's command pipe; set, the guest host reports "ready" and waits for "start" (GuestProcess).</summary>
+    public int ControlFd { get; init; } = -1;
+    public int StdoutFd { get; init; } = 1;
+    public int StderrFd { get; init; } = 2;
+    public string Cwd { get; init; } = "/";
+    public IReadOnlyList<int> NamespaceFds { get; init; } = [];
+    public IReadOnlyList<HandedPreopen> Preopens { get; init; } = [];
+    public long? CpuQuotaUs { get; init; }
+    public long CpuPeriodUs { get; init; }
+
     /// <summary>Parses the arguments after the word <c>guest-host</c>; throws <see cref="ArgumentException"/> saying what is wrong.</summary>
     public static GuestHostArgs Parse(IReadOnlyList<string> args)
     {
         var result = new GuestHostArgs();
         var env = new List<KeyValuePair<string, string>>();
+        var namespaces = new List<int>();
+        var preopens = new List<HandedPreopen>();
         var i = 0;
         for (; i < args.Count && args[i] != "--"; i++)
         {
@@ -45,12 +57,19 @@ internal sealed record GuestHostArgs
                 "-seccomp" => result with { Seccomp = SeccompMode(Value()) },
                 "-env" => AddEnv(result, env, Value()),
                 "-stage2" => result with { Stage2 = true },
+                "-control-fd" => result with { ControlFd = Fd(flag, Value()) },
+                "-stdout-fd" => result with { StdoutFd = Fd(flag, Value()) },
+                "-stderr-fd" => result with { StderrFd = Fd(flag, Value()) },
+                "-cwd" => result with { Cwd = Value() },
+                "-ns-fd" => Add(result, namespaces, Fd(flag, Value())),
+                "-preopen" => Add(result, preopens, HandedPreopen.Parse(Value())),
+                "-cpu" => Cpu(result, Value()),
                 _ => throw new ArgumentException($"unknown guest-host flag \"{flag}\""),
             };
         }
         if (i >= args.Count - 1)
             throw new ArgumentException("guest-host needs the guest's arguments after --, at least its name");
-        result = result with { Env = env, GuestArgs = args.Skip(i + 1).ToArray() };
+        result = result with { Env = env, NamespaceFds = namespaces, Preopens = preopens, GuestArgs = args.Skip(i + 1).ToArray() };
         if (result.Uid == 0 || result.Gid == 0)
             throw new ArgumentException("guest-host needs -uid and -gid, neither 0");
         if (result.RootfsFd < 0 || result.ModuleFd < 0 || result.ReportFd < 0)
@@ -75,6 +94,19 @@ internal sealed record GuestHostArgs
             list.AddRange(["-memory-limit", limit.ToString(CultureInfo.InvariantCulture)]);
         foreach (var (key, value) in Env)
             list.AddRange(["-env", $"{key}={value}"]);
+        if (ControlFd >= 0)
+            list.AddRange(["-control-fd", Num(ControlFd)]);
+        // Only when moved: the flags take descriptors above 2, and 1 and 2 are the defaults.
+        if (StdoutFd != 1)
+            list.AddRange(["-stdout-fd", Num(StdoutFd)]);
+        if (StderrFd != 2)
+            list.AddRange(["-stderr-fd", Num(StderrFd)]);
+        list.AddRange(["-cwd", Cwd]);
+        // Namespaces were entered in stage 1 and their descriptors closed: stage 2 gets none.
+        foreach (var preopen in Preopens)
+            list.AddRange(["-preopen", preopen.ToString()]);
+        if (CpuQuotaUs is { } quota)
+            list.AddRange(["-cpu", $"{Num(quota)}:{Num(CpuPeriodUs)}"]);
         list.Add("--");
         list.AddRange(GuestArgs);
         return list;
@@ -99,6 +131,23 @@ internal sealed record GuestHostArgs
         _ => throw new ArgumentException($"-seccomp \"{value}\": use errno, kill or log"),
     };
 
+    private static GuestHostArgs Add<T>(GuestHostArgs result, List<T> list, T item)
+    {
+        list.Add(item);
+        return result;
+    }
+
+    private static GuestHostArgs Cpu(GuestHostArgs result, string value)
+    {
+        var parts = value.Split(':');
+        if (parts.Length != 2 || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var quota)
+            || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var period))
+        {
+            throw new ArgumentException($"-cpu \"{value}\" is not QUOTA_US:PERIOD_US");
+        }
+        return result with { CpuQuotaUs = quota, CpuPeriodUs = period };
+    }
+
     private static GuestHostArgs AddEnv(GuestHostArgs result, List<KeyValuePair<string, string>> env, string entry)
     {
         var eq = entry.IndexOf('=', StringComparison.Ordinal);
@@ -107,4 +156,21 @@ internal sealed record GuestHostArgs
         env.Add(new(entry[..eq], entry[(eq + 1)..]));
         return result;
     }
+}
+
+/// <summary>A bind mount handed over as a descriptor: <c>FD:ro:/guest/path</c> or <c>FD:rw:/guest/path</c>.</summary>
+internal sealed record HandedPreopen(int Fd, bool ReadOnly, string GuestPath)
+{
+    public static HandedPreopen Parse(string value)
+    {
+        var parts = value.Split(':', 3);
+        if (parts.Length != 3 || parts[1] is not ("ro" or "rw") || !parts[2].StartsWith('/')
+            || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var fd) || fd <= 2)
+        {
+            throw new ArgumentException($"-preopen \"{value}\" is not FD:ro|rw:/guest/path");
+        }
+        return new HandedPreopen(fd, parts[1] == "ro", parts[2]);
+    }
+
+    public override string ToString() => $"{Fd.ToString(CultureInfo.InvariantCulture)}:{(ReadOnly ? "ro" : "rw")}:{GuestPath}";
 }

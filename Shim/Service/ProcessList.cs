@@ -17,6 +17,7 @@ namespace WasmKata.Shim.Service;
 /// thread ids left an empty table. CRI counts the entries as the pod's processes, and containerd treats an empty
 /// answer after its restart as a leaked shim, so there is always one entry per process, init included. An exec's entry
 /// carries runc's <c>ProcessDetails</c> with its exec id, which <c>ctr task ps</c> prints in its INFO column.
+/// With guest_isolation = "process" each guest is a guest host process of its own, and its entry names that process.
 /// </remarks>
 internal static class ProcessList
 {
@@ -25,7 +26,7 @@ internal static class ProcessList
         var response = new PidsResponse();
         foreach (var entry in list.Processes)
         {
-            var info = new ProtoProcessInfo { Pid = hostPid };
+            var info = new ProtoProcessInfo { Pid = list.OwnProcesses && entry.Pid != 0 ? entry.Pid : hostPid };
             if (entry.ExecId.Length > 0)
                 info.Info = new Any { TypeUrl = ProcessDetails.Descriptor.FullName, Value = new ProcessDetails { ExecId = entry.ExecId }.ToByteString() };
             response.Processes.Add(info);

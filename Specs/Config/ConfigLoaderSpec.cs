@@ -35,6 +35,9 @@ public sealed class ConfigLoaderSpec : IDisposable
             cgroup_driver = "systemd"
             systemd_address = "unix:path=/run/x.sock"
             sandbox_memory_overhead_mb = 64
+            guest_isolation = "process"
+            guest_host_uid = 3000000
+            guest_host_seccomp = "kill"
             [wasmkata.engine]
             compile_cache_dir = ""
             compile_cache_max_mb = 300
@@ -49,6 +52,8 @@ public sealed class ConfigLoaderSpec : IDisposable
         Assert.Equal("annotated", new ShimConfig().OutgoingHttp);
         Assert.Equal(("debug", "systemd", "", true, 5), (config.LogLevel, config.CgroupDriver, config.CompileCacheDir, config.PoolingAllocator, config.EpochTickMs));
         Assert.Equal(("unix:path=/run/x.sock", 64), (config.SystemdAddress, config.SandboxMemoryOverheadMb));
+        Assert.Equal(("process", 3_000_000u, "kill"), (config.GuestIsolation, config.GuestHostUid, config.GuestHostSeccomp));
+        Assert.Equal(("thread", 2_100_000u), (new ShimConfig().GuestIsolation, new ShimConfig().GuestHostUid));
     }
 
     [Theory]
@@ -57,6 +62,9 @@ public sealed class ConfigLoaderSpec : IDisposable
     [InlineData("[wasmkata.engine]\nepoch_tick_ms = 0", "wasmkata.engine.epoch_tick_ms", "0")]
     [InlineData("[wasmkata.engine]\npooling_allocator = \"yes\"", "wasmkata.engine.pooling_allocator", "\"yes\"")]
     [InlineData("[wasmkata.engine]\noutgoing_http = \"on\"", "wasmkata.engine.outgoing_http", "\"on\"")]
+    [InlineData("[wasmkata]\nguest_isolation = \"vm\"", "wasmkata.guest_isolation", "\"vm\"")]
+    [InlineData("[wasmkata]\nguest_host_uid = 0", "wasmkata.guest_host_uid", "0")]
+    [InlineData("[wasmkata]\nguest_host_seccomp = \"off\"", "wasmkata.guest_host_seccomp", "\"off\"")]
     [InlineData("[hypervisor.qemu]\npath = \"/usr/bin/qemu\"", "hypervisor", "a table")]
     [InlineData("[wasmkata]\nsystemd_address = \"/run/systemd/private\"", "wasmkata.systemd_address", "\"/run/systemd/private\"")]
     [InlineData("[wasmkata]\nsandbox_memory_overhead_mb = -1", "wasmkata.sandbox_memory_overhead_mb", "-1")]

@@ -31,9 +31,24 @@ public sealed class GuestHostArgsSpec
         Assert.Equal(["/bin/shim", "guest-host", "-stage2"], argv.Take(3));
         var second = GuestHostArgs.Parse(argv.Skip(2).ToArray());
         Assert.True(second.Stage2);
-        Assert.Equal(first with { Stage2 = true, Env = second.Env, GuestArgs = second.GuestArgs }, second);
+        Assert.Equal(first with { Stage2 = true, Env = second.Env, GuestArgs = second.GuestArgs, NamespaceFds = second.NamespaceFds, Preopens = second.Preopens }, second);
         Assert.Equal(first.Env, second.Env);
         Assert.Equal(first.GuestArgs, second.GuestArgs);
+    }
+
+    [Fact]
+    public void A_daemons_request_must_reach_stage_two_but_for_the_namespaces_entered_in_stage_one()
+    {
+        var first = GuestHostArgs.Parse([
+            .. Minimal, "-control-fd", "6", "-stdout-fd", "7", "-stderr-fd", "8", "-cwd", "/work", "-ns-fd", "9", "-ns-fd", "10",
+            "-preopen", "11:ro:/data", "-preopen", "12:rw:/scratch dir", "-cpu", "50000:100000", "--", "app"]);
+        var second = GuestHostArgs.Parse(first.ToStage2Args("/bin/shim").Skip(2).ToArray());
+
+        Assert.Equal([9, 10], first.NamespaceFds);
+        Assert.Empty(second.NamespaceFds);
+        Assert.Equal([new HandedPreopen(11, true, "/data"), new HandedPreopen(12, false, "/scratch dir")], second.Preopens);
+        Assert.Equal(first with { Stage2 = true, Env = second.Env, GuestArgs = second.GuestArgs, NamespaceFds = second.NamespaceFds, Preopens = second.Preopens }, second);
+        Assert.Equal((6, 7, 8, "/work", 50_000L, 100_000L), (second.ControlFd, second.StdoutFd, second.StderrFd, second.Cwd, second.CpuQuotaUs, second.CpuPeriodUs));
     }
 
     [Theory]
@@ -43,6 +58,9 @@ public sealed class GuestHostArgsSpec
     [InlineData("is not KEY=VALUE", "-env", "=x")]
     [InlineData("use errno, kill or log", "-seccomp", "trap")]
     [InlineData("unknown guest-host flag", "-rootfs", "/")]
+    [InlineData("is not FD:ro|rw:/guest/path", "-preopen", "7:rx:/data")]
+    [InlineData("is not FD:ro|rw:/guest/path", "-preopen", "7:ro:data")]
+    [InlineData("is not QUOTA_US:PERIOD_US", "-cpu", "50000")]
     public void Parse_must_refuse_bad_flags_with_a_reason(string reason, string flag, string value)
     {
         var e = Assert.Throws<ArgumentException>(() => GuestHostArgs.Parse([.. Minimal, flag, value, "--", "app"]));

@@ -87,4 +87,14 @@ public sealed class StatsWireSpec
         Assert.Equal("e1", details.ExecId);
         Assert.Empty(ProcessList.From(new PidList([]), 42).Processes);
     }
+
+    [Fact]
+    public void Pids_must_name_each_guest_host_when_guests_are_processes_of_their_own()
+    {
+        var list = new PidList([new PidEntry(1001, ""), new PidEntry(1002, "e1"), new PidEntry(0, "e2")], OwnProcesses: true);
+
+        var response = ProcessList.From(list, 42);
+
+        Assert.Equal([1001u, 1002u, 42u], response.Processes.Select(p => p.Pid));
+    }
 }

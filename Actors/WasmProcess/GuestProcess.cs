@@ -1,0 +1,431 @@
+using System.Globalization;
+using Akka.Actor;
+using WasmKata.Core;
+using WasmKata.Core.Plan;
+using WasmKata.Engine;
+using WasmKata.Linux.Io;
+using WasmKata.Linux.Namespaces;
+using WasmKata.Linux.Processes;
+
+namespace WasmKata.Actors.WasmProcess;
+
+/// <summary>
+/// One guest in a guest host process of its own (docs/guest-host.md, guest_isolation = "process"): the shim's own
+/// executable in <c>guest-host</c> mode, confined, talking lines over two pipes. A kill that the guest host does not
+/// carry out within a grace becomes SIGKILL of the process, which ends a guest blocked anywhere in Wasmtime; signals,
+/// pause, CPU time and memory come from the kernel. A guest host that dies without a report, is killed by a signal the
+/// daemon did not send, or writes junk turns into a 255 exit of its guest, never a hung actor.
+/// </summary>
+internal sealed class GuestProcess : IGuestRunner
+{
+    /// <summary>How long a component may take to end after a kill before its guest host is SIGKILLed.</summary>
+    public static readonly TimeSpan ComponentKillGrace = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The same for a core module, which ends at its next epoch check (10 ms) unless its host is stopped or stuck.</summary>
+    public static readonly TimeSpan CoreKillGrace = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>How long a guest host may take to load, compile and instantiate before it is given up.</summary>
+    public static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(2);
+
+    private const int SigKill = 9;
+    private const int SigSys = 31;
+    private const int SigStop = 19;
+    private const int SigCont = 18;
+
+    private readonly Lock _lock = new();
+    private readonly IActorRef _owner;
+    private GuestHostChild? _child;
+    private int _killSignal;
+    private bool _sentSigkill;
+    private string? _sigkillReason;
+    private bool _paused;
+    private bool _ready;
+    private TimeSpan _grace = CoreKillGrace;
+    private Timer? _escalation;
+    private long _memoryBytes;
+    private long _cpuNs;
+
+    private GuestProcess(IActorRef owner) => _owner = owner;
+
+    /// <summary>Spawns the guest host on a thread of its own (which then reads its reports); see <see cref="GuestThread.Launch"/>.</summary>
+    public static GuestProcess Launch(
+        GuestHostSettings host, string modulePath, GuestConfig config, GuestInputPipe? stdin, IGuestOutput? stdout, IGuestOutput? stderr,
+        IActorRef owner, Action afterSpawn, string name, SandboxNamespaces namespaces, GuestCpuLimit? cpu)
+    {
+        var process = new GuestProcess(owner);
+        var files = new GuestHostFiles(config.RootfsPath, modulePath, stdin, stdout is not null, stderr is not null,
+            stdout is not null && ReferenceEquals(stdout, stderr), config.Preopens.Select(p => p.HostPath).ToList(), namespaces);
+        var thread = new Thread(() => process.Body(host, files, config, cpu, stdout, stderr, afterSpawn), 256 * 1024)
+        {
+            IsBackground = true,
+            Name = name,
+        };
+        thread.Start();
+        return process;
+    }
+
+    public void Start() => Command("start");
+
+    public void Kill(int signal)
+    {
+        lock (_lock)
+        {
+            if (_killSignal == 0)
+                _killSignal = signal;
+            if (_child is null)
+                return; // applied once it is spawned
+        }
+        Deliver();
+    }
+
+    public void Pause()
+    {
+        lock (_lock)
+        {
+            if (_child?.Signal(SigStop) == true)
+                _paused = true;
+        }
+    }
+
+    public void Resume()
+    {
+        lock (_lock)
+        {
+            _child?.Signal(SigCont);
+            _paused = false;
+        }
+    }
+
+    public void UpdateLimits(long? memoryLimitBytes, GuestCpuLimit? cpu)
+    {
+        var memory = memoryLimitBytes is { } m ? m.ToString(CultureInfo.InvariantCulture) : "none";
+        var quota = cpu is null ? "none" : string.Create(CultureInfo.InvariantCulture, $"{cpu.QuotaUs}:{cpu.PeriodUs}");
+        Command($"limits {memory} {quota}");
+    }
+
+    /// <summary>The guest host's resident memory (its engine and runtime included: what the kernel charges the pod).</summary>
+    public long MemoryBytes
+    {
+        get
+        {
+            Refresh();
+            return Interlocked.Read(ref _memoryBytes);
+        }
+    }
+
+    /// <summary>The guest host's CPU time, user and system (kept after it ended).</summary>
+    public long CpuTimeNs
+    {
+        get
+        {
+            Refresh();
+            return Interlocked.Read(ref _cpuNs);
+        }
+    }
+
+    private void Refresh()
+    {
+        var child = Volatile.Read(ref _child);
+        if (child is null)
+            return;
+        var (rss, cpu) = child.Usage();
+        if (cpu > 0)
+            Interlocked.Exchange(ref _cpuNs, cpu);
+        Interlocked.Exchange(ref _memoryBytes, rss);
+    }
+
+    // A kill: SIGKILL at once for 9 (or a stopped guest host, which could not act on a line), else the line and, after
+    // the grace, SIGKILL. The grace starts only once the guest host is ready: before, it may be compiling.
+    private void Deliver()
+    {
+        int signal;
+        lock (_lock)
+        {
+            signal = _killSignal;
+            if (signal == 0 || _child is null)
+                return;
+            if (signal == SigKill || _paused)
+            {
+                SigkillLocked();
+                return;
+            }
+        }
+        Command($"kill {signal.ToString(CultureInfo.InvariantCulture)}");
+        lock (_lock)
+        {
+            if (_ready && _escalation is null)
+                _escalation = new Timer(_ => Escalate(), null, _grace, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void Escalate(string? reason = null)
+    {
+        lock (_lock)
+        {
+            _sigkillReason ??= reason;
+            SigkillLocked();
+        }
+    }
+
+    private void SigkillLocked()
+    {
+        if (_child?.Signal(SigKill) == true)
+            _sentSigkill = true;
+    }
+
+    private void Command(string line)
+    {
+        lock (_lock)
+        {
+            if (_child is null)
+                return;
+            try
+            {
+                _child.Control.Write(System.Text.Encoding.UTF8.GetBytes(line + "\n"));
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // The guest host is gone or going: its exit is on its way through the report pipe and waitid.
+            }
+        }
+    }
+
+    private void Body(
+        GuestHostSettings host, GuestHostFiles files, GuestConfig config, GuestCpuLimit? cpu, IGuestOutput? stdout, IGuestOutput? stderr,
+        Action afterSpawn)
+    {
+        if (config.OutgoingHttp)
+        {
+            afterSpawn();
+            _owner.Tell(new WasmProcessProtocol.GuestFailed(FailureCode.FailedPrecondition,
+                "outgoing HTTP is not available with guest_isolation = \"process\" yet: a guest host may not open sockets"));
+            return;
+        }
+        GuestHostChild child;
+        try
+        {
+            child = GuestHostChild.Spawn(host.Program, files, fds => Argv(host, config, cpu, files, fds));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
+        {
+            _owner.Tell(new WasmProcessProtocol.GuestFailed(FailureCode.Internal, $"cannot start a guest host: {e.Message}"));
+            return;
+        }
+        finally
+        {
+            afterSpawn();
+        }
+        lock (_lock)
+            _child = child;
+        Deliver();
+
+        try
+        {
+            using (child)
+            using (var readyTimer = new Timer(_ => Escalate($"it was not ready within {ReadyTimeout.TotalSeconds:F0} s"), null, ReadyTimeout, Timeout.InfiniteTimeSpan))
+            {
+                var copies = new[] { Copy(child.Stdout, stdout), Copy(child.Stderr, ReferenceEquals(stdout, stderr) ? null : stderr) };
+                var report = ReadReports(child, readyTimer);
+                Refresh(); // a zombie still shows its CPU time
+                var exit = child.WaitForExit();
+                foreach (var copy in copies)
+                    copy?.Join();
+                lock (_lock)
+                    _escalation?.Dispose();
+                Conclude(child.Pid, report, exit);
+            }
+        }
+        catch (Exception e)
+        {
+            // Our bug, not the guest's: on this thread it would take the daemon (every guest of the pod) down.
+            Escalate("internal error");
+            Finish(ExitStatus.Internal, "internal error: " + e.Message);
+        }
+    }
+
+    private sealed class Reports
+    {
+        public bool Ready;
+        public int? Status;
+        public string? Trap;
+        public (FailureCode Code, string Message)? Failure;
+        public string? Junk;
+    }
+
+    private Reports ReadReports(GuestHostChild child, Timer readyTimer)
+    {
+        var reports = new Reports();
+        using var lines = new StreamReader(child.Report);
+        try
+        {
+            while (lines.ReadLine() is { } line)
+            {
+                var space = line.IndexOf(' ', StringComparison.Ordinal);
+                var (word, rest) = space < 0 ? (line, "") : (line[..space], line[(space + 1)..]);
+                switch (word)
+                {
+                    case "ready" when !reports.Ready:
+                        reports.Ready = true;
+                        readyTimer.Change(Timeout.Infinite, Timeout.Infinite);
+                        lock (_lock)
+                        {
+                            _ready = true;
+                            _grace = rest == "component" ? ComponentKillGrace : CoreKillGrace;
+                        }
+                        _owner.Tell(new WasmProcessProtocol.GuestReady((uint)child.Pid));
+                        Deliver();
+                        break;
+                    case "invalid" or "error" when !reports.Ready:
+                        reports.Failure = (word == "invalid" ? FailureCode.InvalidArgument : FailureCode.Internal, rest);
+                        break;
+                    case "trap":
+                        reports.Trap = rest;
+                        break;
+                    case "oom" when rest.Split(' ') is [var memory, var limit]
+                                    && long.TryParse(memory, CultureInfo.InvariantCulture, out var m)
+                                    && long.TryParse(limit, CultureInfo.InvariantCulture, out var l):
+                        _owner.Tell(new WasmProcessProtocol.GuestOom(m, l));
+                        break;
+                    case "exit" when int.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out var status):
+                        reports.Status = status;
+                        break;
+                    default:
+                        reports.Junk = line.Length > 200 ? line[..200] : line;
+                        Escalate("it wrote junk");
+                        return reports;
+                }
+            }
+        }
+        catch (IOException e)
+        {
+            reports.Junk = $"unreadable report pipe: {e.Message}";
+            Escalate("its report pipe broke");
+        }
+        return reports;
+    }
+
+    private void Conclude(int pid, Reports reports, ChildExit exit)
+    {
+        int killSignal;
+        bool sentSigkill;
+        string? sigkillReason;
+        lock (_lock)
+        {
+            killSignal = _killSignal;
+            sentSigkill = _sentSigkill;
+            sigkillReason = _sigkillReason;
+        }
+        var killedByUs = exit.Signal == SigKill && sentSigkill && killSignal != 0 && sigkillReason is null;
+        if (!reports.Ready)
+        {
+            if (killedByUs)
+            {
+                // Killed while it was being prepared: as a guest thread does, it was ready and ended by the kill.
+                _owner.Tell(new WasmProcessProtocol.GuestReady((uint)pid));
+                Finish(ExitStatus.Signalled(killSignal), null);
+                return;
+            }
+            var (code, message) = reports.Failure
+                ?? (FailureCode.Internal, $"the guest host (pid {pid}) ended before its guest was ready: {Describe(exit, reports, sigkillReason)}");
+            _owner.Tell(new WasmProcessProtocol.GuestFailed(code, message));
+            return;
+        }
+        // A guest that ends on its own after a kill was sent ends because of it, as a guest thread does (its next host
+        // call sees the kill): the kill also closes its stdin, and EOF may reach it before the kill line does.
+        if (killedByUs || (killSignal != 0 && reports.Junk is null && exit.Signal is null && reports.Status is not null))
+            Finish(ExitStatus.Signalled(killSignal), null);
+        else if (reports.Junk is null && exit.Signal is null && reports.Status is { } status)
+            Finish(status, reports.Trap);
+        else
+            Finish(ExitStatus.Internal, $"guest host (pid {pid}) failed: {Describe(exit, reports, sigkillReason)}");
+    }
+
+    private static string Describe(ChildExit exit, Reports reports, string? sigkillReason)
+    {
+        if (reports.Junk is { } junk)
+            return $"it wrote junk to its report pipe: \"{junk}\"";
+        if (sigkillReason is not null && exit.Signal == SigKill)
+            return $"killed by the shim: {sigkillReason}";
+        return exit.Signal switch
+        {
+            SigSys => "killed by SIGSYS (a system call outside its seccomp list)",
+            { } signal => $"killed by signal {signal}, not sent by the shim",
+            _ => reports.Status is null ? $"{exit} without reporting its guest's exit" : exit.ToString(),
+        };
+    }
+
+    private void Finish(int status, string? trap) =>
+        _owner.Tell(new WasmProcessProtocol.GuestFinished(status, trap, DateTimeOffset.UtcNow));
+
+    // One thread per output: it copies the guest host's pipe into the buffer the pumps read, blocking (back-pressure)
+    // as the guest's own writes did when it ran on a daemon thread; after the buffer closes it drains the pipe to EOF.
+    private static Thread? Copy(FileStream? from, IGuestOutput? to)
+    {
+        if (from is null)
+            return null;
+        var thread = new Thread(() =>
+        {
+            var buffer = new byte[64 * 1024];
+            var target = to;
+            try
+            {
+                int n;
+                while ((n = from.Read(buffer)) > 0)
+                {
+                    try
+                    {
+                        target?.Write(buffer.AsSpan(0, n));
+                    }
+                    catch (InvalidOperationException)
+                    {
+                        target = null; // the buffer was completed: the rest is dropped
+                    }
+                }
+            }
+            catch (IOException)
+            {
+                // The pipe broke: nothing more will come.
+            }
+        }, 256 * 1024)
+        { IsBackground = true, Name = "guest output" };
+        thread.Start();
+        return thread;
+    }
+
+    private static List<string> Argv(GuestHostSettings host, GuestConfig config, GuestCpuLimit? cpu, GuestHostFiles files, GuestHostFdNumbers fds)
+    {
+        static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
+        var argv = new List<string>
+        {
+            host.Program, "guest-host", "-uid", N(host.Uid), "-gid", N(host.Gid),
+            "-report-fd", N(GuestHostFdNumbers.Report), "-control-fd", N(GuestHostFdNumbers.Control),
+            "-rootfs-fd", N(GuestHostFdNumbers.Rootfs), "-module-fd", N(GuestHostFdNumbers.Module),
+            "-stdout-fd", N(GuestHostFdNumbers.Stdout), "-stderr-fd", N(GuestHostFdNumbers.Stderr),
+            "-cwd", config.Cwd, "-seccomp", host.Seccomp,
+        };
+        if (config.RootfsReadOnly)
+            argv.Add("-rootfs-readonly");
+        if (files.Stdin is not null)
+            argv.Add("-stdin");
+        if (config.MemoryLimitBytes is { } limit)
+            argv.AddRange(["-memory-limit", N(limit)]);
+        if (cpu is not null)
+            argv.AddRange(["-cpu", $"{N(cpu.QuotaUs)}:{N(cpu.PeriodUs)}"]);
+        foreach (var fd in fds.NamespaceFds)
+            argv.AddRange(["-ns-fd", N(fd)]);
+        for (var i = 0; i < config.Preopens.Count; i++)
+            argv.AddRange(["-preopen", $"{N(fds.PreopenFds[i])}:{(config.Preopens[i].ReadOnly ? "ro" : "rw")}:{config.Preopens[i].GuestPath}"]);
+        foreach (var (key, value) in config.Env)
+            argv.AddRange(["-env", $"{key}={value}"]);
+        argv.Add("--");
+        argv.AddRange(config.Args);
+        return argv;
+    }
+}
+
+/// <summary>How the daemon starts guest hosts.</summary>
+/// <param name="Program">The shim's own executable (guest-host mode).</param>
+/// <param name="Uid">The host uid guest hosts run as.</param>
+/// <param name="Gid">The host gid guest hosts run as.</param>
+/// <param name="Seccomp">The guest host's seccomp default: errno, kill or log.</param>
+public sealed record GuestHostSettings(string Program, uint Uid, uint Gid, string Seccomp = "errno");

@@ -1,0 +1,277 @@
+using Microsoft.Win32.SafeHandles;
+using WasmKata.Linux.Io;
+using WasmKata.Linux.Namespaces;
+
+namespace WasmKata.Linux.Processes;
+
+/// <summary>What one guest host is handed: the files it may reach and the pipes it talks through.</summary>
+/// <param name="RootfsPath">The container's rootfs directory, opened here (privileged) and handed over as a descriptor.</param>
+/// <param name="ModulePath">The wasm file, opened read-only here.</param>
+/// <param name="Stdin">The pipe whose read end becomes its fd 0; null: /dev/null.</param>
+/// <param name="Stdout">Whether the guest's stdout gets a pipe (else /dev/null).</param>
+/// <param name="Stderr">Whether the guest's stderr gets a pipe of its own (else /dev/null, or the stdout pipe if <paramref name="SharedOutput"/>).</param>
+/// <param name="SharedOutput">stdout and stderr are one stream (a terminal): one pipe for both.</param>
+/// <param name="PreopenPaths">Host directories handed over as descriptors, in order.</param>
+/// <param name="Namespaces">The sandbox's namespaces the guest host enters in stage 1.</param>
+public sealed record GuestHostFiles(
+    string RootfsPath, string ModulePath, GuestInputPipe? Stdin, bool Stdout, bool Stderr, bool SharedOutput,
+    IReadOnlyList<string> PreopenPaths, SandboxNamespaces Namespaces);
+
+/// <summary>The descriptor numbers a guest host finds its files on, for its command line.</summary>
+/// <param name="NamespaceFds">One per namespace to enter, in stage 1.</param>
+/// <param name="PreopenFds">One per <see cref="GuestHostFiles.PreopenPaths"/>, in the same order.</param>
+public sealed record GuestHostFdNumbers(IReadOnlyList<int> NamespaceFds, IReadOnlyList<int> PreopenFds)
+{
+    /// <summary>Where the guest host writes its report lines.</summary>
+    public const int Report = 3;
+
+    /// <summary>Where the guest host reads the daemon's commands.</summary>
+    public const int Control = 4;
+
+    /// <summary>The rootfs directory.</summary>
+    public const int Rootfs = 5;
+
+    /// <summary>The module, read-only.</summary>
+    public const int Module = 6;
+
+    /// <summary>The guest's stdout (a pipe or /dev/null).</summary>
+    public const int Stdout = 7;
+
+    /// <summary>The guest's stderr (a pipe or /dev/null).</summary>
+    public const int Stderr = 8;
+
+    /// <summary>The first number of the namespaces and preopens.</summary>
+    public const int FirstExtra = 9;
+}
+
+/// <summary>
+/// A guest host child of the daemon (docs/guest-host.md): spawned with exactly the descriptors it needs, claimed from
+/// <see cref="ChildReaper"/> so only this object reaps it, signalled through a pidfd so a signal never reaches a reused pid.
+/// </summary>
+public sealed class GuestHostChild : IDisposable
+{
+    private readonly SafeFdHandle _pidfd;
+    private readonly Lock _gate = new();
+    private ChildExit? _exit;
+
+    private GuestHostChild(int pid, SafeFdHandle pidfd, FileStream report, FileStream control, FileStream? stdout, FileStream? stderr)
+    {
+        Pid = pid;
+        _pidfd = pidfd;
+        Report = report;
+        Control = control;
+        Stdout = stdout;
+        Stderr = stderr;
+    }
+
+    /// <summary>The guest host's pid.</summary>
+    public int Pid { get; }
+
+    /// <summary>The read end of its report pipe (lines it writes).</summary>
+    public FileStream Report { get; }
+
+    /// <summary>The write end of its control pipe (lines it reads); disposing it tells the guest host the daemon is gone.</summary>
+    public FileStream Control { get; }
+
+    /// <summary>The read end of the guest's stdout pipe (also its stderr when shared), or null.</summary>
+    public FileStream? Stdout { get; }
+
+    /// <summary>The read end of the guest's stderr pipe, or null.</summary>
+    public FileStream? Stderr { get; }
+
+    /// <summary>
+    /// Spawns <paramref name="program"/> with the argv <paramref name="argv"/> builds from the descriptor numbers, an empty
+    /// environment and cwd <c>/</c>. Throws what opening a file or the spawn throws; nothing is left behind then.
+    /// </summary>
+    public static GuestHostChild Spawn(string program, GuestHostFiles files, Func<GuestHostFdNumbers, IReadOnlyList<string>> argv)
+    {
+        ArgumentNullException.ThrowIfNull(files);
+        ArgumentNullException.ThrowIfNull(argv);
+        var owned = new List<SafeFdHandle>();
+        SafeFdHandle? reportRead = null, controlWrite = null, stdoutRead = null, stderrRead = null;
+        var pid = 0;
+        try
+        {
+            // Every source descriptor, by the child fd it becomes; "-1" sources are opened in the child.
+            var sources = new List<(int Target, int Source, string? Path, int Flags)>();
+            var (rr, rw) = Pipes.CreateRaw();
+            reportRead = rr;
+            owned.Add(rw);
+            sources.Add((GuestHostFdNumbers.Report, rw.DangerousFd, null, 0));
+            var (cr, cw) = Pipes.CreateRaw();
+            controlWrite = cw;
+            owned.Add(cr);
+            sources.Add((GuestHostFdNumbers.Control, cr.DangerousFd, null, 0));
+            sources.Add(files.Stdin?.ReadEnd is { } stdin ? (0, stdin.DangerousFd, null, 0) : (0, -1, "/dev/null", Interop.O_RDONLY));
+            sources.Add((1, -1, "/dev/null", Interop.O_WRONLY));
+            // Its own stderr is the daemon's (the shim log): a runtime crash message lands there, never in the guest's.
+            sources.Add((2, 2, null, 0));
+            sources.Add((GuestHostFdNumbers.Rootfs, OpenOwned(files.RootfsPath, Interop.O_RDONLY | Interop.O_DIRECTORY, owned), null, 0));
+            sources.Add((GuestHostFdNumbers.Module, OpenOwned(files.ModulePath, Interop.O_RDONLY, owned), null, 0));
+            if (files.Stdout || files.SharedOutput)
+            {
+                var (r, w) = Pipes.CreateRaw();
+                stdoutRead = r;
+                owned.Add(w);
+                sources.Add((GuestHostFdNumbers.Stdout, w.DangerousFd, null, 0));
+                if (files.SharedOutput)
+                    sources.Add((GuestHostFdNumbers.Stderr, w.DangerousFd, null, 0));
+            }
+            else
+            {
+                sources.Add((GuestHostFdNumbers.Stdout, -1, "/dev/null", Interop.O_WRONLY));
+            }
+            if (files.Stderr && !files.SharedOutput)
+            {
+                var (r, w) = Pipes.CreateRaw();
+                stderrRead = r;
+                owned.Add(w);
+                sources.Add((GuestHostFdNumbers.Stderr, w.DangerousFd, null, 0));
+            }
+            else if (!files.SharedOutput)
+            {
+                sources.Add((GuestHostFdNumbers.Stderr, -1, "/dev/null", Interop.O_WRONLY));
+            }
+            var next = GuestHostFdNumbers.FirstExtra;
+            var namespaceFds = new List<int>();
+            foreach (var fd in files.Namespaces.Descriptors)
+            {
+                namespaceFds.Add(next);
+                sources.Add((next++, fd.DangerousFd, null, 0));
+            }
+            var preopenFds = new List<int>();
+            foreach (var path in files.PreopenPaths)
+            {
+                preopenFds.Add(next);
+                sources.Add((next++, OpenOwned(path, Interop.O_RDONLY | Interop.O_DIRECTORY, owned), null, 0));
+            }
+
+            var fds = Arrange(sources);
+            var arguments = argv(new GuestHostFdNumbers(namespaceFds, preopenFds));
+            pid = ChildReaper.SpawnClaimed(() => Spawner.Spawn(program, arguments, [], "/", fds, closeFrom: next));
+            var pidfd = new SafeFdHandle(Interop.PidfdOpen(pid), ownsHandle: true);
+            if (pidfd.IsInvalid)
+                UnixErrors.ThrowLast("pidfd_open", $"pid {pid}");
+            return new GuestHostChild(pid, pidfd, Stream(reportRead, FileAccess.Read), Stream(controlWrite, FileAccess.Write),
+                stdoutRead is null ? null : Stream(stdoutRead, FileAccess.Read), stderrRead is null ? null : Stream(stderrRead, FileAccess.Read));
+        }
+        catch
+        {
+            reportRead?.Dispose();
+            controlWrite?.Dispose();
+            stdoutRead?.Dispose();
+            stderrRead?.Dispose();
+            if (pid > 0)
+            {
+                Interop.Kill(pid, Interop.SIGKILL);
+                ChildReaper.Release(pid);
+            }
+            throw;
+        }
+        finally
+        {
+            // The child holds its copies; ours of its ends must go, or its pipes never see EOF.
+            foreach (var handle in owned)
+                handle.Dispose();
+        }
+    }
+
+    /// <summary>Sends <paramref name="signal"/>; false once it has been reaped (or the kernel refused).</summary>
+    public bool Signal(int signal)
+    {
+        lock (_gate)
+        {
+            if (_exit is not null)
+                return false;
+            return Interop.PidfdSendSignal(_pidfd, signal) == 0;
+        }
+    }
+
+    /// <summary>Blocks until the guest host has exited and reaps it (call from a thread of its own).</summary>
+    public unsafe ChildExit WaitForExit()
+    {
+        var info = default(Interop.SigInfo);
+        int result;
+        do
+        {
+            result = Interop.WaitId(Interop.P_PIDFD, (uint)_pidfd.DangerousFd, &info, Interop.WEXITED);
+        }
+        while (result < 0 && Interop.Errno.Last == Interop.Errno.EINTR);
+        if (result < 0)
+            UnixErrors.ThrowLast("waitid(P_PIDFD)", $"pid {Pid}");
+        var exit = info.Code == Interop.CLD_EXITED ? new ChildExit(info.Status, null) : new ChildExit(null, info.Status);
+        lock (_gate)
+            _exit = exit;
+        ChildReaper.Release(Pid);
+        return exit;
+    }
+
+    /// <summary>Reads <c>/proc/PID</c>: the resident set in bytes and the CPU time (user and system) in ns; zeros once gone.</summary>
+    public (long RssBytes, long CpuNs) Usage()
+    {
+        lock (_gate)
+        {
+            if (_exit is not null)
+                return (0, 0);
+        }
+        return ProcUsage.Read(Pid);
+    }
+
+    /// <summary>
+    /// Closes the pipes, and the pidfd once the guest host has been reaped (a guest host still running is killed; its
+    /// waiter reaps it and keeps the pidfd until then).
+    /// </summary>
+    public void Dispose()
+    {
+        Control.Dispose();
+        Report.Dispose();
+        Stdout?.Dispose();
+        Stderr?.Dispose();
+        lock (_gate)
+        {
+            if (_exit is null)
+            {
+                Interop.PidfdSendSignal(_pidfd, Interop.SIGKILL);
+                return;
+            }
+            _pidfd.Dispose();
+        }
+    }
+
+    private static int OpenOwned(string path, int flags, List<SafeFdHandle> owned)
+    {
+        var fd = Interop.Open(path, flags | Interop.O_CLOEXEC, 0);
+        if (fd.IsInvalid)
+            UnixErrors.ThrowLast("open", path);
+        owned.Add(fd);
+        return fd.DangerousFd;
+    }
+
+    /// <summary>
+    /// Two rounds of dup2: every source first to a number above all of them (so no target can clobber a source not yet
+    /// copied), then each to its target; the spawn's closefrom removes the temporaries.
+    /// </summary>
+    private static List<ChildFd> Arrange(List<(int Target, int Source, string? Path, int Flags)> sources)
+    {
+        var above = Math.Max(sources.Max(s => s.Source), sources.Max(s => s.Target)) + 1;
+        var fds = new List<ChildFd>();
+        for (var i = 0; i < sources.Count; i++)
+        {
+            if (sources[i].Source >= 0)
+                fds.Add(ChildFd.Dup(sources[i].Source, above + i));
+        }
+        for (var i = 0; i < sources.Count; i++)
+        {
+            var (target, source, path, flags) = sources[i];
+            fds.Add(source >= 0 ? ChildFd.Dup(above + i, target) : ChildFd.Open(target, path!, flags));
+        }
+        return fds;
+    }
+
+    private static FileStream Stream(SafeFdHandle handle, FileAccess access)
+    {
+        var fd = handle.DangerousFd;
+        handle.SetHandleAsInvalid();
+        return new FileStream(new SafeFileHandle(fd, ownsHandle: true), access, bufferSize: 0);
+    }
+}
