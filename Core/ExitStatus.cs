@@ -38,6 +38,7 @@ public static class SignalNumber
     public const int Ttou = 22;
     public const int Urg = 23;
     public const int Winch = 28;
+    public const int Sys = 31;
 
     /// <summary>The highest real-time signal (SIGRTMAX); containerd may send any of 0..Max.</summary>
     public const int Max = 64;

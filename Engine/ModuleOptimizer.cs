@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using Serilog;
 using WasmKata.Linux;
+using WasmKata.Linux.Processes;
 using Wasmtime;
 
 namespace WasmKata.Engine;
@@ -28,7 +29,7 @@ internal sealed class ModuleOptimizer(ModuleLoader loader, EngineOptions options
     private readonly ConcurrentDictionary<string, int> _processes = new(StringComparer.Ordinal);
 
     /// <summary>How many compiles run now, on threads of this process or in compile processes it started.</summary>
-    public int Pending => _running.Count(r => !r.Value.IsCompleted) + _processes.Count(p => ProcessAlive(p.Value));
+    public int Pending => _running.Count(r => !r.Value.IsCompleted) + _processes.Count(p => Signals.IsRunning(p.Value));
 
     /// <summary>Starts the optimising compile of <paramref name="digest"/> unless this shim already runs it.</summary>
     public void Start(string path, byte[] bytes, string digest)
@@ -67,7 +68,7 @@ internal sealed class ModuleOptimizer(ModuleLoader loader, EngineOptions options
         var clock = Stopwatch.StartNew();
         if (!WaitAllThreads(limit))
             return false;
-        while (_processes.Any(p => ProcessAlive(p.Value)))
+        while (_processes.Any(p => Signals.IsRunning(p.Value)))
         {
             if (clock.Elapsed >= limit)
                 return false;
@@ -85,7 +86,7 @@ internal sealed class ModuleOptimizer(ModuleLoader loader, EngineOptions options
 
     private void StartProcess(Func<CompileRequest, int> launch, string path, byte[] bytes, string digest)
     {
-        if (_processes.TryGetValue(digest, out var running) && ProcessAlive(running))
+        if (_processes.TryGetValue(digest, out var running) && Signals.IsRunning(running))
             return;
         try
         {
@@ -98,21 +99,6 @@ internal sealed class ModuleOptimizer(ModuleLoader loader, EngineOptions options
         {
             log.Warning("module cache: cannot start the compile process for {Module} ({Digest}): {Error}; starts keep the Winch code",
                 path, digest, e.Message);
-        }
-    }
-
-    // A compile process is not our child to wait for: the daemon's SIGCHLD handler reaps it (and after the daemon, init).
-    private static bool ProcessAlive(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var state = stat.AsSpan(stat.LastIndexOf(')') + 2)[0];
-            return state != 'Z' && state != 'X';
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException or IndexOutOfRangeException)
-        {
-            return false;
         }
     }
 

@@ -27,11 +27,6 @@ internal sealed class GuestProcess : IGuestRunner
     /// <summary>How long a guest host may take to load, compile and instantiate before it is given up.</summary>
     public static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(2);
 
-    private const int SigKill = 9;
-    private const int SigSys = 31;
-    private const int SigStop = 19;
-    private const int SigCont = 18;
-
     private readonly Lock _lock = new();
     private readonly IActorRef _owner;
     private GuestHostChild? _child;
@@ -82,7 +77,7 @@ internal sealed class GuestProcess : IGuestRunner
     {
         lock (_lock)
         {
-            if (_child?.Signal(SigStop) == true)
+            if (_child?.Signal(SignalNumber.Stop) == true)
                 _paused = true;
         }
     }
@@ -91,7 +86,7 @@ internal sealed class GuestProcess : IGuestRunner
     {
         lock (_lock)
         {
-            _child?.Signal(SigCont);
+            _child?.Signal(SignalNumber.Cont);
             _paused = false;
         }
     }
@@ -144,7 +139,7 @@ internal sealed class GuestProcess : IGuestRunner
             signal = _killSignal;
             if (signal == 0 || _child is null)
                 return;
-            if (signal == SigKill || _paused)
+            if (signal == SignalNumber.Kill || _paused)
             {
                 SigkillLocked();
                 return;
@@ -169,7 +164,7 @@ internal sealed class GuestProcess : IGuestRunner
 
     private void SigkillLocked()
     {
-        if (_child?.Signal(SigKill) == true)
+        if (_child?.Signal(SignalNumber.Kill) == true)
             _sentSigkill = true;
     }
 
@@ -315,7 +310,7 @@ internal sealed class GuestProcess : IGuestRunner
             sentSigkill = _sentSigkill;
             sigkillReason = _sigkillReason;
         }
-        var killedByUs = exit.Signal == SigKill && sentSigkill && killSignal != 0 && sigkillReason is null;
+        var killedByUs = exit.Signal == SignalNumber.Kill && sentSigkill && killSignal != 0 && sigkillReason is null;
         if (!reports.Ready)
         {
             if (killedByUs)
@@ -344,11 +339,11 @@ internal sealed class GuestProcess : IGuestRunner
     {
         if (reports.Junk is { } junk)
             return $"it wrote junk to its report pipe: \"{junk}\"";
-        if (sigkillReason is not null && exit.Signal == SigKill)
+        if (sigkillReason is not null && exit.Signal == SignalNumber.Kill)
             return $"killed by the shim: {sigkillReason}";
         return exit.Signal switch
         {
-            SigSys => "killed by SIGSYS (a system call outside its seccomp list)",
+            SignalNumber.Sys => "killed by SIGSYS (a system call outside its seccomp list)",
             { } signal => $"killed by signal {signal}, not sent by the shim",
             _ => reports.Status is null ? $"{exit} without reporting its guest's exit" : exit.ToString(),
         };
