@@ -107,7 +107,8 @@ public static class ConfigLoader
                 "guest_uid_base" => config with { GuestUidBase = reader.Int(name, value, MinGuestUidBase, MaxGuestUid) },
                 "guest_uid_ranges" => config with { GuestUidRanges = (int)reader.Int(name, value, 1, MaxGuestUid / GuestUidRangeSize) },
                 "guest_isolation" => config with { GuestIsolation = reader.OneOf(name, value, "thread", "process") },
-                "guest_host_uid" => config with { GuestHostUid = (uint)reader.Int(name, value, 1, uint.MaxValue - 1) },
+                "guest_host_uid" => throw reader.Removed(name, value,
+                    "each sandbox's guest hosts run as the first id of the sandbox's own range (wasmkata.guest_uid_base, wasmkata.guest_uid_ranges); delete the line"),
                 "guest_host_seccomp" => config with { GuestHostSeccomp = reader.OneOf(name, value, "errno", "kill", "log") },
                 "engine" => ReadEngine(reader, reader.Table(name, value), config),
                 _ => throw reader.Unknown(name, value),
@@ -154,6 +155,11 @@ public static class ConfigLoader
     {
         public ConfigException Unknown(string key, object value) =>
             new($"{path}: unknown key \"{key}\" (value {Show(value)})");
+
+        // A key that an older version read: refused like an unknown one, but saying what replaced it, so a file
+        // written for the old meaning never runs with a setting silently ignored.
+        public ConfigException Removed(string key, object value, string instead) =>
+            new($"{path}: \"{key}\" (value {Show(value)}) is no longer a setting: {instead}");
 
         public TomlTable Table(string key, object value) =>
             value as TomlTable ?? throw Bad(key, value, "a table");

@@ -61,9 +61,6 @@ public sealed record ShimConfig
     /// guest runs in a confined guest host process of its own; docs/guest-host.md).</summary>
     public string GuestIsolation { get; init; } = "thread";
 
-    /// <summary><c>[wasmkata] guest_host_uid</c>: the host uid (and gid) guest hosts run as; never 0.</summary>
-    public uint GuestHostUid { get; init; } = 2_100_000;
-
     /// <summary><c>[wasmkata] guest_host_seccomp</c>: what a guest host's seccomp filter does with a call off its list:
     /// "errno" (EPERM), "kill" (the guest host dies of SIGSYS: the specs' setting) or "log" (allowed and logged).</summary>
     public string GuestHostSeccomp { get; init; } = "errno";

@@ -72,7 +72,10 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
             _plan = _planRead.Get();
             // Known before mounting, so a failed mount is still reported with its path.
             _rootfs = RootfsMount.None(Plan.RootfsPath);
-            _rootfs = RootfsMount.Mount(_create.Rootfs, Plan.RootfsPath);
+            if (_settings.GuestHost?.Unavailable is { } why)
+                throw new GuestHostUnavailableException(why);
+            // A pod's sandbox container runs no guest: its rootfs needs no mapping.
+            _rootfs = RootfsMount.Mount(_create.Rootfs, Plan.RootfsPath, Plan.IsPodSandbox ? null : _settings.GuestHost?.Idmap);
             if (!Plan.IsPodSandbox && NeedsArtifact(Spec.Process))
             {
                 ReadArtifact();
@@ -310,6 +313,7 @@ internal sealed partial class ContainerActor : ReceiveActor, IWithUnboundedStash
         OciSpecException or ConfigException => new CommandFailed(FailureCode.InvalidArgument, e.Message),
         MountException { ErrnoName: "ENOENT" or "ENOTDIR" } => new CommandFailed(FailureCode.NotFound, e.Message),
         MountException { ErrnoName: "EINVAL" } => new CommandFailed(FailureCode.InvalidArgument, e.Message),
+        GuestHostUnavailableException => new CommandFailed(FailureCode.Unavailable, e.Message),
         _ => new CommandFailed(FailureCode.Internal, e.Message),
     };
 }

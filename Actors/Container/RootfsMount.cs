@@ -1,3 +1,4 @@
+using WasmKata.Linux.Idmap;
 using WasmKata.Linux.Mounts;
 
 namespace WasmKata.Actors.Container;
@@ -21,12 +22,30 @@ internal sealed class RootfsMount
     /// <summary>Nothing mounted yet (or nothing to mount: the rootfs is the bundle's directory).</summary>
     public static RootfsMount None(string path) => new(path, false);
 
-    public static RootfsMount Mount(IReadOnlyList<MountSpec> mounts, string path)
+    public static RootfsMount Mount(IReadOnlyList<MountSpec> mounts, string path, IdmapUserNamespace? idmap = null)
     {
+        if (idmap is not null)
+            return MountIdmapped(mounts, path, idmap);
         if (mounts.Count == 0)
             return None(path);
         Directory.CreateDirectory(path);
         Mounts.MountAll(mounts, path);
+        return new RootfsMount(path, true);
+    }
+
+    // Process isolation: the rootfs as the sandbox's range root sees it (on-disk id n as base + n), attached at the
+    // bundle's rootfs, where the daemon reads the module and hooks find it; the guest host gets a descriptor of it. A
+    // rootfs that is the bundle's own directory is bound idmapped over itself.
+    private static RootfsMount MountIdmapped(IReadOnlyList<MountSpec> mounts, string path, IdmapUserNamespace idmap)
+    {
+        if (mounts.Count == 0)
+        {
+            using var self = IdmappedMount.Clone(path, idmap, recursive: true);
+            self.MoveTo(path);
+            return new RootfsMount(path, true);
+        }
+        Directory.CreateDirectory(path);
+        IdmappedRootfs.Mount(mounts, path, idmap);
         return new RootfsMount(path, true);
     }
 

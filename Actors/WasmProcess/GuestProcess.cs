@@ -3,6 +3,7 @@ using Akka.Actor;
 using WasmKata.Core;
 using WasmKata.Core.Plan;
 using WasmKata.Engine;
+using WasmKata.Linux.Idmap;
 using WasmKata.Linux.Io;
 using WasmKata.Linux.Namespaces;
 using WasmKata.Linux.Processes;
@@ -49,7 +50,8 @@ internal sealed class GuestProcess : IGuestRunner
     {
         var process = new GuestProcess(owner);
         var files = new GuestHostFiles(config.RootfsPath, modulePath, stdin, stdout is not null, stderr is not null,
-            stdout is not null && ReferenceEquals(stdout, stderr), config.Preopens.Select(p => p.HostPath).ToList(), namespaces);
+            stdout is not null && ReferenceEquals(stdout, stderr), config.Preopens.Select(p => p.HostPath).ToList(), namespaces,
+            host.Idmap, config.Preopens.Select(p => p.ReadOnly).ToList());
         var thread = new Thread(() => process.Body(host, files, config, cpu, stdout, stderr, afterSpawn), 256 * 1024)
         {
             IsBackground = true,
@@ -420,7 +422,15 @@ internal sealed class GuestProcess : IGuestRunner
 
 /// <summary>How the daemon starts guest hosts.</summary>
 /// <param name="Program">The shim's own executable (guest-host mode).</param>
-/// <param name="Uid">The host uid guest hosts run as.</param>
+/// <param name="Uid">The host uid guest hosts run as: the sandbox's range root.</param>
 /// <param name="Gid">The host gid guest hosts run as.</param>
 /// <param name="Seccomp">The guest host's seccomp default: errno, kill or log.</param>
-public sealed record GuestHostSettings(string Program, uint Uid, uint Gid, string Seccomp = "errno");
+/// <param name="Idmap">The sandbox's idmapping, through which containers' rootfs and bind mounts reach guest hosts;
+/// null: unmapped (specs that run a guest host as a plain uid).</param>
+/// <param name="Unavailable">Why the sandbox has no ids of its own (no free range, no user namespace): every Create is
+/// refused with it, rather than running guests as a shared uid.</param>
+public sealed record GuestHostSettings(
+    string Program, uint Uid, uint Gid, string Seccomp = "errno", IdmapUserNamespace? Idmap = null, string? Unavailable = null);
+
+/// <summary>The sandbox cannot run guest hosts (its id range or user namespace could not be had); the reason says why.</summary>
+public sealed class GuestHostUnavailableException(string message) : Exception(message);

@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using WasmKata.Linux.Idmap;
 using WasmKata.Linux.Io;
 using WasmKata.Linux.Namespaces;
 
@@ -13,9 +14,13 @@ namespace WasmKata.Linux.Processes;
 /// <param name="SharedOutput">stdout and stderr are one stream (a terminal): one pipe for both.</param>
 /// <param name="PreopenPaths">Host directories handed over as descriptors, in order.</param>
 /// <param name="Namespaces">The sandbox's namespaces the guest host enters in stage 1.</param>
+/// <param name="Idmap">The sandbox's idmapping: each preopen is handed over as a detached idmapped clone of its mount
+/// through it (on-disk id n shows as the range's base + n), not as the directory itself; null: as the directory.</param>
+/// <param name="ReadOnlyPreopens">Which preopens are read-only (their clones are mounted read-only); null: none.</param>
 public sealed record GuestHostFiles(
     string RootfsPath, string ModulePath, GuestInputPipe? Stdin, bool Stdout, bool Stderr, bool SharedOutput,
-    IReadOnlyList<string> PreopenPaths, SandboxNamespaces Namespaces);
+    IReadOnlyList<string> PreopenPaths, SandboxNamespaces Namespaces, IdmapUserNamespace? Idmap = null,
+    IReadOnlyList<bool>? ReadOnlyPreopens = null);
 
 /// <summary>The descriptor numbers a guest host finds its files on, for its command line.</summary>
 /// <param name="NamespaceFds">One per namespace to enter, in stage 1.</param>
@@ -140,10 +145,14 @@ public sealed class GuestHostChild : IDisposable
                 sources.Add((next++, fd.DangerousFd, null, 0));
             }
             var preopenFds = new List<int>();
-            foreach (var path in files.PreopenPaths)
+            for (var i = 0; i < files.PreopenPaths.Count; i++)
             {
+                var path = files.PreopenPaths[i];
                 preopenFds.Add(next);
-                sources.Add((next++, OpenOwned(path, Interop.O_RDONLY | Interop.O_DIRECTORY, owned), null, 0));
+                var fd = files.Idmap is { } idmap
+                    ? CloneOwned(path, idmap, files.ReadOnlyPreopens?[i] == true, owned)
+                    : OpenOwned(path, Interop.O_RDONLY | Interop.O_DIRECTORY, owned);
+                sources.Add((next++, fd, null, 0));
             }
 
             var fds = Arrange(sources);
@@ -245,6 +254,15 @@ public sealed class GuestHostChild : IDisposable
             UnixErrors.ThrowLast("open", path);
         owned.Add(fd);
         return fd.DangerousFd;
+    }
+
+    // A detached mount lives as long as a descriptor of it: ours goes after the spawn, the guest host's at its exit, so
+    // nothing is left in any mount table. rbind, so volumes mounted below a bind source are mapped too.
+    private static int CloneOwned(string path, IdmapUserNamespace idmap, bool readOnly, List<SafeFdHandle> owned)
+    {
+        var mount = IdmappedMount.Clone(path, idmap, recursive: true, readOnly);
+        owned.Add(mount.Handle);
+        return mount.Handle.DangerousFd;
     }
 
     /// <summary>

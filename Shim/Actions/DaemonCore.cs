@@ -10,6 +10,7 @@ using WasmKata.Core.Bootstrap;
 using WasmKata.Engine;
 using WasmKata.Inspection;
 using WasmKata.Linux;
+using WasmKata.Linux.Idmap;
 using WasmKata.Shim.Events;
 using WasmKata.Shim.Hosting;
 using WasmKata.Shim.Service;
@@ -38,6 +39,8 @@ internal sealed class DaemonCore : IAsyncDisposable
     }
 
     public ShimConfig Config { get; }
+
+    private SandboxIds? _ids;
 
     public WasmEngine Engine { get; }
 
@@ -103,10 +106,7 @@ internal sealed class DaemonCore : IAsyncDisposable
             DrainTimeout = TimeSpan.FromMilliseconds(Config.DrainTimeoutMs),
             Namespace = _args.Namespace,
             ContainerdAddress = _args.Address,
-            GuestHost = Config.GuestIsolation == "process"
-                ? new GuestHostSettings(Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell the shim's own path"),
-                    Config.GuestHostUid, Config.GuestHostUid, Config.GuestHostSeccomp)
-                : null,
+            GuestHost = Config.GuestIsolation == "process" ? GuestHostSettingsFor(id, log) : null,
         };
         var sandbox = System.ActorOf(SandboxProtocol.Props(Engine, Sink, settings, _lifetime), "sandbox");
         InspectionHosting.Start(System, new InspectionOptions { ShimId = id, Namespace = _args.Namespace, Bundle = bundle });
@@ -129,9 +129,51 @@ internal sealed class DaemonCore : IAsyncDisposable
         await Bounded(server.DisposeAsync().AsTask(), TimeSpan.FromSeconds(1), "closing the connections", log);
         await Bounded(CoordinatedShutdown.Get(System).Run(CoordinatedShutdown.ClrExitReason.Instance), TimeSpan.FromSeconds(2), "stopping the actor system", log);
         await FinishCacheWritesAsync(log);
+        ReleaseSandboxIds(id, log);
         log.Information("shim for {Id} exited ({Reason})", id, supervisor.ExitReason ?? "asked by the sandbox");
         _ = running;
         return 0;
+    }
+
+    /// <summary>
+    /// Process isolation: the sandbox's own range of host ids and its idmapping, taken as the daemon starts serving it
+    /// (the daemon is the sandbox) and freed once its actors, and with them its containers' mounts and guest hosts, are
+    /// gone. When none can be had, every Create is refused with the reason: guests never fall back to a shared uid.
+    /// </summary>
+    private GuestHostSettings GuestHostSettingsFor(string id, ILogger log)
+    {
+        var program = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell the shim's own path");
+        try
+        {
+            var clock = Stopwatch.StartNew();
+            _ids = SandboxIds.Allocate(new IdRangeAllocator((uint)Config.GuestUidBase, Config.GuestUidRanges), id);
+            var allocation = _ids.Allocation;
+            var ms = clock.Elapsed.TotalMilliseconds;
+            if (allocation.ReclaimedFrom is { } previous)
+                log.Information("{Id}: guest uid range {Range} reclaimed from sandbox {Previous}, whose daemon is gone ({Ms:F1} ms)", id, allocation.Range, previous, ms);
+            else
+                log.Information("{Id}: guest uid range {Range} and its user namespace in {Ms:F1} ms", id, allocation.Range, ms);
+            return new GuestHostSettings(program, _ids.RootHostId, _ids.RootHostId, Config.GuestHostSeccomp, _ids.UserNamespace);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            log.Error(e, "{Id}: no guest uid range: guest hosts cannot run", id);
+            return new GuestHostSettings(program, 0, 0, Config.GuestHostSeccomp,
+                Unavailable: $"guest_isolation = \"process\" needs a uid range of its own for sandbox {id}: {e.Message}");
+        }
+    }
+
+    private void ReleaseSandboxIds(string id, ILogger log)
+    {
+        try
+        {
+            _ids?.Dispose();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The slot stays; the allocator reclaims a dead daemon's slot when it needs it.
+            log.Warning(e, "{Id}: freeing the guest uid range failed", id);
+        }
     }
 
     /// <summary>

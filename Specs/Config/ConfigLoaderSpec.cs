@@ -36,7 +36,6 @@ public sealed class ConfigLoaderSpec : IDisposable
             systemd_address = "unix:path=/run/x.sock"
             sandbox_memory_overhead_mb = 64
             guest_isolation = "process"
-            guest_host_uid = 3000000
             guest_host_seccomp = "kill"
             [wasmkata.engine]
             compile_cache_dir = ""
@@ -52,8 +51,8 @@ public sealed class ConfigLoaderSpec : IDisposable
         Assert.Equal("annotated", new ShimConfig().OutgoingHttp);
         Assert.Equal(("debug", "systemd", "", true, 5), (config.LogLevel, config.CgroupDriver, config.CompileCacheDir, config.PoolingAllocator, config.EpochTickMs));
         Assert.Equal(("unix:path=/run/x.sock", 64), (config.SystemdAddress, config.SandboxMemoryOverheadMb));
-        Assert.Equal(("process", 3_000_000u, "kill"), (config.GuestIsolation, config.GuestHostUid, config.GuestHostSeccomp));
-        Assert.Equal(("thread", 2_100_000u), (new ShimConfig().GuestIsolation, new ShimConfig().GuestHostUid));
+        Assert.Equal(("process", "kill"), (config.GuestIsolation, config.GuestHostSeccomp));
+        Assert.Equal("thread", new ShimConfig().GuestIsolation);
     }
 
     [Theory]
@@ -63,7 +62,7 @@ public sealed class ConfigLoaderSpec : IDisposable
     [InlineData("[wasmkata.engine]\npooling_allocator = \"yes\"", "wasmkata.engine.pooling_allocator", "\"yes\"")]
     [InlineData("[wasmkata.engine]\noutgoing_http = \"on\"", "wasmkata.engine.outgoing_http", "\"on\"")]
     [InlineData("[wasmkata]\nguest_isolation = \"vm\"", "wasmkata.guest_isolation", "\"vm\"")]
-    [InlineData("[wasmkata]\nguest_host_uid = 0", "wasmkata.guest_host_uid", "0")]
+    [InlineData("[wasmkata]\nguest_host_uid = 2100000", "wasmkata.guest_host_uid", "2100000")]
     [InlineData("[wasmkata]\nguest_host_seccomp = \"off\"", "wasmkata.guest_host_seccomp", "\"off\"")]
     [InlineData("[hypervisor.qemu]\npath = \"/usr/bin/qemu\"", "hypervisor", "a table")]
     [InlineData("[wasmkata]\nsystemd_address = \"/run/systemd/private\"", "wasmkata.systemd_address", "\"/run/systemd/private\"")]
@@ -81,6 +80,15 @@ public sealed class ConfigLoaderSpec : IDisposable
         Assert.Contains(path, e.Message);
         Assert.Contains($"\"{key}\"", e.Message);
         Assert.Contains(value, e.Message);
+    }
+
+    [Fact]
+    public void Removed_guest_host_uid_must_be_refused_naming_what_replaced_it()
+    {
+        var path = Write("removed.toml", "[wasmkata]\nguest_host_uid = 2100000\n");
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.LoadFile(path));
+        Assert.Contains("is no longer a setting", e.Message);
+        Assert.Contains("wasmkata.guest_uid_base", e.Message);
     }
 
     [Fact]
