@@ -102,7 +102,8 @@ public sealed class IdmapUserNamespace : IDisposable
     private static unsafe void AwaitEcho(SafeFdHandle stdin, SafeFdHandle output, int pid, string unshare)
     {
         var ping = Ping;
-        if (Interop.Write(stdin, &ping, 1) != 1)
+        // EPIPE: the holder is gone already (a failed unshare ends at once); its own words are in the output, read below.
+        if (Interop.Write(stdin, &ping, 1) != 1 && Interop.Errno.Last != Interop.Errno.EPIPE)
             throw new UnixException(Interop.Errno.Last, "write", $"stdin of the user namespace holder (pid {pid})");
 
         var buffer = new byte[512];
