@@ -18,7 +18,8 @@ namespace WasmKata.Specs.EndToEnd;
 [Trait("Runtime", "wasmkata")]
 public sealed class WasmGuestProcessSpec
 {
-    private const uint GuestHostUid = 2_100_000;
+    // The block of the sandboxes' id ranges (guest_uid_base, 65536 ids each): a guest host runs as a range's first id.
+    private const uint GuestUidBase = 2_100_000;
 
     // From `ctr task kill` returning to the guest host's pid being gone. The kill is sent before the shim answers, so
     // what is left is the kernel ending the process (and, for SIGTERM of a component, the 50 ms grace).
@@ -265,7 +266,9 @@ public sealed class WasmGuestProcessSpec
         var status = ConfinementStatus.Read($"/proc/{pid}/status");
         var shim = ParentOf(pid);
 
-        Assert.True(status.Uids.All(u => u == GuestHostUid) && status.Gids.All(g => g == GuestHostUid), status.ToString());
+        var uid = status.Uids[0];
+        Assert.True(uid >= GuestUidBase && (uid - GuestUidBase) % 65536 == 0, status.ToString());
+        Assert.True(status.Uids.All(u => u == uid) && status.Gids.All(g => g == uid), status.ToString());
         Assert.True(status.CapEff == 0 && status.CapPrm == 0 && status.CapBnd == 0 && status.CapAmb == 0, status.ToString());
         Assert.True(status.NoNewPrivs, status.ToString());
         Assert.Equal(2, status.Seccomp);

@@ -76,6 +76,26 @@ public sealed class WasmYosysSpec(ContainerdFixture fixture, ITestOutputHelper o
         Assert.True(LogLines(digest, cache + ":", "with Winch in") == 1, $"the module was compiled with Winch again\n{fixture.LogTail(80)}");
     }
 
+    // Process isolation: the volume is root's and 0755, as a fresh directory is; the guest host reaches it idmapped
+    // through its sandbox's range and writes there as the image's root, so the netlist on disk is root's.
+    [Fact]
+    public async Task Yosys_in_a_guest_host_must_write_its_netlist_to_a_root_owned_volume()
+    {
+        var fetch = await ChildProcess.RunAsync("bash", [fixture.ScriptPath("deps.sh"), "yosys"], TimeSpan.FromMinutes(5));
+        Assert.True(fetch.ExitCode == 0, "deps.sh yosys failed: " + fetch.Describe());
+        var root = fetch.StdoutText.Trim();
+        var image = await fixture.Images.TreeAsync("yosys", root, new Dictionary<string, string> { ["/work/counter.v"] = Design }, "/work", "/yosys.wasm");
+        var config = Path.Combine(fixture.RunDir, "yosys-process.toml");
+        await File.WriteAllTextAsync(config, "[wasmkata]\nguest_isolation = \"process\"\nguest_host_seccomp = \"kill\"\n");
+        var expected = await RunUnderNodeAsync(root);
+
+        var (run, json) = await RunAsync(image, config, ContainerdFixture.NewId("yosys-gp"));
+
+        Assert.True(run.ExitCode == 0, Ctr.Explain(run));
+        output.WriteLine($"start to exit in a guest host: {run.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(json.SequenceEqual(expected), "Yosys's netlist in a guest host differs from the one it writes under Node");
+    }
+
     // Yosys in the image's WORKDIR (/work), reading /work/counter.v and /share by absolute paths, writing to a volume.
     private async Task<(ProcessResult Run, byte[] Json)> RunAsync(string image, string config, string id)
     {
