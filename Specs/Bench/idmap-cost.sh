@@ -62,5 +62,5 @@ echo "process mode cold start, ctr run --rm hello, median of $runs interleaved: 
 echo "  shared uid runs (us): ${before_us[*]}"
 echo "  own range runs (us): ${after_us[*]}"
 # The daemons log how long taking the range and making its user namespace took, once per sandbox.
-grep -ho 'guest uid range [^"]* in [0-9.]* ms' "${run_dir[after]}/containerd.log" | awk '{print $(NF-1)}' | sort -n |
+grep -ho "guest uid range [^\"]* in [0-9.]* ms" "${run_dir[after]}/containerd.log" | awk "{print \$(NF-1)}" | sort -n |
   awk '{a[NR]=$1} END {if (NR) printf "range + user namespace per sandbox (daemon log, %d sandboxes): median %.1f ms, min %.1f ms\n", NR, a[int((NR+1)/2)], a[1]}'
