@@ -10,6 +10,7 @@ using WasmKata.Core.Bootstrap;
 using WasmKata.Engine;
 using WasmKata.Inspection;
 using WasmKata.Linux;
+using WasmKata.Linux.Processes;
 using WasmKata.Shim.Events;
 using WasmKata.Shim.Hosting;
 using WasmKata.Shim.Service;
@@ -104,8 +105,7 @@ internal sealed class DaemonCore : IAsyncDisposable
             Namespace = _args.Namespace,
             ContainerdAddress = _args.Address,
             GuestHost = Config.GuestIsolation == "process"
-                ? new GuestHostSettings(Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell the shim's own path"),
-                    Config.GuestHostUid, Config.GuestHostUid, Config.GuestHostSeccomp)
+                ? new GuestHostSettings(GuestHostProgram(log), Config.GuestHostUid, Config.GuestHostUid, Config.GuestHostSeccomp)
                 : null,
         };
         var sandbox = System.ActorOf(SandboxProtocol.Props(Engine, Sink, settings, _lifetime), "sandbox");
@@ -152,6 +152,20 @@ internal sealed class DaemonCore : IAsyncDisposable
     }
 
     private static readonly TimeSpan CacheWriteWait = DaemonSupervisor.BackgroundWorkLimit;
+
+    /// <summary>
+    /// wasmkata-guest-host beside this executable, said in the log once: a missing one fails every Create with the same
+    /// words (GuestHostChild.Spawn), and the log tells it before the first.
+    /// </summary>
+    private static string GuestHostProgram(ILogger log)
+    {
+        var program = GuestHostChild.ProgramBeside(Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell the shim's own path"));
+        if (File.Exists(program))
+            log.Information("guest hosts: {Program}", program);
+        else
+            log.Warning("guest_isolation = \"process\" but {Program} is missing: every Create will fail until it is installed beside the shim", program);
+        return program;
+    }
 
     private static async Task Bounded(Task step, TimeSpan limit, string what, ILogger log)
     {
