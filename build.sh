@@ -116,7 +116,7 @@ cmd_build() {
   log "publishing to out/bin"
   rm -rf "$OUT/bin"
   publish_programs "$OUT/bin"
-  # Test-only programs: never in out/bin, never installed (GuestHostEscapeSpec checks the shim lacks them).
+  # Test-only programs: never in out/bin, never installed (GuestHostEscapeSpec checks the shipped programs lack them).
   log "publishing test-only programs to out/test-bin"
   rm -rf "$OUT/test-bin"
   dotnet publish "$REPO/Specs/EscapeProbe/WasmKata.EscapeProbe.csproj" --nologo -c "$CONFIGURATION" -r "$RID" -o "$OUT/test-bin"
