@@ -1,3 +1,4 @@
+using System.Globalization;
 using WasmKata.Specs.Linux;
 using Xunit;
 
@@ -48,6 +49,32 @@ public sealed class GuestHostProgramSpec : IDisposable
 
         Assert.True(run.ExitCode == 0, _fixture.Ctr.Explain(run));
         Assert.True(run.StdoutText == "hello from wasm\n", _fixture.Ctr.Explain(run));
+    }
+
+    [Fact]
+    public async Task Stage_2_of_a_running_guest_host_must_be_the_guest_host_program_not_the_shim()
+    {
+        var shim = InstallShim("exec", withGuestHost: true);
+        var image = await _fixture.Images.WasmAsync(new WasmImage("sleep"));
+        await using var container = await DetachedContainer.StartAsync(_fixture.Ctr, shim, image, "ghp-exec",
+            ["--runtime-config-path", _config], "/app.wasm", "30");
+
+        var pid = await TaskPidAsync(container.Id);
+
+        // The task's pid is the guest host, past its exec of stage 2; its parent is the daemon, the shim's copy.
+        var guestHost = Path.Combine(Path.GetDirectoryName(shim)!, "wasmkata-guest-host");
+        Assert.Equal(guestHost, new FileInfo($"/proc/{pid}/exe").LinkTarget);
+        var argv = File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+        Assert.Equal([guestHost, "guest-host", "-stage2"], argv.Take(3));
+        var parent = File.ReadAllLines($"/proc/{pid}/status").First(l => l.StartsWith("PPid:", StringComparison.Ordinal)).Split('\t')[1];
+        Assert.Equal(shim, new FileInfo($"/proc/{parent.Trim()}/exe").LinkTarget);
+    }
+
+    private async Task<int> TaskPidAsync(string id)
+    {
+        var ls = await _fixture.Ctr.RunAsync("task", "ls");
+        var row = ls.StdoutText.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).First(r => r.Length >= 2 && r[0] == id);
+        return int.Parse(row[1], CultureInfo.InvariantCulture);
     }
 
     // A copy of out/bin's shim (and the Wasmtime library it loads) in a directory of its own.
