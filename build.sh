@@ -2,10 +2,11 @@
 # WasmKata's one script. See README.md.
 #   ./build.sh                    build everything (Release), publish the shim to out/bin, guests to out/guests
 #   ./build.sh test [FILTER]      install what is missing, build, run the specs (FILTER: a dotnet test --filter)
-#   ./build.sh install [PREFIX]   publish the programs to PREFIX/lib/wasmkata, link them from PREFIX/bin (/usr/local)
+#   ./build.sh install [PREFIX]   publish the programs to PREFIX/lib/wasmkata, link shim and CLI from PREFIX/bin (/usr/local)
 #   ./build.sh demo               run a wasm container through the shim on a private containerd
 #   ./build.sh bench [ARGS]       build, measure against runc on a private containerd; table in out/bench/results.md
-#                                 ARGS: --quick, --only SECTION,... (cold density pods throughput io kill breakdown)
+#                                 ARGS: --quick, --only SECTION,... (cold density pods throughput io kill breakdown
+#                                 yosys isolation)
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -13,11 +14,13 @@ OUT="$REPO/out"
 CONFIGURATION=Release
 RID=linux-x64
 
-# Published programs, one "project:executable" per line. Both are NativeAOT executables (Shim/NativeAot.props): the
-# shim answers containerd's start and delete and serves as each sandbox's daemon; the CLI joins the shims' cluster.
+# Published programs, one "project:executable" per line. All are NativeAOT executables (Shim/NativeAot.props): the
+# shim answers containerd's start and delete and serves as each sandbox's daemon; the CLI joins the shims' cluster;
+# the guest host runs one guest, confined, when guest_isolation = "process" (the daemon finds it beside itself).
 PROGRAMS=(
   "Shim/WasmKata.Shim.csproj:containerd-shim-wasmkata-v2"
   "Shim/Cli/WasmKata.Cli.csproj:wasmkata"
+  "Shim/GuestHost/WasmKata.GuestHost.csproj:wasmkata-guest-host"
 )
 SHIM=containerd-shim-wasmkata-v2
 
@@ -113,7 +116,7 @@ cmd_build() {
   log "publishing to out/bin"
   rm -rf "$OUT/bin"
   publish_programs "$OUT/bin"
-  # Test-only programs: never in out/bin, never installed (GuestHostEscapeSpec checks the shim lacks them).
+  # Test-only programs: never in out/bin, never installed (GuestHostEscapeSpec checks the shipped programs lack them).
   log "publishing test-only programs to out/test-bin"
   rm -rf "$OUT/test-bin"
   dotnet publish "$REPO/Specs/EscapeProbe/WasmKata.EscapeProbe.csproj" --nologo -c "$CONFIGURATION" -r "$RID" -o "$OUT/test-bin"
@@ -190,6 +193,8 @@ cmd_install() {
   publish_programs "$lib"
   for program in "${PROGRAMS[@]}"; do
     name=${program#*:}
+    # The guest host is no command: the daemon runs it from beside its own (resolved) executable, in lib/wasmkata.
+    [[ $name == wasmkata-guest-host ]] && continue
     ln -sfn "../lib/wasmkata/$name" "$prefix/bin/$name"
     log "$prefix/bin/$name -> $lib/$name"
   done
@@ -263,7 +268,7 @@ main() {
     install) cmd_install "$@" ;;
     demo) cmd_demo ;;
     bench) cmd_bench "$@" ;;
-    -h | --help | help) sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
+    -h | --help | help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' ;;
     *)
       echo "unknown command: $verb (build, test, install, demo, bench, help)" >&2
       return 2

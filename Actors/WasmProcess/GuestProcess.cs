@@ -11,8 +11,8 @@ using WasmKata.Linux.Processes;
 namespace WasmKata.Actors.WasmProcess;
 
 /// <summary>
-/// One guest in a guest host process of its own (docs/guest-host.md, guest_isolation = "process"): the shim's own
-/// executable in <c>guest-host</c> mode, confined, talking lines over two pipes. A kill that the guest host does not
+/// One guest in a guest host process of its own (docs/guest-host.md, guest_isolation = "process"):
+/// wasmkata-guest-host (installed beside the shim) in <c>guest-host</c> mode, confined, talking lines over two pipes. A kill that the guest host does not
 /// carry out within a grace becomes SIGKILL of the process, which ends a guest blocked anywhere in Wasmtime; signals,
 /// pause, CPU time and memory come from the kernel. A guest host that dies without a report, is killed by a signal the
 /// daemon did not send, or writes junk turns into a 255 exit of its guest, never a hung actor.
@@ -421,8 +421,8 @@ internal sealed class GuestProcess : IGuestRunner
 }
 
 /// <summary>How the daemon starts guest hosts.</summary>
-/// <param name="Program">The shim's own executable (guest-host mode).</param>
-/// <param name="Uid">The host uid guest hosts run as: the sandbox's range root.</param>
+/// <param name="Program">wasmkata-guest-host beside the shim (GuestHostChild.ProgramBeside).</param>
+/// <param name="Uid">The host uid guest hosts run as: the sandbox\'s range root.</param>
 /// <param name="Gid">The host gid guest hosts run as.</param>
 /// <param name="Seccomp">The guest host's seccomp default: errno, kill or log.</param>
 /// <param name="Idmap">The sandbox's idmapping, through which containers' rootfs and bind mounts reach guest hosts;

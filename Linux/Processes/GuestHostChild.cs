@@ -69,6 +69,16 @@ public sealed class GuestHostChild : IDisposable
         Stderr = stderr;
     }
 
+    /// <summary>The guest host program's file name; it is installed beside the shim (docs/guest-host.md).</summary>
+    public const string ProgramName = "wasmkata-guest-host";
+
+    /// <summary>
+    /// The guest host program beside <paramref name="self"/> (the running shim, <c>/proc/self/exe</c>): the two are
+    /// installed together, so the daemon never searches PATH for the program that runs guests.
+    /// </summary>
+    public static string ProgramBeside(string self) =>
+        Path.Combine(Path.GetDirectoryName(self) ?? "/", ProgramName);
+
     /// <summary>The guest host's pid.</summary>
     public int Pid { get; }
 
@@ -92,6 +102,12 @@ public sealed class GuestHostChild : IDisposable
     {
         ArgumentNullException.ThrowIfNull(files);
         ArgumentNullException.ThrowIfNull(argv);
+        if (!File.Exists(program))
+        {
+            throw new FileNotFoundException(
+                $"{program} is missing: guest_isolation = \"process\" runs guests in {Path.GetFileName(program)}, which is installed beside the shim (README.md, Install)",
+                program);
+        }
         var owned = new List<SafeFdHandle>();
         SafeFdHandle? reportRead = null, controlWrite = null, stdoutRead = null, stderrRead = null;
         var pid = 0;

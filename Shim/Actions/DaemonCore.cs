@@ -11,6 +11,7 @@ using WasmKata.Engine;
 using WasmKata.Inspection;
 using WasmKata.Linux;
 using WasmKata.Linux.Idmap;
+using WasmKata.Linux.Processes;
 using WasmKata.Shim.Events;
 using WasmKata.Shim.Hosting;
 using WasmKata.Shim.Service;
@@ -142,7 +143,7 @@ internal sealed class DaemonCore : IAsyncDisposable
     /// </summary>
     private GuestHostSettings GuestHostSettingsFor(string id, ILogger log)
     {
-        var program = Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell the shim's own path");
+        var program = GuestHostProgram(log);
         try
         {
             var clock = Stopwatch.StartNew();
@@ -194,6 +195,20 @@ internal sealed class DaemonCore : IAsyncDisposable
     }
 
     private static readonly TimeSpan CacheWriteWait = DaemonSupervisor.BackgroundWorkLimit;
+
+    /// <summary>
+    /// wasmkata-guest-host beside this executable, said in the log once: a missing one fails every Create with the same
+    /// words (GuestHostChild.Spawn), and the log tells it before the first.
+    /// </summary>
+    private static string GuestHostProgram(ILogger log)
+    {
+        var program = GuestHostChild.ProgramBeside(Environment.ProcessPath ?? throw new InvalidOperationException("cannot tell the shim's own path"));
+        if (File.Exists(program))
+            log.Information("guest hosts: {Program}", program);
+        else
+            log.Warning("guest_isolation = \"process\" but {Program} is missing: every Create will fail until it is installed beside the shim", program);
+        return program;
+    }
 
     private static async Task Bounded(Task step, TimeSpan limit, string what, ILogger log)
     {

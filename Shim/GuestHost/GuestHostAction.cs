@@ -86,6 +86,7 @@ internal static class GuestHostAction
             guest.UpdateCpu(new GuestCpuLimit(quota, args.CpuPeriodUs));
         termination.Attach(guest);
         guest.Instantiate();
+        NativeHeap.Trim();
         if (args.ControlFd >= 0)
         {
             guest.OomOccurred += oom => report.Line($"oom {oom.MemoryBytes} {oom.LimitBytes}");

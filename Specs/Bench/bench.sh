@@ -14,11 +14,13 @@
 #   6. breakdown    one traced cold start each (perf sched tracepoints; skipped when perf cannot trace)
 #   7. yosys        a real 30 MB module (Yosys from npm) against Node's WASI: first start, cached start, compute
 #                   (Specs/Bench/bench-yosys.sh)
+#   8. isolation    guest_isolation = "process" against "thread": cold start, PSS per extra container, guest host
+#                   start to ready, and the same with the shim as guest host (Specs/Bench/bench-isolation.sh)
 # Needs root, containerd (ctr, runc), busybox-static and the built shim and guests.
 # Tunables (environment): BENCH_SNAPSHOTTER (overlayfs), BENCH_COLD_N (9), BENCH_DENSITY_N (100),
 #   BENCH_TPUT_N (40 per worker), BENCH_TPUT_WORKERS (4), BENCH_TPUT_SECONDS (20), BENCH_IO_MIB (64),
 #   BENCH_IO_N (3), BENCH_KILL_N (20), BENCH_PODS_N (10), BENCH_PODS_IDLE_SECONDS (20). --quick shrinks them all for a smoke run; --only runs some sections
-#   (cold, density, pods, throughput, io, kill, breakdown, yosys).
+#   (cold, density, pods, throughput, io, kill, breakdown, yosys, isolation).
 set -euo pipefail
 export LC_ALL=C # EPOCHREALTIME must use a '.'
 
@@ -31,7 +33,7 @@ SHIM_DIR="$REPO/out/bin"
 GUESTS_DIR="$REPO/out/guests"
 OUT_DIR="$REPO/out/bench"
 QUICK=0
-SECTIONS="cold density pods throughput io kill breakdown yosys"
+SECTIONS="cold density pods throughput io kill breakdown yosys isolation"
 BENCH_COMMAND=${BENCH_COMMAND:-"Specs/Bench/bench.sh${*:+ $*}"}
 while (($# > 0)); do
   case $1 in
@@ -942,6 +944,7 @@ report_kill() {
 }
 
 source "$BENCH_DIR/bench-yosys.sh"
+source "$BENCH_DIR/bench-isolation.sh"
 
 report_breakdown() {
   [[ -n ${BREAKDOWN:-} ]] || return 0
@@ -990,7 +993,7 @@ main() {
   done
   [[ -x $SHIM_DIR/$WASM_SHIM ]] || die "$SHIM_DIR/$WASM_SHIM is missing (run ./build.sh)"
   for section in $SECTIONS; do
-    declare -F "bench_$section" >/dev/null || die "unknown section $section (cold density pods throughput io kill breakdown yosys)"
+    declare -F "bench_$section" >/dev/null || die "unknown section $section (cold density pods throughput io kill breakdown yosys isolation)"
   done
 
   SHIM_SOURCE="git $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # What a guest host costs (docs/guest-host.md), by hand, as root after ./build.sh:
-#   Specs/Bench/guest-host-cost.sh [RUNS]
+#   Specs/Bench/guest-host-cost.sh [RUNS] [PROGRAM]
+# PROGRAM: the guest host to measure (default out/bin/wasmkata-guest-host; the shim works too, its guest-host mode).
 # the wall time of whole confined hello runs (spawn, stage 1, exec, stage 2, engine, compile, guest, exit), and the
 # PSS of guest hosts with a sleeping guest, one alone and ten side by side.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-shim=${WASMKATA_SHIM_DIR:-$repo/out/bin}/containerd-shim-wasmkata-v2
 guests=$repo/out/guests
 runs=${1:-21}
+program=${2:-${WASMKATA_SHIM_DIR:-$repo/out/bin}/wasmkata-guest-host}
 uid=2100000
 work=$(mktemp -d /tmp/wk-guest-host-cost-XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -18,7 +19,7 @@ chown "$uid:$uid" "$work/rootfs"
 guest_host() { # GUEST ARGS... (execs: run it in a subshell)
   local guest=$1
   shift
-  exec "$shim" guest-host -uid $uid -gid $uid -rootfs-fd 3 -module-fd 4 -report-fd 5 -- "$guest" "$@" \
+  exec "$program" guest-host -uid $uid -gid $uid -rootfs-fd 3 -module-fd 4 -report-fd 5 -- "$guest" "$@" \
     3<"$work/rootfs" 4<"$guests/$guest.wasm" 5>/dev/null >/dev/null
 }
 

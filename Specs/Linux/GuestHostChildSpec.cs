@@ -89,4 +89,19 @@ public sealed class GuestHostChildSpec : IDisposable
 
         Assert.Contains("absent", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_missing_guest_host_program_must_fail_the_spawn_saying_what_to_install()
+    {
+        var files = new GuestHostFiles(_rootfs, _module, null, Stdout: true, Stderr: true, SharedOutput: false, [], SandboxNamespaces.None);
+        var program = GuestHostChild.ProgramBeside(_temp.Sub("containerd-shim-wasmkata-v2"));
+        var before = Pidfds();
+
+        var e = Assert.Throws<FileNotFoundException>(() => GuestHostChild.Spawn(program, files, _ => ["wasmkata-guest-host"]));
+
+        Assert.Equal(Path.Combine(_temp.Path, "wasmkata-guest-host"), program);
+        Assert.Contains($"{program} is missing", e.Message, StringComparison.Ordinal);
+        Assert.Contains("installed beside the shim", e.Message, StringComparison.Ordinal);
+        Assert.Equal(before, Pidfds());
+    }
 }

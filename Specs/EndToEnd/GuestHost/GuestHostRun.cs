@@ -38,6 +38,9 @@ internal sealed class GuestHostRun : IDisposable
 
     public static string Shim => Path.Combine(ShimUnderTest.ShimDir, "containerd-shim-wasmkata-v2");
 
+    /// <summary>The program the daemon runs guest hosts with, published beside the shim.</summary>
+    public static string GuestHost => Path.Combine(ShimUnderTest.ShimDir, "wasmkata-guest-host");
+
     public static string Guest(string name) => Path.Combine(ShimUnderTest.GuestsDir, name + ".wasm");
 
     /// <summary>

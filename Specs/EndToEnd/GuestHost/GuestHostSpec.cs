@@ -127,7 +127,7 @@ public sealed class GuestHostSpec : IDisposable
     public async Task A_guest_that_cannot_start_must_be_reported_as_an_error()
     {
         File.WriteAllText(Path.Combine(_temp.Path, "junk.wasm"), "not wasm at all");
-        using var run = GuestHostRun.Start(GuestHostRun.Shim, _rootfs, Path.Combine(_temp.Path, "junk.wasm"), ReportPath(), ["-seccomp", "kill"], ["junk"]);
+        using var run = GuestHostRun.Start(GuestHostRun.GuestHost, _rootfs, Path.Combine(_temp.Path, "junk.wasm"), ReportPath(), ["-seccomp", "kill"], ["junk"]);
         var result = await run.WaitAsync();
         Assert.True(result.ExitCode == 255, result.Describe());
         Assert.StartsWith("error invalid wasm module", result.Report, StringComparison.Ordinal);
@@ -136,7 +136,7 @@ public sealed class GuestHostSpec : IDisposable
     [Fact]
     public async Task Stage_two_run_directly_as_root_must_refuse_to_run_the_guest()
     {
-        using var run = GuestHostRun.Start(GuestHostRun.Shim, _rootfs, GuestHostRun.Guest("hello"), ReportPath(), ["-stage2"], ["hello"]);
+        using var run = GuestHostRun.Start(GuestHostRun.GuestHost, _rootfs, GuestHostRun.Guest("hello"), ReportPath(), ["-stage2"], ["hello"]);
         var result = await run.WaitAsync();
         Assert.True(result.ExitCode == 255, result.Describe());
         Assert.StartsWith("error refusing to run guests unconfined", result.Report, StringComparison.Ordinal);
@@ -150,7 +150,7 @@ public sealed class GuestHostSpec : IDisposable
     [InlineData("-bogus", "unknown guest-host flag")]
     public async Task Bad_flags_must_be_refused_with_a_reason(string flag, string reason)
     {
-        using var run = GuestHostRun.Start(GuestHostRun.Shim, _rootfs, GuestHostRun.Guest("hello"), ReportPath(), flag.Split(' '), ["hello"]);
+        using var run = GuestHostRun.Start(GuestHostRun.GuestHost, _rootfs, GuestHostRun.Guest("hello"), ReportPath(), flag.Split(' '), ["hello"]);
         var result = await run.WaitAsync();
         Assert.True(result.ExitCode == 2, result.Describe());
         Assert.Contains(reason, result.Stderr, StringComparison.Ordinal);
@@ -158,7 +158,7 @@ public sealed class GuestHostSpec : IDisposable
     }
 
     private GuestHostRun Start(string guest, IReadOnlyList<string> args, string seccomp, string? stdin = null, string[]? extra = null) =>
-        GuestHostRun.Start(GuestHostRun.Shim, _rootfs, GuestHostRun.Guest(guest), ReportPath(), ["-seccomp", seccomp, .. extra ?? []], args, stdin);
+        GuestHostRun.Start(GuestHostRun.GuestHost, _rootfs, GuestHostRun.Guest(guest), ReportPath(), ["-seccomp", seccomp, .. extra ?? []], args, stdin);
 
     private async Task<GuestHostResult> RunAsync(string guest, IReadOnlyList<string> args, string seccomp, string? stdin = null, string[]? extra = null)
     {
