@@ -3,7 +3,6 @@ using Akka.Actor;
 using WasmKata.Actors.Io;
 using WasmKata.Core;
 using WasmKata.Core.Plan;
-using WasmKata.Engine;
 using WasmKata.Linux.Io;
 using WasmKata.Linux.Namespaces;
 using WasmKata.Linux.Processes;
@@ -17,7 +16,7 @@ namespace WasmKata.Actors.WasmProcess;
 /// pause, CPU time and memory come from the kernel. A guest host that dies without a report, is killed by a signal the
 /// daemon did not send, or writes junk turns into a 255 exit of its guest, never a hung actor. No thread of the daemon
 /// belongs to it: its report and output pipes and its pidfd are waited for on the shared fd reactor (one epoll thread
-/// for every guest host), the spawn runs on the thread pool, and the deadlines are timers.
+/// for every guest host), the spawn runs on the one spawner thread, and the deadlines are timers.
 /// </summary>
 internal sealed class GuestProcess : IGuestRunner
 {
@@ -46,10 +45,10 @@ internal sealed class GuestProcess : IGuestRunner
     private GuestProcess(IActorRef owner) => _owner = owner;
 
     /// <summary>How long a guest host may live on after closing its report pipe before it is SIGKILLed.</summary>
-    public static readonly TimeSpan ExitAfterReportTimeout = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan ExitAfterReportTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>
-    /// Spawns the guest host from the thread pool and follows it on the fd reactor; see <see cref="GuestThread.Launch"/>.
+    /// Spawns the guest host (on <see cref="GuestHostSpawner"/>'s thread) and follows it on the fd reactor; see <see cref="GuestThread.Launch"/>.
     /// Output goes into <paramref name="stdout"/> and <paramref name="stderr"/>, which are awaited for room (back-pressure).
     /// </summary>
     public static GuestProcess Launch(
@@ -59,7 +58,7 @@ internal sealed class GuestProcess : IGuestRunner
         var process = new GuestProcess(owner);
         var files = new GuestHostFiles(config.RootfsPath, modulePath, stdin, stdout is not null, stderr is not null,
             stdout is not null && ReferenceEquals(stdout, stderr), config.Preopens.Select(p => p.HostPath).ToList(), namespaces);
-        _ = Task.Run(() => process.RunAsync(host, files, config, cpu, stdout, stderr, afterSpawn));
+        _ = process.RunAsync(host, files, config, cpu, stdout, stderr, afterSpawn);
         return process;
     }
 
@@ -203,7 +202,7 @@ internal sealed class GuestProcess : IGuestRunner
         GuestHostChild child;
         try
         {
-            child = GuestHostChild.Spawn(host.Program, files, fds => Argv(host, config, cpu, files, fds));
+            child = await GuestHostSpawner.SpawnAsync(host.Program, files, fds => Argv(host, config, cpu, files, fds)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
         {
@@ -225,17 +224,27 @@ internal sealed class GuestProcess : IGuestRunner
             var copies = Task.WhenAll(
                 GuestHostStreams.CopyAsync(child.Stdout, stdout),
                 GuestHostStreams.CopyAsync(child.Stderr, ReferenceEquals(stdout, stderr) ? null : stderr));
-            var report = await ReadReportsAsync(child, readyTimer).ConfigureAwait(false);
+            var reports = await ReadReportsAsync(child, readyTimer).ConfigureAwait(false);
             Refresh(); // a zombie still shows its CPU time
             ChildExit exit;
-            // A guest host that closed its report pipe has nothing left to do: one that lingers is ended.
-            using (new Timer(_ => Escalate("it closed its report pipe but did not exit"), null, ExitAfterReportTimeout, Timeout.InfiniteTimeSpan))
+            // A guest host that closed its report pipe has nothing left to do: one that lingers is ended. Its guest's
+            // reported status still counts then: the guest had ended, only the runtime around it had not.
+            var lingered = 0;
+            using (new Timer(_ =>
+                   {
+                       Volatile.Write(ref lingered, 1);
+                       Escalate("it closed its report pipe but did not exit");
+                   }, null, ExitAfterReportTimeout, Timeout.InfiniteTimeSpan))
+            {
                 exit = await child.WaitForExitAsync().ConfigureAwait(false);
+            }
             exited = true;
+            if (Volatile.Read(ref lingered) == 1 && exit.Signal == SignalNumber.Kill && reports.Junk is null && reports.Status is { } reported)
+                exit = new ChildExit(reported, null);
             await copies.ConfigureAwait(false);
             lock (_lock)
                 _escalation?.Dispose();
-            Conclude(child.Pid, report, exit);
+            Conclude(child.Pid, reports, exit);
         }
         catch (Exception e)
         {
