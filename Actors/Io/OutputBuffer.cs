@@ -26,6 +26,7 @@ public sealed class OutputBuffer : IGuestOutput
     private bool _completed;
     private bool _aborted;
     private TaskCompletionSource? _readerWake;
+    private TaskCompletionSource? _writerWake;
 
     /// <summary>Creates a buffer that blocks writers once <paramref name="capacity"/> bytes are unread.</summary>
     public OutputBuffer(int capacity = DefaultCapacity)
@@ -71,6 +72,25 @@ public sealed class OutputBuffer : IGuestOutput
     }
 
     /// <summary>
+    /// <see cref="Write"/> for a writer that must not block a thread (the daemon's copy of a guest host's pipe): the
+    /// returned task completes once every byte is in, so a writer that awaits it before reading more holds its source
+    /// back (back-pressure) without a thread. Drops the data once <see cref="Abort"/> was called; throws
+    /// <see cref="InvalidOperationException"/> after <see cref="Complete"/>.
+    /// </summary>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            if (_completed && !_aborted)
+                throw new InvalidOperationException("write after Complete");
+            data = AppendWhileRoom(data);
+            if (data.IsEmpty)
+                return ValueTask.CompletedTask;
+        }
+        return WriteSlowAsync(data, cancellationToken);
+    }
+
+    /// <summary>
     /// The next bytes in order, or null once the stream ended (<see cref="Complete"/> or <see cref="Abort"/>) and
     /// everything buffered was read. Cancelling loses nothing.
     /// </summary>
@@ -111,6 +131,7 @@ public sealed class OutputBuffer : IGuestOutput
             _aborted = true;
             if (_blockedWriters > 0)
                 Monitor.PulseAll(_gate);
+            WakeWriter();
             WakeReader();
         }
     }
@@ -129,6 +150,36 @@ public sealed class OutputBuffer : IGuestOutput
                 wake = (_readerWake ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
         }
+    }
+
+    private async ValueTask WriteSlowAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task room;
+            lock (_gate)
+            {
+                data = AppendWhileRoom(data);
+                if (data.IsEmpty)
+                    return;
+                room = (_writerWake ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+            await room.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // Takes what fits below Capacity; the rest comes back (empty once all is in, or dropped after Abort).
+    private ReadOnlyMemory<byte> AppendWhileRoom(ReadOnlyMemory<byte> data)
+    {
+        if (_aborted)
+            return ReadOnlyMemory<byte>.Empty;
+        var n = (int)Math.Min(data.Length, Math.Max(0, Capacity - _unread));
+        if (n == 0)
+            return data;
+        Append(data.Span[..n]);
+        Interlocked.Add(ref _unread, n);
+        WakeReader();
+        return data[n..];
     }
 
     private void Append(ReadOnlySpan<byte> data)
@@ -165,7 +216,15 @@ public sealed class OutputBuffer : IGuestOutput
         Interlocked.Add(ref _unread, -chunk.Length);
         if (_blockedWriters > 0)
             Monitor.PulseAll(_gate);
+        WakeWriter();
         return true;
+    }
+
+    private void WakeWriter()
+    {
+        var wake = _writerWake;
+        _writerWake = null;
+        wake?.TrySetResult();
     }
 
     private void WakeReader()

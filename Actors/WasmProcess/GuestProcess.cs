@@ -1,8 +1,8 @@
 using System.Globalization;
 using Akka.Actor;
+using WasmKata.Actors.Io;
 using WasmKata.Core;
 using WasmKata.Core.Plan;
-using WasmKata.Engine;
 using WasmKata.Linux.Idmap;
 using WasmKata.Linux.Io;
 using WasmKata.Linux.Namespaces;
@@ -15,7 +15,9 @@ namespace WasmKata.Actors.WasmProcess;
 /// wasmkata-guest-host (installed beside the shim) in <c>guest-host</c> mode, confined, talking lines over two pipes. A kill that the guest host does not
 /// carry out within a grace becomes SIGKILL of the process, which ends a guest blocked anywhere in Wasmtime; signals,
 /// pause, CPU time and memory come from the kernel. A guest host that dies without a report, is killed by a signal the
-/// daemon did not send, or writes junk turns into a 255 exit of its guest, never a hung actor.
+/// daemon did not send, or writes junk turns into a 255 exit of its guest, never a hung actor. No thread of the daemon
+/// belongs to it: its report and output pipes and its pidfd are waited for on the shared fd reactor (one epoll thread
+/// for every guest host), the spawn runs on the one spawner thread, and the deadlines are timers.
 /// </summary>
 internal sealed class GuestProcess : IGuestRunner
 {
@@ -43,21 +45,22 @@ internal sealed class GuestProcess : IGuestRunner
 
     private GuestProcess(IActorRef owner) => _owner = owner;
 
-    /// <summary>Spawns the guest host on a thread of its own (which then reads its reports); see <see cref="GuestThread.Launch"/>.</summary>
+    /// <summary>How long a guest host may live on after closing its report pipe before it is SIGKILLed.</summary>
+    public static readonly TimeSpan ExitAfterReportTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Spawns the guest host (on <see cref="GuestHostSpawner"/>'s thread) and follows it on the fd reactor; see <see cref="GuestThread.Launch"/>.
+    /// Output goes into <paramref name="stdout"/> and <paramref name="stderr"/>, which are awaited for room (back-pressure).
+    /// </summary>
     public static GuestProcess Launch(
-        GuestHostSettings host, string modulePath, GuestConfig config, GuestInputPipe? stdin, IGuestOutput? stdout, IGuestOutput? stderr,
-        IActorRef owner, Action afterSpawn, string name, SandboxNamespaces namespaces, GuestCpuLimit? cpu)
+        GuestHostSettings host, string modulePath, GuestConfig config, GuestInputPipe? stdin, OutputBuffer? stdout, OutputBuffer? stderr,
+        IActorRef owner, Action afterSpawn, SandboxNamespaces namespaces, GuestCpuLimit? cpu)
     {
         var process = new GuestProcess(owner);
         var files = new GuestHostFiles(config.RootfsPath, modulePath, stdin, stdout is not null, stderr is not null,
             stdout is not null && ReferenceEquals(stdout, stderr), config.Preopens.Select(p => p.HostPath).ToList(), namespaces,
             host.Idmap, config.Preopens.Select(p => p.ReadOnly).ToList());
-        var thread = new Thread(() => process.Body(host, files, config, cpu, stdout, stderr, afterSpawn), 256 * 1024)
-        {
-            IsBackground = true,
-            Name = name,
-        };
-        thread.Start();
+        _ = process.RunAsync(host, files, config, cpu, stdout, stderr, afterSpawn);
         return process;
     }
 
@@ -187,8 +190,8 @@ internal sealed class GuestProcess : IGuestRunner
         }
     }
 
-    private void Body(
-        GuestHostSettings host, GuestHostFiles files, GuestConfig config, GuestCpuLimit? cpu, IGuestOutput? stdout, IGuestOutput? stderr,
+    private async Task RunAsync(
+        GuestHostSettings host, GuestHostFiles files, GuestConfig config, GuestCpuLimit? cpu, OutputBuffer? stdout, OutputBuffer? stderr,
         Action afterSpawn)
     {
         if (config.OutgoingHttp)
@@ -201,7 +204,7 @@ internal sealed class GuestProcess : IGuestRunner
         GuestHostChild child;
         try
         {
-            child = GuestHostChild.Spawn(host.Program, files, fds => Argv(host, config, cpu, files, fds));
+            child = await GuestHostSpawner.SpawnAsync(host.Program, files, fds => Argv(host, config, cpu, files, fds)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
         {
@@ -216,27 +219,61 @@ internal sealed class GuestProcess : IGuestRunner
             _child = child;
         Deliver();
 
+        var exited = false;
+        var readyTimer = new Timer(_ => Escalate($"it was not ready within {ReadyTimeout.TotalSeconds:F0} s"), null, ReadyTimeout, Timeout.InfiniteTimeSpan);
         try
         {
-            using (child)
-            using (var readyTimer = new Timer(_ => Escalate($"it was not ready within {ReadyTimeout.TotalSeconds:F0} s"), null, ReadyTimeout, Timeout.InfiniteTimeSpan))
+            var copies = Task.WhenAll(
+                GuestHostStreams.CopyAsync(child.Stdout, stdout),
+                GuestHostStreams.CopyAsync(child.Stderr, ReferenceEquals(stdout, stderr) ? null : stderr));
+            var reports = await ReadReportsAsync(child, readyTimer).ConfigureAwait(false);
+            Refresh(); // a zombie still shows its CPU time
+            ChildExit exit;
+            // A guest host that closed its report pipe has nothing left to do: one that lingers is ended. Its guest's
+            // reported status still counts then: the guest had ended, only the runtime around it had not.
+            var lingered = 0;
+            using (new Timer(_ =>
+                   {
+                       Volatile.Write(ref lingered, 1);
+                       Escalate("it closed its report pipe but did not exit");
+                   }, null, ExitAfterReportTimeout, Timeout.InfiniteTimeSpan))
             {
-                var copies = new[] { Copy(child.Stdout, stdout), Copy(child.Stderr, ReferenceEquals(stdout, stderr) ? null : stderr) };
-                var report = ReadReports(child, readyTimer);
-                Refresh(); // a zombie still shows its CPU time
-                var exit = child.WaitForExit();
-                foreach (var copy in copies)
-                    copy?.Join();
-                lock (_lock)
-                    _escalation?.Dispose();
-                Conclude(child.Pid, report, exit);
+                exit = await child.WaitForExitAsync().ConfigureAwait(false);
             }
+            exited = true;
+            if (Volatile.Read(ref lingered) == 1 && exit.Signal == SignalNumber.Kill && reports.Junk is null && reports.Status is { } reported)
+                exit = new ChildExit(reported, null);
+            await copies.ConfigureAwait(false);
+            lock (_lock)
+                _escalation?.Dispose();
+            Conclude(child.Pid, reports, exit);
         }
         catch (Exception e)
         {
-            // Our bug, not the guest's: on this thread it would take the daemon (every guest of the pod) down.
+            // Our bug, not the guest's: the guest host is ended and its guest exits 255, the daemon serves on.
             Escalate("internal error");
             Finish(ExitStatus.Internal, "internal error: " + e.Message);
+        }
+        finally
+        {
+            await readyTimer.DisposeAsync().ConfigureAwait(false);
+            if (!exited)
+                await ReapAfterFailureAsync(child).ConfigureAwait(false);
+            child.Dispose();
+        }
+    }
+
+    // After an internal error the guest host has been SIGKILLed: reap it so neither a zombie nor its pidfd stays.
+    private static async Task ReapAfterFailureAsync(GuestHostChild child)
+    {
+        try
+        {
+            using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await child.WaitForExitAsync(patience.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Dispose below kills it again; it stays claimed rather than be reaped under another owner.
         }
     }
 
@@ -249,14 +286,20 @@ internal sealed class GuestProcess : IGuestRunner
         public string? Junk;
     }
 
-    private Reports ReadReports(GuestHostChild child, Timer readyTimer)
+    private async Task<Reports> ReadReportsAsync(GuestHostChild child, Timer readyTimer)
     {
         var reports = new Reports();
-        using var lines = new StreamReader(child.Report);
+        var lines = new GuestHostStreams.LineReader(child.Report);
         try
         {
-            while (lines.ReadLine() is { } line)
+            while (await lines.ReadLineAsync().ConfigureAwait(false) is ({ } line, var tooLong))
             {
+                if (tooLong)
+                {
+                    reports.Junk = $"a line of more than {GuestHostStreams.MaxReportLine} bytes: {line[..200]}";
+                    Escalate("it wrote junk");
+                    return reports;
+                }
                 var space = line.IndexOf(' ', StringComparison.Ordinal);
                 var (word, rest) = space < 0 ? (line, "") : (line[..space], line[(space + 1)..]);
                 switch (word)
@@ -293,7 +336,7 @@ internal sealed class GuestProcess : IGuestRunner
                 }
             }
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             reports.Junk = $"unreadable report pipe: {e.Message}";
             Escalate("its report pipe broke");
@@ -353,41 +396,6 @@ internal sealed class GuestProcess : IGuestRunner
 
     private void Finish(int status, string? trap) =>
         _owner.Tell(new WasmProcessProtocol.GuestFinished(status, trap, DateTimeOffset.UtcNow));
-
-    // One thread per output: it copies the guest host's pipe into the buffer the pumps read, blocking (back-pressure)
-    // as the guest's own writes did when it ran on a daemon thread; after the buffer closes it drains the pipe to EOF.
-    private static Thread? Copy(FileStream? from, IGuestOutput? to)
-    {
-        if (from is null)
-            return null;
-        var thread = new Thread(() =>
-        {
-            var buffer = new byte[64 * 1024];
-            var target = to;
-            try
-            {
-                int n;
-                while ((n = from.Read(buffer)) > 0)
-                {
-                    try
-                    {
-                        target?.Write(buffer.AsSpan(0, n));
-                    }
-                    catch (InvalidOperationException)
-                    {
-                        target = null; // the buffer was completed: the rest is dropped
-                    }
-                }
-            }
-            catch (IOException)
-            {
-                // The pipe broke: nothing more will come.
-            }
-        }, 256 * 1024)
-        { IsBackground = true, Name = "guest output" };
-        thread.Start();
-        return thread;
-    }
 
     private static List<string> Argv(GuestHostSettings host, GuestConfig config, GuestCpuLimit? cpu, GuestHostFiles files, GuestHostFdNumbers fds)
     {

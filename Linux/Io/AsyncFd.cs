@@ -97,6 +97,28 @@ public sealed class AsyncFd : IDisposable
         }
     }
 
+    /// <summary>
+    /// Completes once a read would not block (data, end of stream or an error is there), without taking a byte: a
+    /// reader that waits here holds no buffer while the fd is idle. Returns at once for fds epoll refuses.
+    /// </summary>
+    public async ValueTask WaitReadableAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        if (_poll is null)
+            return;
+
+        Enter(ref _readBusy, "read");
+        try
+        {
+            // Level-triggered: readiness that is already there is reported at once.
+            await _poll.WaitAsync(forRead: true, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Volatile.Write(ref _readBusy, 0);
+        }
+    }
+
     /// <summary>Writes all of <paramref name="data"/>; throws <see cref="BrokenPipeException"/> when no reader is left.</summary>
     public async ValueTask WriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
     {

@@ -52,17 +52,23 @@ public sealed record GuestHostFdNumbers(IReadOnlyList<int> NamespaceFds, IReadOn
 /// <summary>
 /// A guest host child of the daemon (docs/guest-host.md): spawned with exactly the descriptors it needs, claimed from
 /// <see cref="ChildReaper"/> so only this object reaps it, signalled through a pidfd so a signal never reaches a reused pid.
+/// Its report and output pipes and its exit are waited for on the shared <see cref="FdReactor"/>, never by a thread of
+/// its own: a daemon with hundreds of guest hosts keeps its thread count.
 /// </summary>
 public sealed class GuestHostChild : IDisposable
 {
     private readonly SafeFdHandle _pidfd;
     private readonly Lock _gate = new();
+    private readonly PollRegistration _exitReadiness;
     private ChildExit? _exit;
+    private bool _closeWhenReaped;
 
-    private GuestHostChild(int pid, SafeFdHandle pidfd, FileStream report, FileStream control, FileStream? stdout, FileStream? stderr)
+    private GuestHostChild(int pid, SafeFdHandle pidfd, AsyncFd report, FileStream control, AsyncFd? stdout, AsyncFd? stderr)
     {
         Pid = pid;
         _pidfd = pidfd;
+        _exitReadiness = PollRegistration.TryCreate(pidfd, $"pidfd of guest host {pid}")
+            ?? throw new InvalidOperationException($"epoll refused the pidfd of guest host {pid}");
         Report = report;
         Control = control;
         Stdout = stdout;
@@ -82,17 +88,17 @@ public sealed class GuestHostChild : IDisposable
     /// <summary>The guest host's pid.</summary>
     public int Pid { get; }
 
-    /// <summary>The read end of its report pipe (lines it writes).</summary>
-    public FileStream Report { get; }
+    /// <summary>The read end of its report pipe (lines it writes), non-blocking.</summary>
+    public AsyncFd Report { get; }
 
     /// <summary>The write end of its control pipe (lines it reads); disposing it tells the guest host the daemon is gone.</summary>
     public FileStream Control { get; }
 
-    /// <summary>The read end of the guest's stdout pipe (also its stderr when shared), or null.</summary>
-    public FileStream? Stdout { get; }
+    /// <summary>The read end of the guest's stdout pipe (also its stderr when shared), non-blocking, or null.</summary>
+    public AsyncFd? Stdout { get; }
 
-    /// <summary>The read end of the guest's stderr pipe, or null.</summary>
-    public FileStream? Stderr { get; }
+    /// <summary>The read end of the guest's stderr pipe, non-blocking, or null.</summary>
+    public AsyncFd? Stderr { get; }
 
     /// <summary>
     /// Spawns <paramref name="program"/> with the argv <paramref name="argv"/> builds from the descriptor numbers, an empty
@@ -109,7 +115,9 @@ public sealed class GuestHostChild : IDisposable
                 program);
         }
         var owned = new List<SafeFdHandle>();
-        SafeFdHandle? reportRead = null, controlWrite = null, stdoutRead = null, stderrRead = null;
+        SafeFdHandle? reportRead = null, controlWrite = null, stdoutRead = null, stderrRead = null, pidfd = null;
+        FileStream? control = null;
+        AsyncFd? report = null, stdout = null, stderr = null;
         var pid = 0;
         try
         {
@@ -174,11 +182,15 @@ public sealed class GuestHostChild : IDisposable
             var fds = Arrange(sources);
             var arguments = argv(new GuestHostFdNumbers(namespaceFds, preopenFds));
             pid = ChildReaper.SpawnClaimed(() => Spawner.Spawn(program, arguments, [], "/", fds, closeFrom: next));
-            var pidfd = new SafeFdHandle(Interop.PidfdOpen(pid), ownsHandle: true);
+            pidfd = new SafeFdHandle(Interop.PidfdOpen(pid), ownsHandle: true);
             if (pidfd.IsInvalid)
                 UnixErrors.ThrowLast("pidfd_open", $"pid {pid}");
-            return new GuestHostChild(pid, pidfd, Stream(reportRead, FileAccess.Read), Stream(controlWrite, FileAccess.Write),
-                stdoutRead is null ? null : Stream(stdoutRead, FileAccess.Read), stderrRead is null ? null : Stream(stderrRead, FileAccess.Read));
+            control = Stream(Take(ref controlWrite), FileAccess.Write);
+            // Each AsyncFd owns its fd from here on (and closes it if it cannot be made one).
+            report = new AsyncFd(Take(ref reportRead), $"report pipe of guest host {pid}");
+            stdout = stdoutRead is null ? null : new AsyncFd(Take(ref stdoutRead), $"stdout pipe of guest host {pid}");
+            stderr = stderrRead is null ? null : new AsyncFd(Take(ref stderrRead), $"stderr pipe of guest host {pid}");
+            return new GuestHostChild(pid, pidfd, report, control, stdout, stderr);
         }
         catch
         {
@@ -186,6 +198,11 @@ public sealed class GuestHostChild : IDisposable
             controlWrite?.Dispose();
             stdoutRead?.Dispose();
             stderrRead?.Dispose();
+            control?.Dispose();
+            report?.Dispose();
+            stdout?.Dispose();
+            stderr?.Dispose();
+            pidfd?.Dispose();
             if (pid > 0)
             {
                 Interop.Kill(pid, Interop.SIGKILL);
@@ -212,22 +229,43 @@ public sealed class GuestHostChild : IDisposable
         }
     }
 
-    /// <summary>Blocks until the guest host has exited and reaps it (call from a thread of its own).</summary>
-    public unsafe ChildExit WaitForExit()
+    /// <summary>
+    /// Completes once the guest host has exited, and reaps it: the pidfd turns readable at the exit (on the reactor),
+    /// then <c>waitid(WNOHANG)</c> collects the status. Call once.
+    /// </summary>
+    public async Task<ChildExit> WaitForExitAsync(CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            if (TryReap() is { } exit)
+                return exit;
+            await _exitReadiness.WaitAsync(forRead: true, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private unsafe ChildExit? TryReap()
     {
         var info = default(Interop.SigInfo);
         int result;
         do
         {
-            result = Interop.WaitId(Interop.P_PIDFD, (uint)_pidfd.DangerousFd, &info, Interop.WEXITED);
+            result = Interop.WaitId(Interop.P_PIDFD, (uint)_pidfd.DangerousFd, &info, Interop.WEXITED | Interop.WNOHANG);
         }
         while (result < 0 && Interop.Errno.Last == Interop.Errno.EINTR);
         if (result < 0)
             UnixErrors.ThrowLast("waitid(P_PIDFD)", $"pid {Pid}");
+        if (info.Pid == 0)
+            return null; // still running: WNOHANG leaves the siginfo zeroed
         var exit = info.Code == Interop.CLD_EXITED ? new ChildExit(info.Status, null) : new ChildExit(null, info.Status);
+        bool close;
         lock (_gate)
+        {
             _exit = exit;
+            close = _closeWhenReaped;
+        }
         ChildReaper.Release(Pid);
+        if (close)
+            ClosePidfd();
         return exit;
     }
 
@@ -257,10 +295,17 @@ public sealed class GuestHostChild : IDisposable
             if (_exit is null)
             {
                 Interop.PidfdSendSignal(_pidfd, Interop.SIGKILL);
+                _closeWhenReaped = true;
                 return;
             }
-            _pidfd.Dispose();
         }
+        ClosePidfd();
+    }
+
+    private void ClosePidfd()
+    {
+        _exitReadiness.Dispose();
+        _pidfd.Dispose();
     }
 
     private static int OpenOwned(string path, int flags, List<SafeFdHandle> owned)
@@ -300,6 +345,13 @@ public sealed class GuestHostChild : IDisposable
             fds.Add(source >= 0 ? ChildFd.Dup(above + i, target) : ChildFd.Open(target, path!, flags));
         }
         return fds;
+    }
+
+    private static SafeFdHandle Take(ref SafeFdHandle? handle)
+    {
+        var taken = handle!;
+        handle = null;
+        return taken;
     }
 
     private static FileStream Stream(SafeFdHandle handle, FileAccess access)

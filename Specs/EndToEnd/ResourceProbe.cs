@@ -50,7 +50,7 @@ public static class ResourceProbe
         return wrapper;
     }
 
-    /// <summary>The pid `ctr task ls` shows for ID: the guest's thread id.</summary>
+    /// <summary>The pid `ctr task ls` shows for ID: the guest's thread id, or its guest host's pid (guest_isolation = "process").</summary>
     public static async Task<int> TaskPidAsync(Ctr ctr, string id)
     {
         var ls = await ctr.RunAsync("task", "ls");
@@ -60,15 +60,19 @@ public static class ResourceProbe
         return int.Parse(row![1], CultureInfo.InvariantCulture);
     }
 
-    /// <summary>The shim process serving task ID: the task's pid is its guest's thread, whose thread group is the shim.</summary>
+    /// <summary>
+    /// The shim daemon serving task ID, in either isolation mode. With guest_isolation = "thread" the task's pid is its
+    /// guest's thread, whose thread group is the daemon; with "process" it is the guest's guest host, a child of the
+    /// daemon. Fails if the task's pid is not what its mode makes it.
+    /// </summary>
     public static async Task<int> ShimPidAsync(Ctr ctr, string id)
     {
-        var ls = await ctr.RunAsync("task", "ls");
-        var row = ls.StdoutText.Split('\n').Select(l => l.Split(' ', '\t').Where(c => c.Length > 0).ToArray())
-            .FirstOrDefault(r => r.Length >= 2 && r[0] == id);
-        Assert.True(row is not null, ctr.Explain(ls));
-        var status = await File.ReadAllLinesAsync($"/proc/{row![1]}/status");
-        return int.Parse(status.First(l => l.StartsWith("Tgid:", StringComparison.Ordinal))[5..].Trim(), CultureInfo.InvariantCulture);
+        var task = await TaskPidAsync(ctr, id);
+        if (!GuestIsolation.IsProcess)
+            return GuestIsolation.StatusField(task, "Tgid");
+        Assert.True(GuestIsolation.IsGuestHost(task),
+            $"the pid of task {id}, {task}, is not a guest host: {string.Join(' ', GuestIsolation.Argv(task))}");
+        return GuestIsolation.StatusField(task, "PPid");
     }
 
     /// <summary>User plus system CPU time of process <paramref name="pid"/> (all its threads), from /proc.</summary>

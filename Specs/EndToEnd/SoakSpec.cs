@@ -29,6 +29,9 @@ public static class Soak
         var siblingShim = ShimServing(fixture, sibling.Id);
         Assert.True(siblingShim > 0, "no shim serves the sibling container");
         var prefix = ContainerdFixture.NewId("soak");
+        // Daemons other specs of the collection left running (a failed one's) are theirs, not the soak's: only daemons
+        // that appear during the soak must be gone after it.
+        var earlier = fixture.ShimProcesses().ToHashSet();
 
         // A short warm-up, so that the first use of code paths (which opens nothing per container) is not counted.
         await RunQuickAsync(ctr, quick, prefix + "-warm");
@@ -66,12 +69,13 @@ public static class Soak
         // Daemons end within a bounded time of their last Shutdown; give them that.
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(6);
         List<int> left;
-        while ((left = fixture.ShimProcesses().Where(p => p != siblingShim).ToList()).Count > 0 && DateTime.UtcNow < deadline)
+        while ((left = fixture.ShimProcesses().Where(p => p != siblingShim && !earlier.Contains(p)).ToList()).Count > 0 && DateTime.UtcNow < deadline)
             await Task.Delay(100);
         // Only this soak's sandboxes: other specs of the collection share the namespace (and its cgroup parent).
         var cgroups = SandboxCgroups(ctr.Namespace).Where(c => Path.GetFileName(c).StartsWith(prefix + "-", StringComparison.Ordinal)).ToList();
         var fdsAfter = FdCount(siblingShim);
-        var summary = $"{runs} runs in {elapsed.TotalSeconds:F0} s, {failures.Count} failed, {left.Count} daemons left, " +
+        var summary = $"{runs} runs in {elapsed.TotalSeconds:F0} s, {failures.Count} failed, {left.Count} daemons left " +
+                      $"({earlier.Count(p => p != siblingShim)} other daemons were already running), " +
                       $"{cgroups.Count} sandbox cgroups left, sibling shim fds {fdsBefore} -> {fdsAfter}";
         output.WriteLine(summary);
         foreach (var failure in failures.Take(10))

@@ -34,7 +34,12 @@ public sealed class SpareSpec(SpareSpec.SparesOnContainerd fixture) : IClassFixt
         var before = Spares(fixture, Ctr.Namespace);
         await using (var sleeper = await DetachedContainer.StartAsync(Ctr, Ctr.WasmRuntime, sleep, "spare-sleep", "/app.wasm", "3600"))
         {
+            // What containerd and clients need: the adopted spare is the daemon that serves the sandbox. The task's pid
+            // is its guest's thread (guest_isolation = "thread") or its guest host, a child of the spare ("process");
+            // ShimPidAsync checks which and answers the daemon either way.
             Assert.Equal(spare, await ResourceProbe.ShimPidAsync(Ctr, sleeper.Id));
+            if (GuestIsolation.IsProcess)
+                Assert.NotEqual(spare, await ResourceProbe.TaskPidAsync(Ctr, sleeper.Id));
             Assert.Equal("wasmkata-shimd", Comm(spare));
             Assert.False(ContainerdFixture.IsWaitingSpare(spare), "the adopted spare still runs at nice 19");
             Assert.Contains(spare, fixture.ShimProcesses());

@@ -233,6 +233,42 @@ public sealed class WasmGuestProcessSpec
     }
 
     [Fact]
+    public async Task Running_guest_hosts_must_cost_the_daemon_no_thread_each()
+    {
+        const int execs = 8;
+        var image = new WasmImage("sleep");
+        await using var container = await StartDetachedAsync(image, "gp-threads", "/app.wasm", "3600");
+        var daemon = ParentOf(await InitPidAsync(container.Id));
+        var before = Threads(daemon);
+        var running = new List<ChildProcess>();
+        try
+        {
+            for (var i = 0; i < execs; i++)
+            {
+                var exec = Ctr.Start(["task", "exec", "--exec-id", $"t{i}", container.Id, "/app.wasm", "3600"]);
+                running.Add(exec);
+                await WaitForOutputAsync(exec, "sleeping");
+            }
+
+            // Their pipes and pidfds wait on the daemon's one epoll thread: a thread per guest host (a report reader
+            // and a copy per output, as before the reactor) would add 3 x 8. The slack is the pool's own workers.
+            var during = Threads(daemon);
+            Assert.True(during <= before + 4, $"daemon {daemon}: {before} threads before {execs} running execs, {during} with them");
+        }
+        finally
+        {
+            for (var i = 0; i < running.Count; i++)
+                await Ctr.RunAsync("task", "kill", "--exec-id", $"t{i}", "-s", "SIGKILL", container.Id);
+            foreach (var exec in running)
+                exec.Dispose();
+        }
+    }
+
+    private static int Threads(int pid) =>
+        int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Threads:", StringComparison.Ordinal))[8..].Trim(),
+            System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
     public async Task A_guest_host_killed_by_someone_else_must_end_its_guest_with_255()
     {
         var image = await _fixture.Images.WasmAsync(new WasmImage("sleep"));

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Xunit;
 
 namespace WasmKata.Specs.EndToEnd;
@@ -32,11 +33,11 @@ public class WasmTaskSpec(ContainerdFixture fixture)
     }
 
     [Fact]
-    public async Task Ps_must_list_the_daemon_that_runs_each_guest_process_with_the_exec_id()
+    public async Task Ps_must_list_the_host_process_that_runs_each_guest_process_with_the_exec_id()
     {
         await using var container = await StartSleeperAsync("ps");
-        // A guest is a thread of the shim daemon: the task's pid is that thread, its thread group the daemon.
-        var daemon = (await ResourceProbe.ShimPidAsync(Ctr, container.Id)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var daemon = await ResourceProbe.ShimPidAsync(Ctr, container.Id);
+        var initPid = await ResourceProbe.TaskPidAsync(Ctr, container.Id);
         using var exec = Ctr.Start(["task", "exec", "--exec-id", "e1", container.Id, "/app.wasm", "3600"]);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (!exec.StdoutSoFar().Contains("sleeping", StringComparison.Ordinal))
@@ -46,14 +47,47 @@ public class WasmTaskSpec(ContainerdFixture fixture)
         }
 
         var ps = await Ctr.RunAsync("task", "ps", container.Id);
+        Assert.True(ps.ExitCode == 0, Ctr.Explain(ps));
+        // Host tools (docker top runs ps -q PIDS) find the processes by these pids; the exec keeps its id in INFO.
+        var listed = Ctr.FirstColumn(ps.StdoutText);
+        Assert.True(listed.Count == 2, Ctr.Explain(ps));
+        var (initListed, e1Listed) = (int.Parse(listed[0], CultureInfo.InvariantCulture), int.Parse(listed[1], CultureInfo.InvariantCulture));
+        // Read while the exec still runs.
+        var e1Argv = GuestIsolation.Argv(e1Listed);
+        var e1Parent = GuestIsolation.IsProcess && e1Argv.Length > 0 ? GuestIsolation.StatusField(e1Listed, "PPid") : 0;
         var kill = await Ctr.RunAsync("task", "kill", "--exec-id", "e1", "-s", "SIGKILL", container.Id);
 
-        Assert.True(ps.ExitCode == 0, Ctr.Explain(ps));
-        // Host tools (docker top runs ps -q PIDS) find the daemon by these pids; the exec keeps its id in INFO.
-        Assert.True(Ctr.FirstColumn(ps.StdoutText) is [var init, var e1] && init == daemon && e1 == daemon, $"daemon {daemon}: " + Ctr.Explain(ps));
+        if (GuestIsolation.IsProcess)
+        {
+            // Each guest is a guest host process of the daemon's, as runc lists a container's own processes: init's is
+            // the task's pid, the exec's another child of the daemon.
+            Assert.True(initListed == initPid, $"init {initPid}: " + Ctr.Explain(ps));
+            Assert.True(e1Listed != initListed && e1Argv is [_, "guest-host", ..] && e1Parent == daemon,
+                $"daemon {daemon}, exec e1 listed as {e1Listed} (parent {e1Parent}: {string.Join(' ', e1Argv)}): " + Ctr.Explain(ps));
+        }
+        else
+        {
+            // A guest is a thread of the shim daemon: ps lists the daemon for every guest (a thread id is not a process).
+            Assert.True(initListed == daemon && e1Listed == daemon, $"daemon {daemon}: " + Ctr.Explain(ps));
+        }
         Assert.True(ps.StdoutText.Split('\n')[2].Contains("e1", StringComparison.Ordinal), Ctr.Explain(ps));
         Assert.True(kill.ExitCode == 0, Ctr.Explain(kill));
         Assert.Equal(137, (await exec.WaitAsync(TimeSpan.FromSeconds(10))).ExitCode);
+        if (GuestIsolation.IsProcess)
+            Assert.False(IsLiving(e1Listed) && GuestIsolation.IsGuestHost(e1Listed), $"the exec's guest host {e1Listed} outlived its kill");
+    }
+
+    private static bool IsLiving(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)] != 'Z';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Xunit;
 
 namespace WasmKata.Specs.EndToEnd;
@@ -21,21 +22,29 @@ public class WasmTerminalSpec(ContainerdFixture fixture)
     {
         var image = await fixture.Images.WasmAsync(new WasmImage("cat"));
         var id = ContainerdFixture.NewId("tty");
-        using var user = UserTerminal.Start(Ctr.CommandLine, 91, 29, Ctr.RunArgs(Ctr.WasmRuntime, image, id, ["--rm", "-t"], "/app.wasm"));
-        await Ctr.WaitForTaskStatusAsync(id, "RUNNING", Long);
-        await user.WaitUntilRaw();
+        try
+        {
+            using var user = UserTerminal.Start(Ctr.CommandLine, 91, 29, Ctr.RunArgs(Ctr.WasmRuntime, image, id, ["--rm", "-t"], "/app.wasm"));
+            await Ctr.WaitForTaskStatusAsync(id, "RUNNING", Long);
+            await user.WaitUntilRaw();
 
-        await user.Type("ping\r");
-        // The guest's terminal echoes the line, then the guest copies it. (ctr's raw mode keeps the user's terminal
-        // mapping LF to CR LF, as it does with runc, so what arrives there as CR LF shows as CR CR LF.)
-        await user.WaitForOutput("ping\nping\n", fixture.LogTail);
-        // ctr sized the guest's terminal as its own right after Start.
-        await AssertGuestTerminalSize(id, 91, 29);
+            await user.Type("ping\r");
+            // The guest's terminal echoes the line, then the guest copies it. (ctr's raw mode keeps the user's terminal
+            // mapping LF to CR LF, as it does with runc, so what arrives there as CR LF shows as CR CR LF.)
+            await user.WaitForOutput("ping\nping\n", fixture.LogTail);
+            // ctr sized the guest's terminal as its own right after Start.
+            await AssertGuestTerminalSize(id, 91, 29);
 
-        await user.Type("\x04");
-        var run = await user.WaitAsync(Long, () => fixture.LogTail());
-        Assert.True(run.ExitCode == 0, $"{user.Output}\n{Ctr.Explain(run)}");
-        Assert.Equal("ping\r\r\nping\r\r\n", user.Output);
+            await user.Type("\x04");
+            var run = await user.WaitAsync(Long, () => fixture.LogTail());
+            Assert.True(run.ExitCode == 0, $"{user.Output}\n{Ctr.Explain(run)}");
+            Assert.Equal("ping\r\r\nping\r\r\n", user.Output);
+        }
+        finally
+        {
+            // A failed spec must not leave its container and daemon for later specs (the soak counts daemons).
+            await Ctr.ForceRemoveAsync(id);
+        }
     }
 
     [Fact]
@@ -43,14 +52,21 @@ public class WasmTerminalSpec(ContainerdFixture fixture)
     {
         var image = await fixture.Images.WasmAsync(new WasmImage("cat"));
         var id = ContainerdFixture.NewId("ttyint");
-        using var user = UserTerminal.Start(Ctr.CommandLine, 80, 24, Ctr.RunArgs(Ctr.WasmRuntime, image, id, ["--rm", "-t"], "/app.wasm"));
-        await Ctr.WaitForTaskStatusAsync(id, "RUNNING", Long);
-        await user.WaitUntilRaw();
+        try
+        {
+            using var user = UserTerminal.Start(Ctr.CommandLine, 80, 24, Ctr.RunArgs(Ctr.WasmRuntime, image, id, ["--rm", "-t"], "/app.wasm"));
+            await Ctr.WaitForTaskStatusAsync(id, "RUNNING", Long);
+            await user.WaitUntilRaw();
 
-        await user.Type("never sent\x03");
-        var run = await user.WaitAsync(Long, () => fixture.LogTail());
-        Assert.True(run.ExitCode == 130, $"{user.Output}\n{Ctr.Explain(run)}");
-        Assert.DoesNotContain("never sent\r", user.Output);
+            await user.Type("never sent\x03");
+            var run = await user.WaitAsync(Long, () => fixture.LogTail());
+            Assert.True(run.ExitCode == 130, $"{user.Output}\n{Ctr.Explain(run)}");
+            Assert.DoesNotContain("never sent\r", user.Output);
+        }
+        finally
+        {
+            await Ctr.ForceRemoveAsync(id);
+        }
     }
 
     [Fact]
@@ -83,12 +99,22 @@ public class WasmTerminalSpec(ContainerdFixture fixture)
         }
     }
 
+    /// <summary>
+    /// The guest's terminal is the shim daemon's pty: with guest_isolation = "thread" the task's pid is a thread of the
+    /// daemon and shares its descriptors; with "process" the guest host between them has pipes, no terminal (it could
+    /// not ask for the size anyway: WASI has no call for it), so the pty is looked up among the daemon's descriptors.
+    /// </summary>
     private async Task AssertGuestTerminalSize(string id, int columns, int rows)
     {
-        var ls = await Ctr.RunAsync("task", "ls");
-        var pid = ls.StdoutText.Split('\n').Select(line => line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-            .First(row => row.Length > 1 && row[0] == id)[1];
-        await UserTerminal.AssertGuestTerminalSize(pid, columns, rows);
+        var daemon = await ResourceProbe.ShimPidAsync(Ctr, id);
+        await UserTerminal.AssertGuestTerminalSize(daemon.ToString(CultureInfo.InvariantCulture), columns, rows);
+        if (GuestIsolation.IsProcess)
+        {
+            var guestHost = await ResourceProbe.TaskPidAsync(Ctr, id);
+            var terminals = new DirectoryInfo($"/proc/{guestHost}/fd").EnumerateFileSystemInfos()
+                .Select(fd => fd.LinkTarget).Where(target => target?.StartsWith("/dev/pts/", StringComparison.Ordinal) == true).ToList();
+            Assert.True(terminals.Count == 0, $"guest host {guestHost} holds a terminal: {string.Join(", ", terminals)}");
+        }
     }
 }
 

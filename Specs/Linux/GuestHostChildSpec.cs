@@ -30,7 +30,7 @@ public sealed class GuestHostChildSpec : IDisposable
     public void Dispose() => _temp.Dispose();
 
     [Fact]
-    public void Each_descriptor_must_land_on_its_number_and_nothing_else_must_be_inherited()
+    public async Task Each_descriptor_must_land_on_its_number_and_nothing_else_must_be_inherited()
     {
         using var stdin = new GuestInputPipe();
         var files = new GuestHostFiles(_rootfs, _module, stdin, Stdout: true, Stderr: true, SharedOutput: false, [_data], SandboxNamespaces.None);
@@ -43,8 +43,8 @@ public sealed class GuestHostChildSpec : IDisposable
             return ["bash", "-c", script];
         });
         stdin.ReleaseReadEnd();
-        var output = new StreamReader(child.Stdout!, Encoding.UTF8).ReadToEnd();
-        var exit = child.WaitForExit();
+        var output = Encoding.UTF8.GetString(await ReadToEndAsync(child.Stdout!));
+        var exit = await child.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal(0, exit.ExitCode);
         var lines = output.Split('\n');
@@ -58,22 +58,43 @@ public sealed class GuestHostChildSpec : IDisposable
     }
 
     [Fact]
-    public void Report_and_control_must_be_pipes_both_ways_and_a_signal_must_show_in_the_exit()
+    public async Task Report_and_control_must_be_pipes_both_ways_and_a_signal_must_show_in_the_exit()
     {
         var files = new GuestHostFiles(_rootfs, _module, null, Stdout: false, Stderr: false, SharedOutput: false, [], SandboxNamespaces.None);
         var pidfdsBefore = Pidfds();
         var child = GuestHostChild.Spawn("/bin/bash", files, _ => ["bash", "-c", "read line <&4; echo \"got $line\" >&3; exec sleep 60"]);
 
         child.Control.Write("start\n"u8);
-        var report = new StreamReader(child.Report, Encoding.UTF8).ReadLine();
-        Assert.Equal("got start", report);
+        var report = Encoding.UTF8.GetString(await ReadToEndAsync(child.Report, stopAt: (byte)'\n'));
+        Assert.Equal("got start\n", report);
+        // Not exited yet: the wait is on the pidfd's readiness, it must not complete before the kill.
+        var waiting = child.WaitForExitAsync();
+        await Task.Delay(100);
+        Assert.False(waiting.IsCompleted, "the exit wait completed while the guest host still ran");
         Assert.True(child.Signal(9));
-        var exit = child.WaitForExit();
+        var exit = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
 
         Assert.Equal(new ChildExit(null, 9), exit);
         Assert.False(child.Signal(9), "a reaped guest host must not be signalled");
         child.Dispose();
         Assert.True(Pidfds() <= pidfdsBefore, "the reaped guest host's pidfd was not closed");
+    }
+
+    // Reads until end of stream (or through the first stopAt byte), with a deadline: a read that never ends fails the spec.
+    private static async Task<byte[]> ReadToEndAsync(AsyncFd fd, byte? stopAt = null)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var all = new List<byte>();
+        // One byte at a time when stopping at a byte, so nothing after it is taken.
+        var buffer = new byte[stopAt is null ? 4096 : 1];
+        int n;
+        while ((n = await fd.ReadAsync(buffer, deadline.Token)) > 0)
+        {
+            all.AddRange(buffer.AsSpan(0, n));
+            if (stopAt is { } stop && buffer[0] == stop)
+                break;
+        }
+        return [.. all];
     }
 
     // This process's pidfds (other specs may hold some of their own, never more after than before ours).
