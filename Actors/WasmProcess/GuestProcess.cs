@@ -27,6 +27,9 @@ internal sealed class GuestProcess : IGuestRunner
     /// <summary>How long a guest host may take to load, compile and instantiate before it is given up.</summary>
     public static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(2);
 
+    /// <summary>How long a stats request waits for the guest host's answer before the last figure is given instead.</summary>
+    public static readonly TimeSpan StatsTimeout = TimeSpan.FromMilliseconds(100);
+
     private readonly Lock _lock = new();
     private readonly IActorRef _owner;
     private GuestHostChild? _child;
@@ -37,20 +40,25 @@ internal sealed class GuestProcess : IGuestRunner
     private bool _ready;
     private TimeSpan _grace = CoreKillGrace;
     private Timer? _escalation;
+    private bool _reportsEnded;
     private long _memoryBytes;
     private long _cpuNs;
+    // Stats requests sent and answered: answers come in order, one per request, so counts pair them.
+    private readonly object _statsGate = new();
+    private long _statsAsked;
+    private long _statsAnswered;
 
     private GuestProcess(IActorRef owner) => _owner = owner;
 
     /// <summary>Spawns the guest host on a thread of its own (which then reads its reports); see <see cref="GuestThread.Launch"/>.</summary>
     public static GuestProcess Launch(
-        GuestHostSettings host, string modulePath, GuestConfig config, GuestInputPipe? stdin, IGuestOutput? stdout, IGuestOutput? stderr,
+        WasmEngine engine, GuestHostSettings host, string modulePath, GuestConfig config, GuestInputPipe? stdin, IGuestOutput? stdout, IGuestOutput? stderr,
         IActorRef owner, Action afterSpawn, string name, SandboxNamespaces namespaces, GuestCpuLimit? cpu)
     {
         var process = new GuestProcess(owner);
         var files = new GuestHostFiles(config.RootfsPath, modulePath, stdin, stdout is not null, stderr is not null,
             stdout is not null && ReferenceEquals(stdout, stderr), config.Preopens.Select(p => p.HostPath).ToList(), namespaces);
-        var thread = new Thread(() => process.Body(host, files, config, cpu, stdout, stderr, afterSpawn), 256 * 1024)
+        var thread = new Thread(() => process.Body(engine, host, files, config, cpu, stdout, stderr, afterSpawn), 256 * 1024)
         {
             IsBackground = true,
             Name = name,
@@ -98,12 +106,16 @@ internal sealed class GuestProcess : IGuestRunner
         Command($"limits {memory} {quota}");
     }
 
-    /// <summary>The guest host's resident memory (its engine and runtime included: what the kernel charges the pod).</summary>
+    /// <summary>
+    /// The guest's linear memory, as the guest host answers a <c>stats</c> line (what a guest thread reports too; the
+    /// guest host's own resident memory is in the sandbox cgroup's figures). Waits <see cref="StatsTimeout"/> at most,
+    /// and does not ask a guest host that is not ready, paused or done: the last figure then.
+    /// </summary>
     public long MemoryBytes
     {
         get
         {
-            Refresh();
+            AskStats();
             return Interlocked.Read(ref _memoryBytes);
         }
     }
@@ -123,10 +135,42 @@ internal sealed class GuestProcess : IGuestRunner
         var child = Volatile.Read(ref _child);
         if (child is null)
             return;
-        var (rss, cpu) = child.Usage();
+        var (_, cpu) = child.Usage();
         if (cpu > 0)
             Interlocked.Exchange(ref _cpuNs, cpu);
-        Interlocked.Exchange(ref _memoryBytes, rss);
+    }
+
+    private void AskStats()
+    {
+        lock (_lock)
+        {
+            if (_child is null || !_ready || _paused || _reportsEnded)
+                return;
+        }
+        long ticket;
+        lock (_statsGate)
+            ticket = ++_statsAsked;
+        Command("stats");
+        var deadline = Environment.TickCount64 + (long)StatsTimeout.TotalMilliseconds;
+        lock (_statsGate)
+        {
+            while (_statsAnswered < ticket)
+            {
+                var left = deadline - Environment.TickCount64;
+                if (left <= 0 || !Monitor.Wait(_statsGate, (int)left))
+                    return;
+            }
+        }
+    }
+
+    private void StatsAnswered(long memoryBytes)
+    {
+        Interlocked.Exchange(ref _memoryBytes, memoryBytes);
+        lock (_statsGate)
+        {
+            _statsAnswered++;
+            Monitor.PulseAll(_statsGate);
+        }
     }
 
     // A kill: SIGKILL at once for 9 (or a stopped guest host, which could not act on a line), else the line and, after
@@ -186,20 +230,34 @@ internal sealed class GuestProcess : IGuestRunner
     }
 
     private void Body(
-        GuestHostSettings host, GuestHostFiles files, GuestConfig config, GuestCpuLimit? cpu, IGuestOutput? stdout, IGuestOutput? stderr,
-        Action afterSpawn)
+        WasmEngine engine, GuestHostSettings host, GuestHostFiles files, GuestConfig config, GuestCpuLimit? cpu, IGuestOutput? stdout,
+        IGuestOutput? stderr, Action afterSpawn)
     {
-        if (config.OutgoingHttp)
+        // The daemon compiles (or finds in its cache) and checks the code; the guest host gets the entry read-only.
+        CompiledEntry? compiled;
+        try
+        {
+            compiled = engine.PrepareCompiledEntry(files.ModulePath);
+        }
+        catch (InvalidModuleException e)
         {
             afterSpawn();
-            _owner.Tell(new WasmProcessProtocol.GuestFailed(FailureCode.FailedPrecondition,
-                "outgoing HTTP is not available with guest_isolation = \"process\" yet: a guest host may not open sockets"));
+            _owner.Tell(new WasmProcessProtocol.GuestFailed(FailureCode.InvalidArgument, e.Message));
             return;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Wasmtime.WasmtimeException)
+        {
+            // The guest host compiles it itself, as without a cache.
+            compiled = null;
         }
         GuestHostChild child;
         try
         {
-            child = GuestHostChild.Spawn(host.Program, files, fds => Argv(host, config, cpu, files, fds));
+            using (compiled)
+            {
+                var withEntry = files with { CompiledEntry = compiled?.Handle };
+                child = GuestHostChild.Spawn(host.Program, withEntry, fds => Argv(host, engine.Options, config, cpu, files, fds, compiled?.Digest));
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
         {
@@ -221,6 +279,10 @@ internal sealed class GuestProcess : IGuestRunner
             {
                 var copies = new[] { Copy(child.Stdout, stdout), Copy(child.Stderr, ReferenceEquals(stdout, stderr) ? null : stderr) };
                 var report = ReadReports(child, readyTimer);
+                lock (_lock)
+                    _reportsEnded = true;
+                lock (_statsGate)
+                    Monitor.PulseAll(_statsGate);
                 Refresh(); // a zombie still shows its CPU time
                 var exit = child.WaitForExit();
                 foreach (var copy in copies)
@@ -280,6 +342,9 @@ internal sealed class GuestProcess : IGuestRunner
                                     && long.TryParse(memory, CultureInfo.InvariantCulture, out var m)
                                     && long.TryParse(limit, CultureInfo.InvariantCulture, out var l):
                         _owner.Tell(new WasmProcessProtocol.GuestOom(m, l));
+                        break;
+                    case "stats" when long.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out var memoryBytes):
+                        StatsAnswered(memoryBytes);
                         break;
                     case "exit" when int.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out var status):
                         reports.Status = status;
@@ -387,7 +452,8 @@ internal sealed class GuestProcess : IGuestRunner
         return thread;
     }
 
-    private static List<string> Argv(GuestHostSettings host, GuestConfig config, GuestCpuLimit? cpu, GuestHostFiles files, GuestHostFdNumbers fds)
+    private static List<string> Argv(
+        GuestHostSettings host, EngineOptions engine, GuestConfig config, GuestCpuLimit? cpu, GuestHostFiles files, GuestHostFdNumbers fds, string? digest)
     {
         static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
         var argv = new List<string>
@@ -410,6 +476,13 @@ internal sealed class GuestProcess : IGuestRunner
             argv.AddRange(["-ns-fd", N(fd)]);
         for (var i = 0; i < config.Preopens.Count; i++)
             argv.AddRange(["-preopen", $"{N(fds.PreopenFds[i])}:{(config.Preopens[i].ReadOnly ? "ro" : "rw")}:{config.Preopens[i].GuestPath}"]);
+        if (fds.CompiledFd >= 0 && digest is not null)
+            argv.AddRange(["-compiled", $"{N(fds.CompiledFd)}:{digest}"]);
+        // The engine settings an entry's code depends on: the guest host's engine must match the daemon's exactly.
+        if (engine.PoolingAllocator)
+            argv.AddRange(["-pooling", $"{N(engine.PoolingMaxInstances)}:{N(engine.PoolingMaxMemoryBytes)}"]);
+        if (config.OutgoingHttp)
+            argv.Add("-http");
         foreach (var (key, value) in config.Env)
             argv.AddRange(["-env", $"{key}={value}"]);
         argv.Add("--");

@@ -61,7 +61,7 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         var pipe = _stdinPipe;
         var name = $"guest {_launch.ContainerId}/{ExecId}";
         _guest = _settings.GuestHost is { } host
-            ? GuestProcess.Launch(host, _launch.ModulePath, _launch.Guest, pipe, guestStdio.Stdout, guestStdio.Stderr, Self,
+            ? GuestProcess.Launch(_engine, host, _launch.ModulePath, _launch.Guest, pipe, guestStdio.Stdout, guestStdio.Stderr, Self,
                 () => pipe?.ReleaseReadEnd(), name, _launch.Namespaces, _launch.Cpu)
             : GuestThread.Launch(_engine, _launch.ModulePath, _launch.Guest, guestStdio, Self, () => pipe?.ReleaseReadEnd(), name,
                 _launch.Namespaces, _launch.Cpu);

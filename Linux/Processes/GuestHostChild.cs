@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using WasmKata.Linux.Io;
 using WasmKata.Linux.Namespaces;
@@ -13,14 +14,16 @@ namespace WasmKata.Linux.Processes;
 /// <param name="SharedOutput">stdout and stderr are one stream (a terminal): one pipe for both.</param>
 /// <param name="PreopenPaths">Host directories handed over as descriptors, in order.</param>
 /// <param name="Namespaces">The sandbox's namespaces the guest host enters in stage 1.</param>
+/// <param name="CompiledEntry">The module's compile cache entry, opened read-only (and checked) by the daemon; null: none.</param>
 public sealed record GuestHostFiles(
     string RootfsPath, string ModulePath, GuestInputPipe? Stdin, bool Stdout, bool Stderr, bool SharedOutput,
-    IReadOnlyList<string> PreopenPaths, SandboxNamespaces Namespaces);
+    IReadOnlyList<string> PreopenPaths, SandboxNamespaces Namespaces, SafeHandle? CompiledEntry = null);
 
 /// <summary>The descriptor numbers a guest host finds its files on, for its command line.</summary>
 /// <param name="NamespaceFds">One per namespace to enter, in stage 1.</param>
 /// <param name="PreopenFds">One per <see cref="GuestHostFiles.PreopenPaths"/>, in the same order.</param>
-public sealed record GuestHostFdNumbers(IReadOnlyList<int> NamespaceFds, IReadOnlyList<int> PreopenFds)
+/// <param name="CompiledFd">Where <see cref="GuestHostFiles.CompiledEntry"/> is; -1 without one.</param>
+public sealed record GuestHostFdNumbers(IReadOnlyList<int> NamespaceFds, IReadOnlyList<int> PreopenFds, int CompiledFd = -1)
 {
     /// <summary>Where the guest host writes its report lines.</summary>
     public const int Report = 3;
@@ -146,8 +149,15 @@ public sealed class GuestHostChild : IDisposable
                 sources.Add((next++, OpenOwned(path, Interop.O_RDONLY | Interop.O_DIRECTORY, owned), null, 0));
             }
 
+            var compiledFd = -1;
+            if (files.CompiledEntry is { } compiled)
+            {
+                compiledFd = next;
+                sources.Add((next++, (int)compiled.DangerousGetHandle(), null, 0));
+            }
+
             var fds = Arrange(sources);
-            var arguments = argv(new GuestHostFdNumbers(namespaceFds, preopenFds));
+            var arguments = argv(new GuestHostFdNumbers(namespaceFds, preopenFds, compiledFd));
             pid = ChildReaper.SpawnClaimed(() => Spawner.Spawn(program, arguments, [], "/", fds, closeFrom: next));
             var pidfd = new SafeFdHandle(Interop.PidfdOpen(pid), ownsHandle: true);
             if (pidfd.IsInvalid)
