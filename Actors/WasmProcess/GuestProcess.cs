@@ -58,7 +58,8 @@ internal sealed class GuestProcess : IGuestRunner
         var process = new GuestProcess(owner);
         var files = new GuestHostFiles(config.RootfsPath, modulePath, stdin, stdout is not null, stderr is not null,
             stdout is not null && ReferenceEquals(stdout, stderr), config.Preopens.Select(p => p.HostPath).ToList(), namespaces);
-        var thread = new Thread(() => process.Body(engine, host, files, config, cpu, stdout, stderr, afterSpawn), 256 * 1024)
+        // A guest thread's stack: a module new to the cache is compiled on this thread (Cranelift recurses).
+        var thread = new Thread(() => process.Body(engine, host, files, config, cpu, stdout, stderr, afterSpawn), 8 << 20)
         {
             IsBackground = true,
             Name = name,

@@ -51,7 +51,7 @@ public sealed class WasmGuestProcessEngineSpec
 
         Assert.True(first.ExitCode == 0 && second.ExitCode == 0, Ctr.Explain(first) + Ctr.Explain(second) + _fixture.LogTail());
         Assert.True(LogLines(cache, digest, ": compiled ") == 1, $"expected one compile, by the first daemon\n{_fixture.LogTail(80)}");
-        Assert.True(LogLines(cache, digest, "goes to a guest host as its Cranelift entry") == 2, $"expected both guest hosts to get the entry\n{_fixture.LogTail(80)}");
+        Assert.True(LogLines(cache, digest, "goes to a guest host as its \"Cranelift\" entry") == 2, $"expected both guest hosts to get the entry\n{_fixture.LogTail(80)}");
         Assert.Single(Directory.GetFiles(cache, digest + "-*.cwasm"));
     }
 
@@ -70,7 +70,7 @@ public sealed class WasmGuestProcessEngineSpec
         var entry = Assert.Single(Directory.GetFiles(cache, digest + "-*.cwasm"));
         Assert.Equal("WKCCOMP2", System.Text.Encoding.ASCII.GetString(File.ReadAllBytes(entry), 0, 8));
         Assert.True(LogLines(cache, digest, ": compiled ") == 1, _fixture.LogTail(80));
-        Assert.True(LogLines(cache, digest, "goes to a guest host as its Cranelift entry") == 2, _fixture.LogTail(80));
+        Assert.True(LogLines(cache, digest, "goes to a guest host as its \"Cranelift\" entry") == 2, _fixture.LogTail(80));
     }
 
     [Fact]
