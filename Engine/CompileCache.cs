@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
 using Serilog;
 using WasmKata.Linux.Io;
 using Wasmtime;
@@ -127,6 +128,72 @@ internal sealed class CompileCache
         }
         Touch(entry);
         return code;
+    }
+
+    /// <summary>
+    /// <paramref name="entry"/> opened read-only and checked whole through that descriptor (format, engine settings,
+    /// length, checksum), its use recorded: what a guest host may be handed, since the file behind an open descriptor is
+    /// the one checked (entries are replaced by rename, never rewritten). Null when there is none, and when it is not
+    /// sound, in which case it is deleted as <see cref="TryLoad"/> does.
+    /// </summary>
+    public SafeFileHandle? OpenChecked(string entry, WasmKind kind)
+    {
+        SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(entry, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("module cache: cannot read {CachePath}: {Error}; compiling instead", entry, e.Message);
+            return null;
+        }
+        string? fault;
+        try
+        {
+            fault = CheckStreamed(handle, kind);
+        }
+        catch (IOException e)
+        {
+            fault = $"unreadable: {e.Message}";
+        }
+        if (fault is not null)
+        {
+            handle.Dispose();
+            _log.Warning("module cache: refused {CachePath} ({Fault}); deleting it and compiling again", entry, fault);
+            Delete(entry);
+            return null;
+        }
+        Touch(entry);
+        return handle;
+    }
+
+    // Check, reading through the descriptor a chunk at a time (an entry of a big module is over 100 MB).
+    private string? CheckStreamed(SafeFileHandle handle, WasmKind kind)
+    {
+        var length = RandomAccess.GetLength(handle);
+        var header = new byte[HeaderLength];
+        if (length < HeaderLength || RandomAccess.Read(handle, header, 0) != HeaderLength)
+            return "not a cache entry of this format";
+        var fault = CheckHeader(header, length, kind);
+        if (fault is not null)
+            return fault;
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var buffer = new byte[1 << 20];
+        long offset = HeaderLength;
+        while (offset < length)
+        {
+            var n = RandomAccess.Read(handle, buffer, offset);
+            if (n <= 0)
+                return "truncated or extended";
+            hash.AppendData(buffer, 0, n);
+            offset += n;
+        }
+        return hash.GetHashAndReset().AsSpan().SequenceEqual(header.AsSpan(48, 32)) ? null : "checksum mismatch";
     }
 
     /// <summary>
@@ -262,14 +329,44 @@ internal sealed class CompileCache
 
     private string? Check(ReadOnlySpan<byte> file, WasmKind kind)
     {
-        if (file.Length < HeaderLength || !file[..8].SequenceEqual(MagicOf(kind)))
+        if (file.Length < HeaderLength)
             return "not a cache entry of this format";
-        if (!file[8..40].SequenceEqual(_settingsHash))
-            return "made for other engine settings";
-        if (BinaryPrimitives.ReadInt64LittleEndian(file[40..48]) != file.Length - HeaderLength)
-            return "truncated or extended";
+        if (CheckHeader(file[..HeaderLength], file.Length, kind) is { } fault)
+            return fault;
         return SHA256.HashData(file[HeaderLength..]).AsSpan().SequenceEqual(file[48..HeaderLength]) ? null : "checksum mismatch";
     }
+
+    // The header of an entry of fileLength bytes: format, kind, engine settings and length; not the checksum.
+    private string? CheckHeader(ReadOnlySpan<byte> header, long fileLength, WasmKind kind) =>
+        ReadHeader(header, fileLength) switch
+        {
+            null => "not a cache entry of this format",
+            var (k, _) when k != kind => "not a cache entry of this format",
+            var (_, settings) when !settings.SequenceEqual(_settingsHash) => "made for other engine settings",
+            _ when BinaryPrimitives.ReadInt64LittleEndian(header[40..48]) != fileLength - HeaderLength => "truncated or extended",
+            _ => null,
+        };
+
+    /// <summary>
+    /// The kind and engine settings hash an entry's header names; null when it has no header of this format. The length
+    /// and checksum are not checked here.
+    /// </summary>
+    internal static (WasmKind Kind, byte[] SettingsHash)? ReadHeader(ReadOnlySpan<byte> header, long fileLength)
+    {
+        if (fileLength < HeaderLength || header.Length < HeaderLength)
+            return null;
+        WasmKind kind;
+        if (header[..8].SequenceEqual(ModuleMagic))
+            kind = WasmKind.CoreModule;
+        else if (header[..8].SequenceEqual(ComponentMagic))
+            kind = WasmKind.Component;
+        else
+            return null;
+        return (kind, header[8..40].ToArray());
+    }
+
+    /// <summary>The settings hash entries made by a tier with <paramref name="settingsKey"/> carry.</summary>
+    internal static byte[] SettingsHashOf(string settingsKey) => HashSettings(settingsKey);
 
     /// <summary>Deletes <paramref name="entry"/> (gone already is fine): code no load asks for any more.</summary>
     public void Remove(string entry) => Delete(entry);

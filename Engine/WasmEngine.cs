@@ -11,7 +11,7 @@ namespace WasmKata.Engine;
 /// executing wasm code (see <see cref="EnterWasm"/>): a daemon whose guests all sleep, wait for stdin or output room,
 /// or are paused has no timer waking it. Dispose only after every guest finished.
 /// </remarks>
-public sealed class WasmEngine : IDisposable
+public sealed partial class WasmEngine : IDisposable
 {
     private readonly EngineTier _optimizing;
     // Winch, for the first start of big core modules; made when the first one is loaded.
@@ -146,6 +146,18 @@ public sealed class WasmEngine : IDisposable
         var (code, digest, source) = _loader.Load(hostPath);
         _log.Debug("loaded {Kind} {Module} ({Digest}) from {Source}", code.Kind, hostPath, digest, source);
         return new GuestModule(this, hostPath, digest, source, code);
+    }
+
+    /// <summary>
+    /// For a guest host (guest_isolation = "process"): the compile cache entry of the module at <paramref name="hostPath"/>,
+    /// opened read-only and checked, compiled and written first if need be (<see cref="ModuleLoader.HandOver"/>); null
+    /// without a disk cache. Throws <see cref="InvalidModuleException"/> as <see cref="Load"/> does.
+    /// </summary>
+    public CompiledEntry? PrepareCompiledEntry(string hostPath)
+    {
+        ArgumentNullException.ThrowIfNull(hostPath);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        return _loader.HandOver(hostPath);
     }
 
     /// <summary>Prepares one run of <paramref name="module"/>; call <see cref="Guest.Instantiate"/> next.</summary>

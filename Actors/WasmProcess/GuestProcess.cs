@@ -3,6 +3,7 @@ using Akka.Actor;
 using WasmKata.Actors.Io;
 using WasmKata.Core;
 using WasmKata.Core.Plan;
+using WasmKata.Engine;
 using WasmKata.Linux.Idmap;
 using WasmKata.Linux.Io;
 using WasmKata.Linux.Namespaces;
@@ -30,6 +31,9 @@ internal sealed class GuestProcess : IGuestRunner
     /// <summary>How long a guest host may take to load, compile and instantiate before it is given up.</summary>
     public static readonly TimeSpan ReadyTimeout = TimeSpan.FromMinutes(2);
 
+    /// <summary>How long a stats request waits for the guest host's answer before the last figure is given instead.</summary>
+    public static readonly TimeSpan StatsTimeout = TimeSpan.FromMilliseconds(100);
+
     private readonly Lock _lock = new();
     private readonly IActorRef _owner;
     private GuestHostChild? _child;
@@ -38,10 +42,16 @@ internal sealed class GuestProcess : IGuestRunner
     private string? _sigkillReason;
     private bool _paused;
     private bool _ready;
+    private bool _reportsEnded;
     private TimeSpan _grace = CoreKillGrace;
     private Timer? _escalation;
     private long _memoryBytes;
     private long _cpuNs;
+
+    // Stats requests sent and answered: answers come in order, one per request, so counts pair them.
+    private readonly object _statsGate = new();
+    private long _statsAsked;
+    private long _statsAnswered;
 
     private GuestProcess(IActorRef owner) => _owner = owner;
 
@@ -53,14 +63,14 @@ internal sealed class GuestProcess : IGuestRunner
     /// Output goes into <paramref name="stdout"/> and <paramref name="stderr"/>, which are awaited for room (back-pressure).
     /// </summary>
     public static GuestProcess Launch(
-        GuestHostSettings host, string modulePath, GuestConfig config, GuestInputPipe? stdin, OutputBuffer? stdout, OutputBuffer? stderr,
-        IActorRef owner, Action afterSpawn, SandboxNamespaces namespaces, GuestCpuLimit? cpu)
+        WasmEngine engine, GuestHostSettings host, string modulePath, GuestConfig config, GuestInputPipe? stdin, OutputBuffer? stdout,
+        OutputBuffer? stderr, IActorRef owner, Action afterSpawn, string name, SandboxNamespaces namespaces, GuestCpuLimit? cpu)
     {
         var process = new GuestProcess(owner);
         var files = new GuestHostFiles(config.RootfsPath, modulePath, stdin, stdout is not null, stderr is not null,
             stdout is not null && ReferenceEquals(stdout, stderr), config.Preopens.Select(p => p.HostPath).ToList(), namespaces,
             host.Idmap, config.Preopens.Select(p => p.ReadOnly).ToList());
-        _ = process.RunAsync(host, files, config, cpu, stdout, stderr, afterSpawn);
+        _ = process.RunAsync(engine, name, host, files, config, cpu, stdout, stderr, afterSpawn);
         return process;
     }
 
@@ -103,12 +113,16 @@ internal sealed class GuestProcess : IGuestRunner
         Command($"limits {memory} {quota}");
     }
 
-    /// <summary>The guest host's resident memory (its engine and runtime included: what the kernel charges the pod).</summary>
+    /// <summary>
+    /// The guest's linear memory, as the guest host answers a <c>stats</c> line (what a guest thread reports too; the
+    /// guest host's own resident memory is in the sandbox cgroup's figures). Waits <see cref="StatsTimeout"/> at most,
+    /// and does not ask a guest host that is not ready, paused or done: the last figure then.
+    /// </summary>
     public long MemoryBytes
     {
         get
         {
-            Refresh();
+            AskStats();
             return Interlocked.Read(ref _memoryBytes);
         }
     }
@@ -128,10 +142,42 @@ internal sealed class GuestProcess : IGuestRunner
         var child = Volatile.Read(ref _child);
         if (child is null)
             return;
-        var (rss, cpu) = child.Usage();
+        var (_, cpu) = child.Usage();
         if (cpu > 0)
             Interlocked.Exchange(ref _cpuNs, cpu);
-        Interlocked.Exchange(ref _memoryBytes, rss);
+    }
+
+    private void AskStats()
+    {
+        lock (_lock)
+        {
+            if (_child is null || !_ready || _paused || _reportsEnded)
+                return;
+        }
+        long ticket;
+        lock (_statsGate)
+            ticket = ++_statsAsked;
+        Command("stats");
+        var deadline = Environment.TickCount64 + (long)StatsTimeout.TotalMilliseconds;
+        lock (_statsGate)
+        {
+            while (_statsAnswered < ticket)
+            {
+                var left = deadline - Environment.TickCount64;
+                if (left <= 0 || !Monitor.Wait(_statsGate, (int)left))
+                    return;
+            }
+        }
+    }
+
+    private void StatsAnswered(long memoryBytes)
+    {
+        Interlocked.Exchange(ref _memoryBytes, memoryBytes);
+        lock (_statsGate)
+        {
+            _statsAnswered++;
+            Monitor.PulseAll(_statsGate);
+        }
     }
 
     // A kill: SIGKILL at once for 9 (or a stopped guest host, which could not act on a line), else the line and, after
@@ -191,20 +237,35 @@ internal sealed class GuestProcess : IGuestRunner
     }
 
     private async Task RunAsync(
-        GuestHostSettings host, GuestHostFiles files, GuestConfig config, GuestCpuLimit? cpu, OutputBuffer? stdout, OutputBuffer? stderr,
-        Action afterSpawn)
+        WasmEngine engine, string name, GuestHostSettings host, GuestHostFiles files, GuestConfig config, GuestCpuLimit? cpu,
+        OutputBuffer? stdout, OutputBuffer? stderr, Action afterSpawn)
     {
-        if (config.OutgoingHttp)
+        // The daemon compiles (or finds in its cache) and checks the code; the guest host gets the entry read-only.
+        CompiledEntry? compiled;
+        try
+        {
+            compiled = await PrepareAsync(engine, files.ModulePath, name).ConfigureAwait(false);
+        }
+        catch (InvalidModuleException e)
         {
             afterSpawn();
-            _owner.Tell(new WasmProcessProtocol.GuestFailed(FailureCode.FailedPrecondition,
-                "outgoing HTTP is not available with guest_isolation = \"process\" yet: a guest host may not open sockets"));
+            _owner.Tell(new WasmProcessProtocol.GuestFailed(FailureCode.InvalidArgument, e.Message));
             return;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Wasmtime.WasmtimeException)
+        {
+            // The guest host compiles it itself, as without a cache.
+            compiled = null;
         }
         GuestHostChild child;
         try
         {
-            child = await GuestHostSpawner.SpawnAsync(host.Program, files, fds => Argv(host, config, cpu, files, fds)).ConfigureAwait(false);
+            using (compiled)
+            {
+                var withEntry = files with { CompiledEntry = compiled?.Handle };
+                child = await GuestHostSpawner.SpawnAsync(
+                    host.Program, withEntry, fds => Argv(host, engine.Options, config, cpu, files, fds, compiled?.Digest)).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException)
         {
@@ -227,6 +288,10 @@ internal sealed class GuestProcess : IGuestRunner
                 GuestHostStreams.CopyAsync(child.Stdout, stdout),
                 GuestHostStreams.CopyAsync(child.Stderr, ReferenceEquals(stdout, stderr) ? null : stderr));
             var reports = await ReadReportsAsync(child, readyTimer).ConfigureAwait(false);
+            lock (_lock)
+                _reportsEnded = true;
+            lock (_statsGate)
+                Monitor.PulseAll(_statsGate);
             Refresh(); // a zombie still shows its CPU time
             ChildExit exit;
             // A guest host that closed its report pipe has nothing left to do: one that lingers is ended. Its guest's
@@ -326,6 +391,9 @@ internal sealed class GuestProcess : IGuestRunner
                                     && long.TryParse(limit, CultureInfo.InvariantCulture, out var l):
                         _owner.Tell(new WasmProcessProtocol.GuestOom(m, l));
                         break;
+                    case "stats" when long.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out var memoryBytes):
+                        StatsAnswered(memoryBytes);
+                        break;
                     case "exit" when int.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out var status):
                         reports.Status = status;
                         break;
@@ -397,7 +465,32 @@ internal sealed class GuestProcess : IGuestRunner
     private void Finish(int status, string? trap) =>
         _owner.Tell(new WasmProcessProtocol.GuestFinished(status, trap, DateTimeOffset.UtcNow));
 
-    private static List<string> Argv(GuestHostSettings host, GuestConfig config, GuestCpuLimit? cpu, GuestHostFiles files, GuestHostFdNumbers fds)
+    // A module new to the cache is compiled here, on a thread of its own with a guest thread's stack (Cranelift
+    // recurses deeply), not on the reactor or a pool thread; a cached one is only opened and checked.
+    private static Task<CompiledEntry?> PrepareAsync(WasmEngine engine, string modulePath, string name)
+    {
+        var done = new TaskCompletionSource<CompiledEntry?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                done.SetResult(engine.PrepareCompiledEntry(modulePath));
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        }, 8 << 20)
+        {
+            IsBackground = true,
+            Name = name,
+        };
+        thread.Start();
+        return done.Task;
+    }
+
+    private static List<string> Argv(
+        GuestHostSettings host, EngineOptions engine, GuestConfig config, GuestCpuLimit? cpu, GuestHostFiles files, GuestHostFdNumbers fds, string? digest)
     {
         static string N(long value) => value.ToString(CultureInfo.InvariantCulture);
         var argv = new List<string>
@@ -420,6 +513,13 @@ internal sealed class GuestProcess : IGuestRunner
             argv.AddRange(["-ns-fd", N(fd)]);
         for (var i = 0; i < config.Preopens.Count; i++)
             argv.AddRange(["-preopen", $"{N(fds.PreopenFds[i])}:{(config.Preopens[i].ReadOnly ? "ro" : "rw")}:{config.Preopens[i].GuestPath}"]);
+        if (fds.CompiledFd >= 0 && digest is not null)
+            argv.AddRange(["-compiled", $"{N(fds.CompiledFd)}:{digest}"]);
+        // The engine settings an entry's code depends on: the guest host's engine must match the daemon's exactly.
+        if (engine.PoolingAllocator)
+            argv.AddRange(["-pooling", $"{N(engine.PoolingMaxInstances)}:{N(engine.PoolingMaxMemoryBytes)}"]);
+        if (config.OutgoingHttp)
+            argv.Add("-http");
         foreach (var (key, value) in config.Env)
             argv.AddRange(["-env", $"{key}={value}"]);
         argv.Add("--");

@@ -62,8 +62,8 @@ internal sealed class WasmProcessActor : ReceiveActor, IWithTimers
         var name = $"guest {_launch.ContainerId}/{ExecId}";
         _guest = _settings.GuestHost is { } host
             // Both streams are this actor's OutputBuffers (OpenOutput, OpenTerminal), which a guest host's copy awaits.
-            ? GuestProcess.Launch(host, _launch.ModulePath, _launch.Guest, pipe, guestStdio.Stdout as OutputBuffer, guestStdio.Stderr as OutputBuffer,
-                Self, () => pipe?.ReleaseReadEnd(), _launch.Namespaces, _launch.Cpu)
+            ? GuestProcess.Launch(_engine, host, _launch.ModulePath, _launch.Guest, pipe, guestStdio.Stdout as OutputBuffer, guestStdio.Stderr as OutputBuffer,
+                Self, () => pipe?.ReleaseReadEnd(), name, _launch.Namespaces, _launch.Cpu)
             : GuestThread.Launch(_engine, _launch.ModulePath, _launch.Guest, guestStdio, Self, () => pipe?.ReleaseReadEnd(), name,
                 _launch.Namespaces, _launch.Cpu);
     }

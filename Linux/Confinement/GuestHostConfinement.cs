@@ -7,7 +7,8 @@ namespace WasmKata.Linux.Confinement;
 /// <param name="Uid">The host uid it runs as (never 0).</param>
 /// <param name="Gid">The host gid it runs as (never 0).</param>
 /// <param name="Rules">The Landlock rules: the rootfs and mounts it serves, plus what the program needs to start.</param>
-public sealed record ConfinementPlan(uint Uid, uint Gid, IReadOnlyList<LandlockRule> Rules);
+/// <param name="TcpConnect">Whether TCP connect is left open (a container that asked for outgoing HTTP).</param>
+public sealed record ConfinementPlan(uint Uid, uint Gid, IReadOnlyList<LandlockRule> Rules, bool TcpConnect = false);
 
 /// <summary>
 /// How a guest host confines itself, in two stages around one exec, because a .NET process is multi-threaded from
@@ -21,6 +22,13 @@ public static class GuestHostConfinement
 {
     /// <summary>Read-only paths every program of ours needs to start after the exec (dynamic loader and libraries).</summary>
     public static IReadOnlyList<string> SystemReadOnlyPaths { get; } = ["/usr", "/lib", "/lib64", "/etc/ld.so.cache"];
+
+    /// <summary>
+    /// The files glibc's resolver reads to turn a host name into addresses (getaddrinfo, which Wasmtime's wasi:http
+    /// calls): servers, static names, which sources to ask, and address order. Read-only, those that exist, and only
+    /// for a guest host with outgoing HTTP. The host's, as for a guest thread of the daemon.
+    /// </summary>
+    public static IReadOnlyList<string> ResolverFiles { get; } = ["/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf"];
 
     /// <summary>
     /// An O_PATH descriptor of <paramref name="path"/> as a Landlock rule (rights meant for directories are left off for a
@@ -69,7 +77,7 @@ public static class GuestHostConfinement
         Credentials.SwitchProcessTo(plan.Uid, plan.Gid);
         Capabilities.ClearThisThread();
         NoNewPrivs.SetOnThisThread();
-        Landlock.RestrictThisThread(plan.Rules);
+        Landlock.RestrictThisThread(plan.Rules, plan.TcpConnect);
     }
 
     /// <summary>
@@ -94,7 +102,7 @@ public static class GuestHostConfinement
     /// </summary>
     public static void ConfineAndExec(
         uint uid, uint gid, int rootfsFd, bool rootfsReadOnly, int moduleFd, IReadOnlyList<int> reopenedFds, Func<string, IReadOnlyList<string>> stage2Argv,
-        IReadOnlyList<int> namespaceFds, IReadOnlyList<(int Fd, bool ReadOnly)> directories)
+        IReadOnlyList<int> namespaceFds, IReadOnlyList<(int Fd, bool ReadOnly)> directories, bool outgoingHttp = false)
     {
         ArgumentNullException.ThrowIfNull(reopenedFds);
         ArgumentNullException.ThrowIfNull(stage2Argv);
@@ -119,7 +127,12 @@ public static class GuestHostConfinement
         };
         foreach (var (fd, readOnly) in directories)
             rules.Add(new(Inherited(fd), readOnly ? LandlockFs.Read : LandlockFs.ReadWrite, "bind mount"));
-        ConfineThisThread(new ConfinementPlan(uid, gid, rules));
+        if (outgoingHttp)
+        {
+            foreach (var file in ResolverFiles.Where(File.Exists))
+                rules.Add(Beneath(file, LandlockFs.ReadFile));
+        }
+        ConfineThisThread(new ConfinementPlan(uid, gid, rules, TcpConnect: outgoingHttp));
         // Nothing of the host's environment crosses, the runtime's knobs (DOTNET_*) included.
         Exec(program, stage2Argv(program), []);
     }

@@ -54,6 +54,20 @@ public static class GuestHostSyscalls
         "getcwd", "mkdirat", "unlinkat", "renameat", "renameat2", "linkat", "symlinkat", "utimensat", "fchmod", "fchmodat",
     ];
 
+    /// <summary>
+    /// Outgoing connections (wasi:http through Wasmtime's Tokio runtime, and glibc's resolver), for the guest host of a
+    /// container that asked for HTTP only; <c>socket</c> itself goes by its family (<see cref="OutgoingSocketFamilies"/>).
+    /// No bind, listen or accept: nothing is served.
+    /// </summary>
+    public static IReadOnlyList<string> OutgoingNetwork { get; } =
+    [
+        "connect", "getsockopt", "setsockopt", "getsockname", "getpeername", "sendto", "recvfrom", "sendmsg", "recvmsg",
+        "sendmmsg", "recvmmsg", "shutdown",
+    ];
+
+    /// <summary>The socket families a guest host with outgoing HTTP may open: AF_INET and AF_INET6 (not unix, netlink or raw packets).</summary>
+    public static IReadOnlyList<int> OutgoingSocketFamilies { get; } = [2, 10];
+
     /// <summary>The whole list.</summary>
     public static IReadOnlyList<string> All { get; } = [.. Memory, .. Threads, .. Time, .. Descriptors, .. Files];
 }

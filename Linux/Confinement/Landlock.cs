@@ -89,7 +89,10 @@ public static class Landlock
     /// Other threads are not touched: call this single-threaded or exec afterwards (see <see cref="GuestHostConfinement"/>).
     /// Throws <see cref="PlatformNotSupportedException"/> when the kernel has no Landlock.
     /// </summary>
-    public static unsafe int RestrictThisThread(IReadOnlyList<LandlockRule> rules)
+    public static int RestrictThisThread(IReadOnlyList<LandlockRule> rules) => RestrictThisThread(rules, allowTcpConnect: false);
+
+    /// <summary>As above; with <paramref name="allowTcpConnect"/> TCP connect is not handled (any port), bind still is.</summary>
+    public static unsafe int RestrictThisThread(IReadOnlyList<LandlockRule> rules, bool allowTcpConnect)
     {
         ArgumentNullException.ThrowIfNull(rules);
         var abi = AbiVersion();
@@ -99,7 +102,7 @@ public static class Landlock
         var attr = new Interop.LandlockRulesetAttr
         {
             HandledAccessFs = (ulong)handled,
-            HandledAccessNet = abi >= 4 ? NetBindTcp | NetConnectTcp : 0,
+            HandledAccessNet = abi >= 4 ? NetBindTcp | (allowTcpConnect ? 0 : NetConnectTcp) : 0,
             Scoped = abi >= 6 ? ScopeAbstractUnixSocket | ScopeSignal : 0,
         };
         var size = abi >= 6 ? sizeof(Interop.LandlockRulesetAttr) : abi >= 4 ? 16 : 8;

@@ -34,6 +34,8 @@ public sealed class SeccompFilter
     private const uint X32SyscallBit = 0x40000000;
     private const uint OffsetNr = 0;
     private const uint OffsetArch = 4;
+    // seccomp_data.args[0], its low 32 bits (little-endian): socket(2)'s family.
+    private const uint OffsetArg0 = 16;
     private const uint FlagTsync = 1;
     private const int SetModeFilter = 1;
 
@@ -56,7 +58,14 @@ public sealed class SeccompFilter
     internal ImmutableArray<Interop.SockFilter> Program { get; }
 
     /// <summary>Builds the program for <paramref name="allowedNames"/> (x86-64 names; an unknown one throws).</summary>
-    public static SeccompFilter Build(IEnumerable<string> allowedNames, SeccompDefault fallback)
+    public static SeccompFilter Build(IEnumerable<string> allowedNames, SeccompDefault fallback) => Build(allowedNames, fallback, null);
+
+    /// <summary>
+    /// As above, with <c>socket(2)</c> decided by its family when <paramref name="socketFamilies"/> is given: those
+    /// families are allowed, any other fails with EPERM whatever <paramref name="fallback"/> is (a clear error for the
+    /// caller, never a kill); <c>socket</c> must then not be in <paramref name="allowedNames"/>.
+    /// </summary>
+    public static SeccompFilter Build(IEnumerable<string> allowedNames, SeccompDefault fallback, IReadOnlyList<int>? socketFamilies)
     {
         ArgumentNullException.ThrowIfNull(allowedNames);
         var allowed = allowedNames.Select(SyscallNumbers.Of).Distinct().Order().ToImmutableArray();
@@ -77,6 +86,19 @@ public sealed class SeccompFilter
         // x32 calls are x86-64 numbers with bit 30 set: refuse them rather than match them.
         program.Add(Jump(BpfJgeK, X32SyscallBit, whenTrue: 0, whenFalse: 1));
         program.Add(Return(deny));
+        if (socketFamilies is not null)
+        {
+            if (allowed.Contains(SyscallNumbers.Of("socket")))
+                throw new ArgumentException("socket is decided by its family here: leave it off the list", nameof(allowedNames));
+            var n = socketFamilies.Count;
+            // Past this block (load, a compare per family, two returns) unless the call is socket.
+            program.Add(Jump(BpfJeqK, (uint)SyscallNumbers.Of("socket"), whenTrue: 0, whenFalse: (byte)(n + 3)));
+            program.Add(Load(OffsetArg0));
+            for (var i = 0; i < n; i++)
+                program.Add(Jump(BpfJeqK, (uint)socketFamilies[i], whenTrue: (byte)(n - i), whenFalse: 0));
+            program.Add(Return(RetErrno | Interop.Errno.EPERM));
+            program.Add(Return(RetAllow));
+        }
         // One compare-and-return pair per call keeps every jump short (a BPF jump reaches 255 instructions at most).
         foreach (var number in allowed)
         {

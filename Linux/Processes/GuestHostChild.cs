@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using WasmKata.Linux.Idmap;
 using WasmKata.Linux.Io;
@@ -17,15 +18,17 @@ namespace WasmKata.Linux.Processes;
 /// <param name="Idmap">The sandbox's idmapping: each preopen is handed over as a detached idmapped clone of its mount
 /// through it (on-disk id n shows as the range's base + n), not as the directory itself; null: as the directory.</param>
 /// <param name="ReadOnlyPreopens">Which preopens are read-only (their clones are mounted read-only); null: none.</param>
+/// <param name="CompiledEntry">The module's compile cache entry, opened read-only (and checked) by the daemon; null: none.</param>
 public sealed record GuestHostFiles(
     string RootfsPath, string ModulePath, GuestInputPipe? Stdin, bool Stdout, bool Stderr, bool SharedOutput,
     IReadOnlyList<string> PreopenPaths, SandboxNamespaces Namespaces, IdmapUserNamespace? Idmap = null,
-    IReadOnlyList<bool>? ReadOnlyPreopens = null);
+    IReadOnlyList<bool>? ReadOnlyPreopens = null, SafeHandle? CompiledEntry = null);
 
 /// <summary>The descriptor numbers a guest host finds its files on, for its command line.</summary>
 /// <param name="NamespaceFds">One per namespace to enter, in stage 1.</param>
 /// <param name="PreopenFds">One per <see cref="GuestHostFiles.PreopenPaths"/>, in the same order.</param>
-public sealed record GuestHostFdNumbers(IReadOnlyList<int> NamespaceFds, IReadOnlyList<int> PreopenFds)
+/// <param name="CompiledFd">Where <see cref="GuestHostFiles.CompiledEntry"/> is; -1 without one.</param>
+public sealed record GuestHostFdNumbers(IReadOnlyList<int> NamespaceFds, IReadOnlyList<int> PreopenFds, int CompiledFd = -1)
 {
     /// <summary>Where the guest host writes its report lines.</summary>
     public const int Report = 3;
@@ -179,8 +182,15 @@ public sealed class GuestHostChild : IDisposable
                 sources.Add((next++, fd, null, 0));
             }
 
+            var compiledFd = -1;
+            if (files.CompiledEntry is { } compiled)
+            {
+                compiledFd = next;
+                sources.Add((next++, (int)compiled.DangerousGetHandle(), null, 0));
+            }
+
             var fds = Arrange(sources);
-            var arguments = argv(new GuestHostFdNumbers(namespaceFds, preopenFds));
+            var arguments = argv(new GuestHostFdNumbers(namespaceFds, preopenFds, compiledFd));
             pid = ChildReaper.SpawnClaimed(() => Spawner.Spawn(program, arguments, [], "/", fds, closeFrom: next));
             pidfd = new SafeFdHandle(Interop.PidfdOpen(pid), ownsHandle: true);
             if (pidfd.IsInvalid)

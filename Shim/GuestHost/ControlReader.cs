@@ -8,7 +8,7 @@ namespace WasmKata.Shim.GuestHost;
 
 /// <summary>
 /// The daemon's commands to a guest host, one per line on the control fd: <c>start</c>, <c>kill N</c>,
-/// <c>limits MEMORY|none QUOTA:PERIOD|none</c>. End of file means the daemon is gone: the guest is killed (SIGKILL's
+/// <c>limits MEMORY|none QUOTA:PERIOD|none</c>, <c>stats</c> (answered by a <c>stats BYTES</c> report line). End of file means the daemon is gone: the guest is killed (SIGKILL's
 /// status), so a guest host never outlives the daemon that would report its exit.
 /// </summary>
 internal sealed class ControlReader
@@ -16,16 +16,18 @@ internal sealed class ControlReader
     private readonly ManualResetEventSlim _started = new();
     private readonly Guest _guest;
     private readonly Termination _termination;
+    private readonly ReportWriter _report;
 
-    private ControlReader(Guest guest, Termination termination)
+    private ControlReader(Guest guest, Termination termination, ReportWriter report)
     {
         _guest = guest;
         _termination = termination;
+        _report = report;
     }
 
-    public static ControlReader Start(int fd, Guest guest, Termination termination)
+    public static ControlReader Start(int fd, Guest guest, Termination termination, ReportWriter report)
     {
-        var reader = new ControlReader(guest, termination);
+        var reader = new ControlReader(guest, termination, report);
         var thread = new Thread(() => reader.Loop(fd), 256 * 1024) { IsBackground = true, Name = "control" };
         thread.Start();
         return reader;
@@ -62,6 +64,10 @@ internal sealed class ControlReader
             case "kill" when words.Length == 2 && int.TryParse(words[1], NumberStyles.None, CultureInfo.InvariantCulture, out var signal):
                 _termination.Request(signal);
                 _started.Set();
+                break;
+            case "stats" when words.Length == 1:
+                // The guest's linear memory, as a guest thread's stats give it (the engine samples it at its ticks).
+                _report.Line($"stats {_guest.MemoryBytes.ToString(CultureInfo.InvariantCulture)}");
                 break;
             case "limits" when words.Length == 3:
                 _guest.UpdateMemoryLimit(words[1] == "none" ? null : long.Parse(words[1], CultureInfo.InvariantCulture));

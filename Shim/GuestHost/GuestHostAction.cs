@@ -40,7 +40,7 @@ internal static class GuestHostAction
             {
                 GuestHostConfinement.ConfineAndExec(
                     parsed.Uid, parsed.Gid, parsed.RootfsFd, parsed.RootfsReadOnly, parsed.ModuleFd, parsed.Stdin ? [0] : [], parsed.ToStage2Args,
-                    parsed.NamespaceFds, parsed.Preopens.Select(p => (p.Fd, p.ReadOnly)).ToList());
+                    parsed.NamespaceFds, parsed.Preopens.Select(p => (p.Fd, p.ReadOnly)).ToList(), parsed.Http);
                 return Failed;
             }
             // SIGTERM is taken over first thing in stage 2: one that comes while the filter goes in or the engine starts
@@ -51,7 +51,10 @@ internal static class GuestHostAction
                 context.Cancel = true;
                 termination.Request(SignalNumber.Term);
             });
-            GuestHostConfinement.FinishAfterExec(SeccompFilter.Build(GuestHostSyscalls.All, parsed.Seccomp));
+            // socket(2) goes by its family: inet for a container that asked for HTTP, else none (EPERM, never a kill).
+            GuestHostConfinement.FinishAfterExec(parsed.Http
+                ? SeccompFilter.Build([.. GuestHostSyscalls.All, .. GuestHostSyscalls.OutgoingNetwork], parsed.Seccomp, GuestHostSyscalls.OutgoingSocketFamilies)
+                : SeccompFilter.Build(GuestHostSyscalls.All, parsed.Seccomp, []));
             if (parsed.ControlFd >= 0)
                 GuestHostConfinement.DieWithParent();
             var exit = RunGuest(parsed, report, termination);
@@ -74,11 +77,14 @@ internal static class GuestHostAction
 
     private static GuestExit RunGuest(GuestHostArgs args, ReportWriter report, Termination termination)
     {
-        using var engine = new WasmEngine(new EngineOptions());
-        // The engine opens paths; /proc/self/fd/N names the very file the privileged side opened for us.
-        var module = engine.Load($"/proc/self/fd/{args.ModuleFd}");
+        // The engine settings compiled code depends on are the daemon's (its cache has no other entries); the rest is ours.
+        var options = args.Pooling is var (slots, maxMemory)
+            ? new EngineOptions { PoolingAllocator = true, PoolingMaxInstances = slots, PoolingMaxMemoryBytes = maxMemory }
+            : new EngineOptions();
+        using var engine = new WasmEngine(options);
+        var module = LoadModule(engine, args);
         var preopens = args.Preopens.Select(p => new Preopen($"/proc/self/fd/{p.Fd}", p.GuestPath, p.ReadOnly)).ToList();
-        var config = new GuestConfig(args.GuestArgs, args.Env, $"/proc/self/fd/{args.RootfsFd}", args.RootfsReadOnly, args.Cwd, preopens, args.MemoryLimitBytes);
+        var config = new GuestConfig(args.GuestArgs, args.Env, $"/proc/self/fd/{args.RootfsFd}", args.RootfsReadOnly, args.Cwd, preopens, args.MemoryLimitBytes, args.Http);
         using var stdout = new FdOutput(args.StdoutFd);
         using var stderr = new FdOutput(args.StderrFd);
         using var guest = engine.CreateGuest(module, config, new GuestStdio(args.Stdin ? "/proc/self/fd/0" : null, stdout, stderr));
@@ -91,9 +97,23 @@ internal static class GuestHostAction
         {
             guest.OomOccurred += oom => report.Line($"oom {oom.MemoryBytes} {oom.LimitBytes}");
             report.Line(module.Kind == WasmKind.Component ? "ready component" : "ready core");
-            ControlReader.Start(args.ControlFd, guest, termination).WaitForStart();
+            ControlReader.Start(args.ControlFd, guest, termination, report).WaitForStart();
         }
         return guest.Run();
+    }
+
+    // The daemon's compile cache entry when it handed one over (read through the descriptor: no path, no Landlock rule
+    // for the cache), else a compile here. The engine opens paths; /proc/self/fd/N names the very file the privileged
+    // side opened for us.
+    private static GuestModule LoadModule(WasmEngine engine, GuestHostArgs args)
+    {
+        if (args.CompiledFd < 0)
+        {
+            Console.Error.WriteLine("containerd-shim-wasmkata-v2 guest-host: no compiled code was handed over; compiling the module here");
+            return engine.Load($"/proc/self/fd/{args.ModuleFd}");
+        }
+        using var entry = new SafeFileHandle(args.CompiledFd, ownsHandle: true);
+        return engine.LoadCompiled(entry, $"/proc/self/fd/{args.ModuleFd}", args.CompiledDigest);
     }
 }
 

@@ -32,6 +32,18 @@ internal sealed record GuestHostArgs
     public long? CpuQuotaUs { get; init; }
     public long CpuPeriodUs { get; init; }
 
+    /// <summary>The module's compile cache entry, handed over read-only by the daemon; -1: none, the guest host compiles.</summary>
+    public int CompiledFd { get; init; } = -1;
+
+    /// <summary>The module's SHA-256, as the daemon computed it (names the entry's code in logs).</summary>
+    public string CompiledDigest { get; init; } = "";
+
+    /// <summary>The daemon's pooling allocator settings (slots, max memory bytes), which the entry's code depends on; null: off.</summary>
+    public (int Slots, long MaxMemoryBytes)? Pooling { get; init; }
+
+    /// <summary>The container asked for outgoing HTTP: inet sockets, TCP connect and the resolver's files are allowed.</summary>
+    public bool Http { get; init; }
+
     /// <summary>Parses the arguments after the word <c>guest-host</c>; throws <see cref="ArgumentException"/> saying what is wrong.</summary>
     public static GuestHostArgs Parse(IReadOnlyList<string> args)
     {
@@ -64,6 +76,9 @@ internal sealed record GuestHostArgs
                 "-ns-fd" => Add(result, namespaces, Fd(flag, Value())),
                 "-preopen" => Add(result, preopens, HandedPreopen.Parse(Value())),
                 "-cpu" => Cpu(result, Value()),
+                "-compiled" => Compiled(result, Value()),
+                "-pooling" => PoolingOf(result, Value()),
+                "-http" => result with { Http = true },
                 _ => throw new ArgumentException($"unknown guest-host flag \"{flag}\""),
             };
         }
@@ -107,6 +122,12 @@ internal sealed record GuestHostArgs
             list.AddRange(["-preopen", preopen.ToString()]);
         if (CpuQuotaUs is { } quota)
             list.AddRange(["-cpu", $"{Num(quota)}:{Num(CpuPeriodUs)}"]);
+        if (CompiledFd >= 0)
+            list.AddRange(["-compiled", $"{Num(CompiledFd)}:{CompiledDigest}"]);
+        if (Pooling is var (slots, maxMemory))
+            list.AddRange(["-pooling", $"{Num(slots)}:{Num(maxMemory)}"]);
+        if (Http)
+            list.Add("-http");
         list.Add("--");
         list.AddRange(GuestArgs);
         return list;
@@ -146,6 +167,26 @@ internal sealed record GuestHostArgs
             throw new ArgumentException($"-cpu \"{value}\" is not QUOTA_US:PERIOD_US");
         }
         return result with { CpuQuotaUs = quota, CpuPeriodUs = period };
+    }
+
+    private static GuestHostArgs Compiled(GuestHostArgs result, string value)
+    {
+        var colon = value.IndexOf(':', StringComparison.Ordinal);
+        var digest = colon < 0 ? "" : value[(colon + 1)..];
+        if (colon < 0 || digest.Length != 64 || !digest.All(char.IsAsciiHexDigitLower))
+            throw new ArgumentException($"-compiled \"{value}\" is not FD:SHA256");
+        return result with { CompiledFd = Fd("-compiled", value[..colon]), CompiledDigest = digest };
+    }
+
+    private static GuestHostArgs PoolingOf(GuestHostArgs result, string value)
+    {
+        var parts = value.Split(':');
+        if (parts.Length != 2 || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var slots) || slots <= 0
+            || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var maxMemory))
+        {
+            throw new ArgumentException($"-pooling \"{value}\" is not SLOTS:MAX_MEMORY_BYTES");
+        }
+        return result with { Pooling = (slots, maxMemory) };
     }
 
     private static GuestHostArgs AddEnv(GuestHostArgs result, List<KeyValuePair<string, string>> env, string entry)

@@ -29,6 +29,19 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "umount2", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     internal static partial int Umount2(string target, int flags);
 
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    internal static partial int Socket(int domain, int type, int protocol);
+
+    /// <summary>Opens and closes a socket of <paramref name="domain"/> (SOCK_STREAM, or SOCK_DGRAM for unix); 0 or the errno.</summary>
+    internal static int TrySocket(int domain)
+    {
+        var fd = Socket(domain, 1 | OCloexec, 0);
+        if (fd < 0)
+            return Marshal.GetLastPInvokeError();
+        Close(fd);
+        return 0;
+    }
+
     internal const int ORdOnly = 0;
     internal const int OWrOnly = 1;
     internal const int OCreat = 0x40;

@@ -51,7 +51,23 @@ public sealed class GuestHostArgsSpec
         Assert.Equal((6, 7, 8, "/work", 50_000L, 100_000L), (second.ControlFd, second.StdoutFd, second.StderrFd, second.Cwd, second.CpuQuotaUs, second.CpuPeriodUs));
     }
 
+    [Fact]
+    public void The_compiled_entry_the_engine_settings_and_http_must_reach_stage_two()
+    {
+        var digest = new string('a', 64);
+        var first = GuestHostArgs.Parse([.. Minimal, "-compiled", $"13:{digest}", "-pooling", "1000:4294967296", "-http", "--", "app"]);
+        var second = GuestHostArgs.Parse(first.ToStage2Args("/bin/shim").Skip(2).ToArray());
+
+        Assert.Equal((13, digest, (1000, 4294967296L), true), (second.CompiledFd, second.CompiledDigest, second.Pooling!.Value, second.Http));
+        var none = GuestHostArgs.Parse([.. Minimal, "--", "app"]);
+        Assert.Equal((-1, null, false), (none.CompiledFd, none.Pooling, none.Http));
+    }
+
     [Theory]
+    [InlineData("is not FD:SHA256", "-compiled", "13")]
+    [InlineData("is not FD:SHA256", "-compiled", "13:abc")]
+    [InlineData("not a descriptor above 2", "-compiled", "1:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
+    [InlineData("is not SLOTS:MAX_MEMORY_BYTES", "-pooling", "1000")]
     [InlineData("neither 0", "-uid", "0")]
     [InlineData("is not a number", "-gid", "-1")]
     [InlineData("not a descriptor above 2", "-module-fd", "2")]

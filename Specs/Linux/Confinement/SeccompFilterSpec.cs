@@ -78,4 +78,30 @@ public sealed class SeccompFilterSpec
         Assert.True(pid > 0);
         Assert.Equal(2, seccomp);
     }
+
+    [Fact]
+    [Trait("Requires", "kernel")]
+    public void Socket_must_go_by_its_family_and_refuse_the_others_with_EPERM_even_where_unlisted_calls_kill()
+    {
+        // The outgoing-HTTP guest host's list under the specs' kill-on-unlisted default: inet is allowed, unix and
+        // netlink fail with EPERM (glibc asks nscd over unix first: a kill there would end every request's guest).
+        var (inet, inet6, unix, netlink, seccomp) = OwnThread.Run(() =>
+        {
+            NoNewPrivs.SetOnThisThread();
+            SeccompFilter.Build([.. GuestHostSyscalls.All, .. GuestHostSyscalls.OutgoingNetwork], SeccompDefault.KillProcess,
+                GuestHostSyscalls.OutgoingSocketFamilies).InstallOnThisThread();
+            return (Libc.TrySocket(2), Libc.TrySocket(10), Libc.TrySocket(1), Libc.TrySocket(16), ConfinementStatus.Read(OwnThread.StatusPath).Seccomp);
+        });
+        Assert.Equal((0, 0, EPERM, EPERM, 2), (inet, inet6, unix, netlink, seccomp));
+
+        // Without HTTP no family is allowed, and the refusal is still EPERM, not the default's kill.
+        var refused = OwnThread.Run(() =>
+        {
+            NoNewPrivs.SetOnThisThread();
+            SeccompFilter.Build(GuestHostSyscalls.All, SeccompDefault.KillProcess, []).InstallOnThisThread();
+            return Libc.TrySocket(2);
+        });
+        Assert.Equal(EPERM, refused);
+        Assert.Throws<ArgumentException>(() => SeccompFilter.Build(["socket"], SeccompDefault.Errno, [2]));
+    }
 }
