@@ -10,24 +10,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/Specs/EndToEnd/containerd.sh"
 source "$repo/Specs/EndToEnd/oci-image.sh"
+source "$repo/Specs/Bench/standalone.sh"
 cold_runs=${1:-9}
 sleepers=${2:-10}
 shim_dir=${WASMKATA_SHIM_DIR:-$repo/out/bin}
 guests=$repo/out/guests
-run_dir=/run/wasmkata-gp-cost
-sock=$run_dir/containerd.sock
-ns=gp-cost
-tag=$$
-work=$(mktemp -d /tmp/wk-gp-cost-XXXXXX)
-
-cleanup() {
-  wasmkata_containerd_stop "$run_dir" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-ctr_() { timeout -k 5 120 ctr -a "$sock" -n "$ns" "$@"; }
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
+bench_private_containerd gp-cost 120
 
 wasmkata_containerd_start --shim-dir "$shim_dir" "$run_dir"
 for guest in hello sleep; do
@@ -48,7 +36,6 @@ run_hello() { # MODE ID: prints the wall time in us; fails unless hello printed 
   echo $(($(now_us) - t0))
 }
 
-median_ms() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'; }
 
 # A warm-up of each mode first: the compile cache and the page cache are then warm for both.
 run_hello thread "warm-t-$tag" >/dev/null

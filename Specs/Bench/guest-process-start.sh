@@ -12,27 +12,14 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/Specs/EndToEnd/containerd.sh"
 source "$repo/Specs/EndToEnd/oci-image.sh"
+source "$repo/Specs/Bench/standalone.sh"
 runs=${1:-5}
 yosys_first_runs=${2:-2}
 yosys_wait=${YOSYS_WAIT:-600}
 modes=${MODES:-process thread}
 shim_dir=${WASMKATA_SHIM_DIR:-$repo/out/bin}
 guests=${WASMKATA_GUESTS_DIR:-$repo/out/guests}
-run_dir=/run/wasmkata-gp-start
-sock=$run_dir/containerd.sock
-ns=gp-start
-tag=$$
-work=$(mktemp -d /tmp/wk-gp-start-XXXXXX)
-
-cleanup() {
-  wasmkata_containerd_stop "$run_dir" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-ctr_() { timeout -k 5 900 ctr -a "$sock" -n "$ns" "$@"; }
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
-median_ms() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'; }
+bench_private_containerd gp-start 900
 
 wasmkata_containerd_start --shim-dir "$shim_dir" "$run_dir"
 mkdir -p "$work/hello"

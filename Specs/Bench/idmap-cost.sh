@@ -11,6 +11,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 source "$repo/Specs/EndToEnd/containerd.sh"
 source "$repo/Specs/EndToEnd/oci-image.sh"
+source "$repo/Specs/Bench/standalone.sh"
 before_dir=${1:?usage: idmap-cost.sh BEFORE_SHIM_DIR [RUNS]}
 runs=${2:-9}
 after_dir=${WASMKATA_SHIM_DIR:-$repo/out/bin}
@@ -28,7 +29,6 @@ cleanup() {
 trap cleanup EXIT
 
 ctr_() { local which=$1; shift; timeout -k 5 120 ctr -a "${run_dir[$which]}/containerd.sock" -n "$ns" "$@"; }
-now_us() { local t=$EPOCHREALTIME; echo "${t/./}"; }
 
 mkdir -p "$work/hello"
 cp "$guests/hello.wasm" "$work/hello/app.wasm"
@@ -47,7 +47,6 @@ run_hello() { # WHICH ID: prints the wall time in us; fails unless hello printed
   echo $(($(now_us) - t0))
 }
 
-median_ms() { sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'; }
 
 run_hello before "warm-b-$tag" >/dev/null
 run_hello after "warm-a-$tag" >/dev/null
