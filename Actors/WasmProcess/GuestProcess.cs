@@ -257,6 +257,13 @@ internal sealed class GuestProcess : IGuestRunner
             // The guest host compiles it itself, as without a cache.
             compiled = null;
         }
+        catch (Exception e)
+        {
+            // Our bug, not the module's: the Create fails with it rather than leave the actor waiting for a report.
+            afterSpawn();
+            _owner.Tell(new WasmProcessProtocol.GuestFailed(FailureCode.Internal, $"cannot prepare the code for a guest host: {e.Message}"));
+            return;
+        }
         GuestHostChild child;
         try
         {
