@@ -142,7 +142,7 @@ internal sealed class GuestProcess : IGuestRunner
         var child = Volatile.Read(ref _child);
         if (child is null)
             return;
-        var (_, cpu) = child.Usage();
+        var cpu = child.CpuNs();
         if (cpu > 0)
             Interlocked.Exchange(ref _cpuNs, cpu);
     }

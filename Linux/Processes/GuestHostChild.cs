@@ -279,15 +279,15 @@ public sealed class GuestHostChild : IDisposable
         return exit;
     }
 
-    /// <summary>Reads <c>/proc/PID</c>: the resident set in bytes and the CPU time (user and system) in ns; zeros once gone.</summary>
-    public (long RssBytes, long CpuNs) Usage()
+    /// <summary>Reads <c>/proc/PID/stat</c>: the CPU time (user and system) in ns; 0 once gone.</summary>
+    public long CpuNs()
     {
         lock (_gate)
         {
             if (_exit is not null)
-                return (0, 0);
+                return 0;
         }
-        return ProcUsage.Read(Pid);
+        return ProcUsage.CpuNs(Pid);
     }
 
     /// <summary>
