@@ -253,20 +253,10 @@ public sealed class GuestHostChild : IDisposable
         }
     }
 
-    private unsafe ChildExit? TryReap()
+    private ChildExit? TryReap()
     {
-        var info = default(Interop.SigInfo);
-        int result;
-        do
-        {
-            result = Interop.WaitId(Interop.P_PIDFD, (uint)_pidfd.DangerousFd, &info, Interop.WEXITED | Interop.WNOHANG);
-        }
-        while (result < 0 && Interop.Errno.Last == Interop.Errno.EINTR);
-        if (result < 0)
-            UnixErrors.ThrowLast("waitid(P_PIDFD)", $"pid {Pid}");
-        if (info.Pid == 0)
-            return null; // still running: WNOHANG leaves the siginfo zeroed
-        var exit = info.Code == Interop.CLD_EXITED ? new ChildExit(info.Status, null) : new ChildExit(null, info.Status);
+        if (ChildExit.TryReap(_pidfd, Pid) is not { } exit)
+            return null;
         bool close;
         lock (_gate)
         {

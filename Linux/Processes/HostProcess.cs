@@ -10,6 +10,26 @@ public readonly record struct ChildExit(int? ExitCode, int? Signal)
 
     /// <summary>"exit status 3" or "killed by signal 9".</summary>
     public override string ToString() => ExitCode is { } code ? $"exit status {code}" : $"killed by signal {Signal}";
+
+    /// <summary>
+    /// Reaps the child behind <paramref name="pidfd"/> if it has ended (<c>waitid(P_PIDFD, WNOHANG)</c>); null while it
+    /// runs. <paramref name="pid"/> names it in the error.
+    /// </summary>
+    internal static unsafe ChildExit? TryReap(SafeFdHandle pidfd, int pid)
+    {
+        var info = default(Interop.SigInfo);
+        int result;
+        do
+        {
+            result = Interop.WaitId(Interop.P_PIDFD, (uint)pidfd.DangerousFd, &info, Interop.WEXITED | Interop.WNOHANG);
+        }
+        while (result < 0 && Interop.Errno.Last == Interop.Errno.EINTR);
+        if (result < 0)
+            UnixErrors.ThrowLast("waitid(P_PIDFD)", $"pid {pid}");
+        if (info.Pid == 0)
+            return null; // still running: WNOHANG leaves the siginfo zeroed
+        return info.Code == Interop.CLD_EXITED ? new ChildExit(info.Status, null) : new ChildExit(null, info.Status);
+    }
 }
 
 /// <summary>
@@ -174,7 +194,7 @@ public sealed class HostProcess : IDisposable
         _pidfd.Dispose();
     }
 
-    private unsafe ChildExit? TryReap()
+    private ChildExit? TryReap()
     {
         lock (_gate)
         {
@@ -182,21 +202,9 @@ public sealed class HostProcess : IDisposable
                 return known;
 
             ObjectDisposedException.ThrowIf(_disposed, this);
-            var info = default(Interop.SigInfo);
-            int result;
-            do
-            {
-                result = Interop.WaitId(Interop.P_PIDFD, (uint)_pidfd.DangerousFd, &info, Interop.WEXITED | Interop.WNOHANG);
-            }
-            while (result < 0 && Interop.Errno.Last == Interop.Errno.EINTR);
-
-            if (result < 0)
-                UnixErrors.ThrowLast("waitid(P_PIDFD)", $"pid {Pid}");
-
-            if (info.Pid == 0)
+            if (ChildExit.TryReap(_pidfd, Pid) is not { } exit)
                 return null;
-
-            _exit = info.Code == Interop.CLD_EXITED ? new ChildExit(info.Status, null) : new ChildExit(null, info.Status);
+            _exit = exit;
             ChildReaper.Release(Pid);
             return _exit;
         }
